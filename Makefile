@@ -1,0 +1,33 @@
+# make demo: set up, train a small model on data/corpus.txt and complete a prompt.
+# make test: set up, then run the test suite.
+# GPU users: make setup TORCH_SPEC="torch==2.13.0" TORCH_INDEX=https://download.pytorch.org/whl/cu126
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+BIN := $(VENV)/bin
+
+PROMPT ?= When there is fire
+
+.PHONY: setup demo test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/lstmtext train data/corpus.txt --name demo --max-time 150
+	$(BIN)/lstmtext complete "$(PROMPT)" --model demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	@echo "make bench: benchmarks arrive with a later issue (see bench/README.md)"
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,242 @@
+"""The public Python API: `train()`, `load()`, `train_tokenizer()` and `LanguageModel`.
+
+    import lstmtext
+    lm = lstmtext.train("corpus.txt", max_time=60).model
+    lm = lstmtext.load()                      # the default model, or a name, or a path
+    print(lm.complete("When there is fire").text)
+
+Prints and draws nothing: progress goes to an optional observer (see `train.TrainObserver`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+from .bundle import Bundle, load_bundle, save_bundle
+from .config import ModelConfig, TokenizerConfig, TrainConfig, choose_sizes
+from .corpus import (batchify, bptt_windows, check_length, encode_corpus, inspect_corpus, iter_lines,
+                     split_train_val)
+from .device import pick_device, pick_precision, seed_everything
+from .errors import BadInput, BadModelFile, CorpusError
+from .generate import UNTIL, Sampling, Stepper, continue_text, sample_stream
+from .model import RecurrentLM
+from .store import ModelStore
+from .tokenizer import (Tokenizer, TokenizerStats, tokenizer_from_blobs, tokenizer_stats,
+                        train_tokenizer as learn_tokenizer)
+from .training import LN2, QuietObserver, Trainer, TrainObserver, stream_nll
+
+_LINE_START = "\n"  # what the model is primed with when there is no prompt
+_EVAL_BATCH = 16
+
+
+@dataclass(frozen=True)
+class Completion:
+    prompt: str
+    text: str
+    probability: float
+    token_log_probs: list[float]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    bits_per_char: float
+    nats_per_char: float
+    perplexity: float
+    tokens: int
+    chars: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class LanguageModel:
+    """A trained model and its tokenizer, ready to complete, generate and evaluate text."""
+
+    def __init__(self, model: RecurrentLM, tokenizer: Tokenizer, header: dict, path: Path | None = None,
+                 cache_dir: Path | None = None) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.header = header
+        self.path = path
+        self.cache_dir = cache_dir or ModelStore().token_cache_dir
+        self.device = next(model.parameters()).device
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+    def _prime(self, text: str) -> tuple[Stepper, torch.Tensor]:
+        stepper = Stepper(self.model, self.device)
+        return stepper, stepper.feed(self.tokenizer.encode(text) or self.tokenizer.encode(_LINE_START))
+
+    def complete(self, prefix: str, *, max_tokens: int = 80, until: str = "sentence", sample: bool = False,
+                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                 seed: int | None = None) -> Completion:
+        """The most likely continuation of `prefix` (or a sampled one) up to the end of the sentence,
+        line or word (`until`), at most `max_tokens` tokens."""
+        if until not in UNTIL:
+            raise BadInput(f"unknown --until '{until}'", f"use one of: {', '.join(UNTIL)}")
+        if max_tokens < 1:
+            raise BadInput(f"--max-tokens {max_tokens} must be at least 1", "pass e.g. --max-tokens 40")
+        sampling = Sampling(temperature, top_k, top_p) if sample else None
+        stepper, logits = self._prime(prefix)
+        continuation = continue_text(stepper, logits, self.tokenizer.decode, max_tokens=max_tokens, until=until,
+                                     sampling=sampling, generator=_generator(seed))
+        return Completion(prefix, continuation.text, continuation.probability, continuation.log_probs)
+
+    def generate(self, prompt: str = "", *, length: int = 200, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> Iterator[str]:
+        """Sample `length` tokens after `prompt`, yielding text as it is produced. The same seed gives the
+        same text."""
+        if length < 1:
+            raise BadInput(f"--length {length} must be at least 1", "pass e.g. --length 200")
+        sampling = Sampling(temperature, top_k, top_p)
+        stepper, logits = self._prime(prompt)
+        return sample_stream(stepper, logits, self.tokenizer.decode, length=length, sampling=sampling,
+                             generator=_generator(seed))
+
+    def evaluate(self, path: str | os.PathLike) -> Evaluation:
+        """Perplexity and bits/nats per character of a text file under this model."""
+        info = inspect_corpus(path)
+        ids = encode_corpus(info, self.tokenizer, self.cache_dir)
+        if len(ids) < 2:
+            raise CorpusError(f"{path} is too short to evaluate (fewer than 2 tokens)", "pass a longer text")
+        seq_len = self.header.get("training", {}).get("seq_len") or 64
+        streams = batchify(ids, max(1, min(_EVAL_BATCH, len(ids) // (seq_len + 1))))
+        nats, scored = stream_nll(self.model, bptt_windows(streams, seq_len), self.device, "fp32")
+        nats_per_token = nats / max(scored, 1)
+        nats_per_char = nats_per_token * len(ids) / info.chars
+        return Evaluation(nats_per_char / LN2, nats_per_char, math.exp(min(nats_per_token, 50.0)), len(ids),
+                          info.chars)
+
+    def save(self, path: str | os.PathLike) -> None:
+        save_bundle(Path(path), Bundle(self.model.weights_for_saving(), self.header, self.tokenizer.blobs()))
+
+    def sample_text(self, length: int, seed: int = 0) -> str:
+        """A short sample (temperature 0.8) for progress displays."""
+        return "".join(self.generate("", length=length, temperature=0.8, seed=seed))
+
+
+def _generator(seed: int | None) -> torch.Generator:
+    generator = torch.Generator()
+    generator.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
+    return generator
+
+
+def load(model: str | os.PathLike | None = None, *, store: ModelStore | None = None) -> LanguageModel:
+    """Load a model by store name or path; with no argument, $LSTMTEXT_MODEL or the default model."""
+    store = store or ModelStore()
+    path = store.resolve(str(model) if model is not None else None)
+    bundle = load_bundle(path)
+    try:
+        config = ModelConfig.from_dict(bundle.header["model"])
+        tokenizer = tokenizer_from_blobs(bundle.header["tokenizer"]["level"], bundle.tokenizer_blobs)
+        network = RecurrentLM(config)
+        network.load_saved_weights(bundle.weights)
+    except (KeyError, RuntimeError, TypeError, ValueError) as error:
+        raise BadModelFile(f"{path} is damaged or incomplete ({type(error).__name__}: {error})",
+                           "retrain the model with `lstmtext train`") from None
+    return LanguageModel(network, tokenizer, bundle.header, path, store.token_cache_dir)
+
+
+def train_tokenizer(corpus: str | os.PathLike, config: TokenizerConfig = TokenizerConfig(), *,
+                    store: ModelStore | None = None) -> tuple[Tokenizer, TokenizerStats]:
+    """Learn a tokenizer from a corpus file and measure it on that corpus."""
+    store = store or ModelStore()
+    info = inspect_corpus(corpus)
+    tokenizer = learn_tokenizer(iter_lines(info.path), config)
+    ids = encode_corpus(info, tokenizer, store.token_cache_dir)
+    return tokenizer, tokenizer_stats(tokenizer, np.bincount(ids, minlength=tokenizer.vocab_size), info.chars)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: LanguageModel
+    path: Path
+    name: str | None
+    val_loss: float
+    bits_per_char: float
+    steps: int
+    elapsed: float
+
+
+def default_model_name(corpus: str | os.PathLike) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(corpus).stem).strip("-._")
+    return name or "model"
+
+
+def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerConfig(),
+          training: TrainConfig = TrainConfig(), cell: str = "lstm", layers: int | None = None,
+          hidden_size: int | None = None, embed_size: int | None = None, dropout: float = 0.2,
+          tie_weights: bool = True,
+          name: str | None = None, out: str | os.PathLike | None = None, store: ModelStore | None = None,
+          observer: TrainObserver | None = None) -> TrainResult:
+    """Tokenize `corpus`, train a model on it and save it: to `out` if given, else into the store under
+    `name` (default: the corpus file's stem), which then becomes the default model. Nothing is written
+    unless training succeeds, so a failed run never replaces a good model."""
+    store, observer = store or ModelStore(), observer or QuietObserver()
+    started = time.monotonic()
+    info = inspect_corpus(corpus)
+    name = None if out is not None else (name or default_model_name(corpus))
+    destination = Path(out) if out is not None else store.path_for(name)
+    seed_everything(training.seed)
+    device = pick_device(training.device)
+    precision = pick_precision(training.precision, device)
+
+    text_tokenizer = learn_tokenizer(iter_lines(info.path), tokenizer)
+    ids = encode_corpus(info, text_tokenizer, store.token_cache_dir)
+    train_ids, val_ids = split_train_val(ids, training.val_fraction)
+    sizing = choose_sizes(tokenizer.level, len(train_ids), training, hidden_size, layers)
+    check_length(train_ids, val_ids, sizing.seq_len, info.path)
+    batch_size = max(1, min(sizing.batch_size, len(train_ids) // (sizing.seq_len + 1)))
+    training = replace(training, seq_len=sizing.seq_len, batch_size=batch_size, epochs=sizing.epochs)
+    observer.on_note(sizing.reason)
+
+    config = ModelConfig(vocab_size=text_tokenizer.vocab_size, cell=cell, layers=sizing.layers,
+                         hidden_size=sizing.hidden_size, embed_size=embed_size or sizing.hidden_size,
+                         dropout=dropout, tie_weights=tie_weights)
+    network = RecurrentLM(config)
+    val_sample = val_ids[: training.eval_tokens]
+    val_streams = batchify(val_sample, max(1, min(batch_size, len(val_sample) // 2)))
+    chars_per_token = len(text_tokenizer.decode(val_sample)) / len(val_sample)
+
+    def sample(model: RecurrentLM) -> str:
+        return LanguageModel(model, text_tokenizer, {}, cache_dir=store.token_cache_dir).sample_text(
+            training.sample_length)
+
+    trainer = Trainer(network, training, batchify(train_ids, batch_size), val_streams, chars_per_token, device,
+                      precision, sample, observer)
+    outcome = trainer.run()
+    network.load_state_dict(outcome.best_weights)
+    header = {
+        "lstmtext_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": config.to_dict(),
+        "tokenizer": {"level": tokenizer.level, "vocab_size": text_tokenizer.vocab_size},
+        "training": training.to_dict(),
+        "corpus": {"name": info.path.name, "bytes": info.bytes, "chars": info.chars, "sha256": info.sha256,
+                   "tokens": int(len(ids))},
+        "metrics": {"val_loss": outcome.best.val_loss, "val_perplexity": outcome.best.perplexity,
+                    "val_bits_per_char": outcome.best.bits_per_char, "best_step": outcome.best.step},
+        "run": {"steps": outcome.steps, "tokens_seen": outcome.tokens_seen, "train_seconds": outcome.elapsed,
+                "total_seconds": time.monotonic() - started, "device": str(device), "precision": precision,
+                "parameters": network.parameter_count(), "sizing": sizing.reason},
+    }
+    result_model = LanguageModel(network.cpu().eval(), text_tokenizer, header, destination,
+                                 store.token_cache_dir)
+    result_model.save(destination)
+    if name is not None:
+        store.set_default(name)
+    return TrainResult(result_model, destination, name, outcome.best.val_loss, outcome.best.bits_per_char,
+                       outcome.steps, outcome.elapsed)

@@ -1,0 +1,97 @@
+"""The one-file model format: a safetensors file holding the weights, the tokenizer's bytes (as uint8
+tensors) and a JSON header (config, metadata, versions) in the safetensors metadata.
+
+Loading never unpickles and never executes code; pickle files are recognised and refused.
+Files are written atomically: a temporary file in the same folder, fsynced, then renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from .errors import BadModelFile, ModelNotFound
+
+FORMAT = "lstmtext-model"
+FORMAT_VERSION = 1
+_WEIGHTS = "weights."
+_TOKENIZER = "tokenizer."
+_PICKLE_SIGNATURES = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+
+
+@dataclass
+class Bundle:
+    weights: dict[str, torch.Tensor]
+    header: dict
+    tokenizer_blobs: dict[str, bytes]
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves either the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def save_bundle(path: Path, bundle: Bundle) -> None:
+    tensors = {_WEIGHTS + name: tensor for name, tensor in bundle.weights.items()}
+    for name, blob in bundle.tokenizer_blobs.items():
+        tensors[_TOKENIZER + name] = torch.frombuffer(bytearray(blob), dtype=torch.uint8)
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "header": json.dumps(bundle.header)}
+    atomic_write(path, safetensors_bytes(tensors, metadata=metadata))
+
+
+def load_bundle(path: Path) -> Bundle:
+    if not path.is_file():
+        raise ModelNotFound(f"model file not found: {path}", "check the path, or run `lstmtext models`")
+    _refuse_pickle(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise BadModelFile(f"{path} is not an lstmtext model file ({error})",
+                           "pass a .lstm file written by `lstmtext train`") from None
+    if metadata.get("format") != FORMAT:
+        raise BadModelFile(f"{path} is a safetensors file but not an lstmtext model",
+                           "pass a .lstm file written by `lstmtext train`")
+    version = int(metadata.get("format_version", "0"))
+    if version > FORMAT_VERSION:
+        raise BadModelFile(f"{path} uses model format {version}, newer than this lstmtext understands",
+                           "upgrade lstmtext")
+    try:
+        header = json.loads(metadata["header"])
+    except (KeyError, json.JSONDecodeError):
+        raise BadModelFile(f"{path} has a damaged header", "retrain the model") from None
+    return Bundle(
+        weights={n[len(_WEIGHTS):]: t for n, t in tensors.items() if n.startswith(_WEIGHTS)},
+        header=header,
+        tokenizer_blobs={n[len(_TOKENIZER):]: t.numpy().tobytes() for n, t in tensors.items()
+                         if n.startswith(_TOKENIZER)},
+    )
+
+
+def _refuse_pickle(path: Path) -> None:
+    with path.open("rb") as handle:
+        start = handle.read(4)
+    if start.startswith(_PICKLE_SIGNATURES):
+        raise BadModelFile(f"{path} is a pickle (PyTorch) file, which could run code when loaded",
+                           "lstmtext only loads its own safetensors .lstm files; retrain with `lstmtext train`")

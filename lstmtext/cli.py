@@ -1,0 +1,261 @@
+"""The `lstmtext` command line: a thin Typer layer over `lstmtext.api`.
+
+Results go to stdout, progress and diagnostics to stderr. Errors a user can cause become one line,
+`error: <what> — <how to fix>`, and exit code 2 (bad input) or 1 (failure). torch is imported only by the
+commands that need a model, so --help and input errors stay fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .config import CELLS, LEVELS, TokenizerConfig, TrainConfig
+from .errors import BadInput, LstmtextError
+
+app = typer.Typer(
+    name="lstmtext", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Train an LSTM language model on your own text, then complete and generate text in its style.",
+)
+
+MODEL_HELP = "Model name in the store, or a path to a .lstm file (default: $LSTMTEXT_MODEL, else the default model)."
+
+
+def _stdout() -> Console:
+    return Console(highlight=False)
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def friendly_errors(command: Callable) -> Callable:
+    """Turn the errors a user can cause into one stderr line and an exit code, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except LstmtextError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("error: interrupted — nothing was saved and earlier models are untouched", err=True)
+            raise typer.Exit(130) from None
+        except OSError as error:
+            where = f" ({error.filename})" if error.filename else ""
+            typer.echo(f"error: {error.strerror or error}{where} — check the path, permissions and free space",
+                       err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _read_prompt(text: str) -> str:
+    return sys.stdin.read() if text == "-" else text
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lstmtext {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Train an LSTM language model on your own text, then complete and generate text in its style."""
+
+
+@app.command()
+@friendly_errors
+def tokenize(
+    corpus: Path = typer.Argument(..., help="A UTF-8 text file."),
+    level: str = typer.Option(TokenizerConfig.level, help=f"Tokenizer level: {', '.join(LEVELS)}."),
+    vocab_size: Optional[int] = typer.Option(None, help="Most pieces in the vocabulary (default: by level)."),
+    out: Optional[Path] = typer.Option(None, help="Where to write the SentencePiece model "
+                                                  "(default: CORPUS-STEM.LEVEL.model in this folder)."),
+) -> None:
+    """Learn a SentencePiece tokenizer from CORPUS, write it, and show its stats."""
+    from . import api, ui
+    from .bundle import atomic_write
+
+    tokenizer, stats = api.train_tokenizer(corpus, TokenizerConfig(level=level, vocab_size=vocab_size))
+    out = out or Path(f"{api.default_model_name(corpus)}.{level}.model")
+    written = []
+    for part, blob in tokenizer.blobs().items():
+        path = out if part == "main" else out.with_name(f"{out.stem}.{part}{out.suffix}")
+        atomic_write(path, blob)
+        written.append(str(path))
+    _stdout().print(ui.tokenizer_table(stats, written))
+
+
+@app.command()
+@friendly_errors
+def train(
+    corpus: Path = typer.Argument(..., help="A UTF-8 text file to learn from."),
+    name: Optional[str] = typer.Option(None, help="Save under this name in the model store "
+                                                  "(default: the corpus file's name)."),
+    out: Optional[Path] = typer.Option(None, help="Save to this file instead of the store."),
+    level: str = typer.Option(TokenizerConfig.level, help=f"Tokenizer level: {', '.join(LEVELS)}."),
+    vocab_size: Optional[int] = typer.Option(None, help="Most pieces in the vocabulary (default: by level)."),
+    cell: str = typer.Option("lstm", help=f"Recurrent cell: {', '.join(CELLS)}."),
+    layers: Optional[int] = typer.Option(None, help="Recurrent layers (default: 2)."),
+    hidden: Optional[int] = typer.Option(None, help="Hidden size (default: chosen from corpus and budget)."),
+    embed: Optional[int] = typer.Option(None, help="Embedding size (default: the hidden size, so the "
+                                                   "decoder can share the embedding)."),
+    dropout: float = typer.Option(0.2, help="Dropout between layers and before the decoder."),
+    seq_len: Optional[int] = typer.Option(None, help="Tokens per backprop-through-time window (default: by level)."),
+    batch_size: Optional[int] = typer.Option(None, help="Parallel text streams per step (default: by corpus size)."),
+    lr: float = typer.Option(TrainConfig.lr, help="Peak learning rate (AdamW, warm-up then cosine)."),
+    clip: float = typer.Option(TrainConfig.clip, help="Gradient norm clipping (0: off)."),
+    epochs: Optional[int] = typer.Option(None, help="Passes over the corpus."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps."),
+    max_time: Optional[float] = typer.Option(None, help="Stop after this many seconds, keeping the best model."),
+    seed: int = typer.Option(TrainConfig.seed, help="Random seed; the same seed gives the same model on CPU."),
+    precision: str = typer.Option(TrainConfig.precision, help="auto, fp32 or bf16 (auto: bf16 where the "
+                                                              "hardware has fast bf16)."),
+    device: str = typer.Option(TrainConfig.device, help="auto, cpu, cuda or mps."),
+) -> None:
+    """Tokenize CORPUS and train a language model on it, with a live display of progress."""
+    from . import api, ui
+
+    tokenizer_config = TokenizerConfig(level=level, vocab_size=vocab_size)
+    training = TrainConfig(seq_len=seq_len, batch_size=batch_size, lr=lr, clip=clip, epochs=epochs,
+                           max_steps=max_steps, max_time=max_time, seed=seed, precision=precision, device=device)
+    if name is not None and out is not None:
+        raise BadInput("--name and --out both given", "use --name to save into the store, or --out for a file")
+    with ui.TrainDisplay(_stderr()) as display:
+        result = api.train(corpus, tokenizer=tokenizer_config, training=training, cell=cell, layers=layers,
+                           hidden_size=hidden, embed_size=embed, dropout=dropout, name=name, out=out,
+                           observer=display)
+    saved = f"model '{result.name}' (now the default)" if result.name else "model"
+    _stdout().print(f"saved {saved} to {result.path}: {result.bits_per_char:.3f} bits/char on held-out text "
+                    f"after {result.steps:,} steps in {result.elapsed:.0f} s")
+    model_option = "" if result.name else f" --model {result.path}"
+    _stderr().print(f'next: lstmtext complete "Some words"{model_option}', style="dim")
+
+
+@app.command()
+@friendly_errors
+def complete(
+    prefix: str = typer.Argument(..., help="The text to continue; - reads it from stdin."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    max_tokens: int = typer.Option(80, help="Most tokens to add."),
+    until: str = typer.Option("sentence", help="Stop at the end of the sentence, line or word (or none)."),
+    sample: bool = typer.Option(False, "--sample", help="Sample a completion instead of the most likely one."),
+    temperature: float = typer.Option(1.0, help="With --sample: below 1 safer, above 1 wilder."),
+    top_k: Optional[int] = typer.Option(None, help="With --sample: only the K most likely tokens."),
+    top_p: Optional[float] = typer.Option(None, help="With --sample: only the most likely tokens covering P."),
+    seed: Optional[int] = typer.Option(None, help="With --sample: the same seed gives the same completion."),
+) -> None:
+    """Print the most likely continuation of PREFIX, up to the end of the sentence."""
+    from . import api, ui
+
+    prefix = _read_prompt(prefix)
+    completion = api.load(model).complete(prefix, max_tokens=max_tokens, until=until, sample=sample,
+                                          temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    _stdout().print(ui.completion_text(prefix, completion.text), soft_wrap=True)
+
+
+@app.command()
+@friendly_errors
+def generate(
+    prompt: str = typer.Option("", help="Text to start from (- reads stdin); empty starts at a new line."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    length: int = typer.Option(200, help="How many tokens to generate."),
+    temperature: float = typer.Option(0.8, help="Below 1 safer, above 1 wilder."),
+    top_k: Optional[int] = typer.Option(None, help="Sample only from the K most likely tokens."),
+    top_p: Optional[float] = typer.Option(None, help="Sample only from the most likely tokens covering P."),
+    seed: Optional[int] = typer.Option(None, help="The same seed gives the same text."),
+) -> None:
+    """Sample text from a model, streamed as it is produced."""
+    from . import api
+    from rich.text import Text
+
+    prompt = _read_prompt(prompt)
+    chunks = api.load(model).generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+                                      seed=seed)
+    console = _stdout()
+    console.print(Text(prompt, style="dim"), end="", soft_wrap=True)
+    for chunk in chunks:
+        console.print(Text(chunk), end="", soft_wrap=True)
+        console.file.flush()
+    console.print()
+
+
+@app.command("eval")
+@friendly_errors
+def evaluate(
+    file: Path = typer.Argument(..., help="A UTF-8 text file to score."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Perplexity and bits/nats per character of FILE under a model."""
+    from . import api, ui
+
+    evaluation = api.load(model).evaluate(file)
+    if as_json:
+        typer.echo(json.dumps(evaluation.to_dict()))
+    else:
+        _stdout().print(ui.evaluation_table(evaluation, str(file)))
+
+
+@app.command()
+@friendly_errors
+def repl(model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP)) -> None:
+    """Type a prefix, get its completion; :help lists the settings."""
+    from . import api
+    from .repl import Repl, terminal_line_reader
+    from .store import ModelStore
+
+    language_model = api.load(model)
+    reader = terminal_line_reader(ModelStore().root / "repl-history")
+    raise typer.Exit(Repl(language_model, _stdout()).run(reader))
+
+
+@app.command()
+@friendly_errors
+def models() -> None:
+    """List the models in the store (* marks the default)."""
+    from . import ui
+    from .store import ModelStore
+
+    store = ModelStore()
+    found = store.list()
+    if not found:
+        _stderr().print(f"no models in {store.models_dir} yet — train one with `lstmtext train corpus.txt`")
+        return
+    _stdout().print(ui.models_table(found))
+
+
+@app.command()
+@friendly_errors
+def info(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the model's whole header as JSON."),
+) -> None:
+    """Show a model's configuration, training run and metrics."""
+    from . import ui
+    from .bundle import load_bundle
+    from .store import ModelStore
+
+    path = ModelStore().resolve(model)
+    header = load_bundle(path).header
+    if as_json:
+        typer.echo(json.dumps({"path": str(path), **header}, indent=2))
+    else:
+        _stdout().print(ui.info_table(header, str(path)))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,137 @@
+"""Reading and checking text, streaming it into a cached token memmap, splits and BPTT batch streams.
+
+The corpus is never held as one Python string: it is read in lines, encoded in chunks and written to a
+numpy memmap that later runs reuse while the corpus and tokenizer are unchanged.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CorpusError
+from .tokenizer import Tokenizer
+
+_READ_BYTES = 1 << 20
+_ENCODE_LINES = 4096
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    path: Path
+    bytes: int
+    chars: int
+    sha256: str
+
+
+def inspect_corpus(path: str | os.PathLike) -> CorpusInfo:
+    """Check that `path` is a non-empty UTF-8 text file, in one streaming pass; raise CorpusError if not."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"corpus file not found: {path}", "check the path")
+    if path.is_dir():
+        raise CorpusError(f"{path} is a directory", "pass a text file, e.g. data/proverbs.txt")
+    digest, decoder = hashlib.sha256(), codecs.getincrementaldecoder("utf-8")()
+    size = chars = 0
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(_READ_BYTES):
+                if b"\x00" in block:
+                    raise CorpusError(f"{path} looks like a binary file (it contains NUL bytes)",
+                                      "pass a plain UTF-8 text file")
+                try:
+                    chars += len(decoder.decode(block))
+                except UnicodeDecodeError as error:
+                    raise CorpusError(f"{path} is not valid UTF-8 (bad byte at offset {size + error.start})",
+                                      "convert it first, e.g. iconv -f latin1 -t utf-8 in.txt > out.txt") from None
+                digest.update(block)
+                size += len(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise CorpusError(f"{path} is not valid UTF-8 (it ends inside a character)",
+                          "convert it first, e.g. iconv -f latin1 -t utf-8 in.txt > out.txt") from None
+    except OSError as error:
+        raise CorpusError(f"cannot read {path} ({error.strerror})", "check its permissions") from None
+    if size == 0 or chars == 0:
+        raise CorpusError(f"{path} is empty", "pass a file with text in it")
+    return CorpusInfo(path=path, bytes=size, chars=chars, sha256=digest.hexdigest())
+
+
+def iter_lines(path: str | os.PathLike) -> Iterator[str]:
+    """The text's lines, each with its own line ending, exactly as in the file (\\r\\n included)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        yield from handle
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.uint32)
+
+
+def encode_corpus(info: CorpusInfo, tokenizer: Tokenizer, cache_dir: Path) -> np.memmap:
+    """Token ids of the whole corpus as a read-only memmap, encoded once and cached by content."""
+    key = hashlib.sha256(info.sha256.encode())
+    for name, blob in sorted(tokenizer.blobs().items()):
+        key.update(name.encode() + blob)
+    dtype = token_dtype(tokenizer.vocab_size)
+    cache = cache_dir / f"{key.hexdigest()[:32]}.{dtype.name}"
+    if not cache.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        temporary = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        with temporary.open("wb") as out:
+            for chunk in _line_chunks(info.path):
+                for ids in tokenizer.encode_batch(chunk):
+                    out.write(np.asarray(ids, dtype=dtype).tobytes())
+        os.replace(temporary, cache)
+    if cache.stat().st_size == 0:
+        raise CorpusError(f"{info.path} has no tokens", "pass a file with text in it")
+    return np.memmap(cache, dtype=dtype, mode="r")
+
+
+def _line_chunks(path: Path) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for line in iter_lines(path):
+        chunk.append(line)
+        if len(chunk) == _ENCODE_LINES:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def split_train_val(ids: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """The last `val_fraction` of the tokens are held out for validation."""
+    val_count = max(2, int(len(ids) * val_fraction))
+    return ids[: len(ids) - val_count], ids[len(ids) - val_count:]
+
+
+def check_length(train_ids: np.ndarray, val_ids: np.ndarray, seq_len: int, path: Path) -> None:
+    if len(train_ids) < seq_len + 1 or len(val_ids) < 2:
+        raise CorpusError(
+            f"{path} is too short: {len(train_ids) + len(val_ids)} tokens, fewer than one training sequence "
+            f"of {seq_len} plus a validation part", "use a longer text or a smaller --seq-len")
+
+
+def batchify(ids: np.ndarray, batch_size: int) -> np.ndarray:
+    """Lay the token sequence out as `batch_size` parallel streams, shape (B, L): row b continues where it
+    left off from one batch to the next, which is what lets the hidden state carry across batches."""
+    length = len(ids) // batch_size
+    return ids[: length * batch_size].reshape(batch_size, length)
+
+
+def bptt_windows(streams: np.ndarray, seq_len: int, start: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Consecutive (inputs, targets) windows of up to `seq_len` tokens over the streams, targets shifted
+    by one. The last window may be shorter."""
+    length = streams.shape[1]
+    for begin in range(start, length - 1, seq_len):
+        end = min(begin + seq_len, length - 1)
+        yield streams[:, begin:end], streams[:, begin + 1:end + 1]
+
+
+def windows_per_epoch(streams: np.ndarray, seq_len: int) -> int:
+    return max(0, -(-(streams.shape[1] - 1) // seq_len))

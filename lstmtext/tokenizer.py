@@ -1,0 +1,262 @@
+"""SentencePiece tokenizers for every level (char, word, bpe, unigram) with an exact round trip.
+
+SentencePiece is told to keep text as it is: identity normalization, no folded spaces, no dummy prefix,
+newline and tab as pieces of their own, and byte fallback so that unseen characters become byte pieces.
+The word level learns its vocabulary with SentencePiece's word model and spells out any word it does not
+know with a character model, so it round-trips any text too. Knows nothing about models.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import sentencepiece as spm
+
+from .config import TokenizerConfig
+from .errors import CorpusError
+
+SPACE_MARK = "\u2581"  # SentencePiece's visible space, "▁"
+_SPACE_MARK_BYTES = [f"<0x{b:02X}>" for b in SPACE_MARK.encode()]
+_EXTRA_SYMBOLS = ["\n", "\t"]
+# A word-level unit: a run of letters/digits, or one other character, each with the space before it.
+_WORD_UNIT = re.compile(r" ?[^\W_]+| ?[^\w\s]| ?_|\s")
+_TOO_HIGH = re.compile(r"<= ?(\d+)")
+_TOO_LOW = re.compile(r"smaller than required_chars\. (\d+) vs (\d+)")
+_MAX_SENTENCE_CHARS = 2000
+
+
+def _spm_options(model_type: str, vocab_size: int) -> dict:
+    return dict(
+        model_type=model_type, vocab_size=vocab_size, hard_vocab_limit=False,
+        normalization_rule_name="identity", remove_extra_whitespaces=False, add_dummy_prefix=False,
+        allow_whitespace_only_pieces=True, split_digits=False, character_coverage=1.0,
+        byte_fallback=model_type != "word", user_defined_symbols=_EXTRA_SYMBOLS,
+        unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1, max_sentence_length=_MAX_SENTENCE_CHARS * 4,
+        minloglevel=2, num_threads=2,
+    )
+
+
+def _train_sentencepiece(sentences: Iterable[str], model_type: str, vocab_size: int, *,
+                         vocab_size_is_firm: bool = False) -> bytes:
+    """Train one SentencePiece model; if the text cannot fill `vocab_size`, retry with what it can.
+    Where every character plus the byte pieces need more room, a default size grows to fit; a size
+    the user chose (`vocab_size_is_firm`) is an error instead."""
+    sentences = list(sentences)
+    if not sentences:
+        raise CorpusError("the corpus has no text to learn a tokenizer from", "pass a file with some words in it")
+    for _ in range(3):
+        model = io.BytesIO()
+        try:
+            spm.SentencePieceTrainer.train(sentence_iterator=iter(sentences), model_writer=model,
+                                           **_spm_options(model_type, vocab_size))
+            return model.getvalue()
+        except RuntimeError as error:
+            too_low = _TOO_LOW.search(str(error))
+            if too_low and vocab_size_is_firm:
+                raise CorpusError(f"--vocab-size {vocab_size} is smaller than the {too_low.group(2)} pieces this "
+                                  "corpus needs (every character plus 256 byte pieces)",
+                                  f"pass --vocab-size {too_low.group(2)} or more") from None
+            match = _TOO_HIGH.search(str(error)) or too_low
+            if not match:
+                raise CorpusError(f"SentencePiece could not learn a {model_type} tokenizer ({error})",
+                                  "try another --level or a larger corpus") from None
+            vocab_size = int(match.group(match.lastindex))
+    raise CorpusError(f"SentencePiece could not fit a {model_type} vocabulary", "pass a smaller --vocab-size")
+
+
+def _sentences(lines: Iterable[str]) -> Iterator[str]:
+    """Lines cut to a length SentencePiece accepts (it silently skips longer ones)."""
+    for line in lines:
+        for start in range(0, len(line), _MAX_SENTENCE_CHARS):
+            yield line[start:start + _MAX_SENTENCE_CHARS]
+
+
+class SubwordTokenizer:
+    """char, bpe and unigram: one SentencePiece model with byte fallback."""
+
+    def __init__(self, level: str, model_proto: bytes) -> None:
+        self.level = level
+        self.model_proto = model_proto
+        self._sp = spm.SentencePieceProcessor(model_proto=model_proto)
+        self._space_mark_ids = [self._sp.piece_to_id(p) for p in _SPACE_MARK_BYTES]
+
+    @property
+    def vocab_size(self) -> int:
+        return self._sp.get_piece_size()
+
+    def encode(self, text: str) -> list[int]:
+        # A literal "▁" would decode as a space; send it as its three bytes instead.
+        parts = text.split(SPACE_MARK)
+        ids: list[int] = self._sp.encode(parts[0])
+        for part in parts[1:]:
+            ids += self._space_mark_ids + self._sp.encode(part)
+        return ids
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        if any(SPACE_MARK in t for t in texts):
+            return [self.encode(t) for t in texts]
+        return self._sp.encode(texts, num_threads=2)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self._sp.decode([int(i) for i in ids])
+
+    def piece(self, token_id: int) -> str:
+        return self._sp.id_to_piece(int(token_id))
+
+    def is_fallback(self, token_id: int) -> bool:
+        """True for byte pieces: text the vocabulary does not cover."""
+        return self._sp.is_byte(int(token_id)) or self._sp.is_unknown(int(token_id))
+
+    def fallback_chars(self, token_id: int) -> int:
+        """How many characters of uncovered text this piece starts: 1 for a byte piece that begins a
+        UTF-8 character, 0 for a continuation byte or a real piece."""
+        token_id = int(token_id)
+        if self._sp.is_unknown(token_id):
+            return 1
+        if not self._sp.is_byte(token_id):
+            return 0
+        byte = int(self._sp.id_to_piece(token_id)[3:5], 16)
+        return 0 if 0x80 <= byte < 0xC0 else 1
+
+    def is_byte(self, token_id: int) -> bool:
+        return self._sp.is_byte(int(token_id))
+
+    def blobs(self) -> dict[str, bytes]:
+        return {"main": self.model_proto}
+
+
+class WordTokenizer:
+    """Whole words from SentencePiece's word model; unknown words spelled out by a char model.
+
+    Ids below `word_count` are words, the rest are the char model's ids shifted up by `word_count`.
+    """
+
+    level = "word"
+
+    def __init__(self, word_proto: bytes, char_proto: bytes) -> None:
+        self.word_proto = word_proto
+        self._words = spm.SentencePieceProcessor(model_proto=word_proto)
+        self._chars = SubwordTokenizer("char", char_proto)
+        self.word_count = self._words.get_piece_size()
+        self._word_ids = {
+            self._words.id_to_piece(i).replace(SPACE_MARK, " "): i
+            for i in range(self.word_count)
+            if not (self._words.is_unknown(i) or self._words.is_control(i))
+        }
+
+    @property
+    def vocab_size(self) -> int:
+        return self.word_count + self._chars.vocab_size
+
+    def encode(self, text: str) -> list[int]:
+        ids: list[int] = []
+        for unit in _WORD_UNIT.findall(text):
+            word_id = None if SPACE_MARK in unit else self._word_ids.get(unit)
+            if word_id is None:
+                ids += [self.word_count + i for i in self._chars.encode(unit)]
+            else:
+                ids.append(word_id)
+        return ids
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [self.encode(t) for t in texts]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        out: list[str] = []
+        spelled: list[int] = []
+        for token_id in ids:
+            token_id = int(token_id)
+            if token_id >= self.word_count:
+                spelled.append(token_id - self.word_count)
+                continue
+            if spelled:
+                out.append(self._chars.decode(spelled))
+                spelled = []
+            out.append(self._words.id_to_piece(token_id).replace(SPACE_MARK, " "))
+        if spelled:
+            out.append(self._chars.decode(spelled))
+        return "".join(out)
+
+    def piece(self, token_id: int) -> str:
+        token_id = int(token_id)
+        if token_id >= self.word_count:
+            return self._chars.piece(token_id - self.word_count)
+        return self._words.id_to_piece(token_id)
+
+    def is_fallback(self, token_id: int) -> bool:
+        """True for spelled-out pieces: words the vocabulary does not hold."""
+        return int(token_id) >= self.word_count
+
+    def fallback_chars(self, token_id: int) -> int:
+        """How many characters of spelled-out text (a word not in the vocabulary) this piece starts."""
+        token_id = int(token_id)
+        if token_id < self.word_count:
+            return 0
+        char_id = token_id - self.word_count
+        return self._chars.fallback_chars(char_id) or int(not self._chars.is_byte(char_id))
+
+    def blobs(self) -> dict[str, bytes]:
+        return {"main": self.word_proto, "fallback": self._chars.model_proto}
+
+
+Tokenizer = SubwordTokenizer | WordTokenizer
+
+
+def train_tokenizer(lines: Iterable[str], config: TokenizerConfig) -> Tokenizer:
+    """Learn a tokenizer from lines of text (each line keeping its newline)."""
+    lines = list(_sentences(lines))
+    if config.level != "word":
+        model_type = config.level
+        proto = _train_sentencepiece(lines, model_type, config.max_vocab_size,
+                                     vocab_size_is_firm=config.vocab_size is not None)
+        return SubwordTokenizer(config.level, proto)
+    units = (u for line in lines for u in _WORD_UNIT.findall(line) if not u.isspace())
+    word_proto = _train_sentencepiece(units, "word", config.max_vocab_size)
+    char_proto = _train_sentencepiece(lines, "char", 1024)
+    return WordTokenizer(word_proto, char_proto)
+
+
+def tokenizer_from_blobs(level: str, blobs: dict[str, bytes]) -> Tokenizer:
+    if level == "word":
+        return WordTokenizer(blobs["main"], blobs["fallback"])
+    return SubwordTokenizer(level, blobs["main"])
+
+
+@dataclass(frozen=True)
+class TokenizerStats:
+    """What `lstmtext tokenize` shows: size, compression, coverage and the most frequent pieces."""
+
+    level: str
+    vocab_size: int
+    tokens: int
+    chars: int
+    fallback_tokens: int
+    fallback_chars: int
+    top_pieces: list[tuple[str, int]]
+
+    @property
+    def chars_per_token(self) -> float:
+        return self.chars / max(self.tokens, 1)
+
+    @property
+    def coverage(self) -> float:
+        """Share of the text's characters covered by real pieces rather than byte or spelled-out fallback."""
+        return 1.0 - self.fallback_chars / max(self.chars, 1)
+
+
+def tokenizer_stats(tokenizer: Tokenizer, token_counts: np.ndarray, chars: int, top: int = 12) -> TokenizerStats:
+    """Stats from `token_counts[i]`, how often piece i occurs in a text of `chars` characters."""
+    weights = np.array([tokenizer.fallback_chars(i) for i in range(tokenizer.vocab_size)], dtype=np.int64)
+    counts = np.zeros(tokenizer.vocab_size, dtype=np.int64)
+    counts[: len(token_counts)] = token_counts[: tokenizer.vocab_size]
+    is_fallback = np.array([tokenizer.is_fallback(i) for i in range(tokenizer.vocab_size)])
+    order = np.argsort(-counts, kind="stable")[:top]
+    return TokenizerStats(
+        level=tokenizer.level, vocab_size=tokenizer.vocab_size, tokens=int(counts.sum()), chars=chars,
+        fallback_tokens=int(counts[is_fallback].sum()), fallback_chars=int(counts @ weights),
+        top_pieces=[(tokenizer.piece(i), int(counts[i])) for i in order if counts[i] > 0],
+    )

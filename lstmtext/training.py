@@ -1,0 +1,213 @@
+"""The training loop: AdamW, gradient clipping, warm-up + cosine schedule, evaluation, best-model keeping.
+
+Truncated backprop through time on stateful streams: the hidden state at the end of one batch starts
+the next (each batch row continues the same stretch of text), detached so gradients stop at the boundary.
+Draws nothing: it reports progress to an observer the caller supplies.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import TrainConfig
+from .corpus import bptt_windows, windows_per_epoch
+from .device import autocast
+from .errors import TrainingFailed
+from .model import RecurrentLM, State, detach_state
+
+LN2 = math.log(2)
+_MAX_BAD_STEPS = 10
+_FINAL_LR_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class StepReport:
+    step: int
+    total_steps: int | None
+    epoch: int
+    loss: float
+    lr: float
+    tokens_per_second: float
+    elapsed: float
+    fraction_done: float
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    step: int
+    val_loss: float  # nats per token
+    perplexity: float
+    bits_per_char: float
+    sample: str
+    is_best: bool
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    total_steps: int | None
+    max_time: float | None
+    steps_per_epoch: int
+    parameters: int
+    device: str
+    precision: str
+
+
+class TrainObserver(Protocol):
+    def on_note(self, message: str) -> None: ...
+    def on_start(self, plan: TrainPlan) -> None: ...
+    def on_step(self, report: StepReport) -> None: ...
+    def on_eval(self, report: EvalReport) -> None: ...
+
+
+class QuietObserver:
+    """An observer that ignores every report."""
+
+    def on_note(self, message: str) -> None:
+        pass
+
+    def on_start(self, plan: TrainPlan) -> None:
+        pass
+
+    def on_step(self, report: StepReport) -> None:
+        pass
+
+    def on_eval(self, report: EvalReport) -> None:
+        pass
+
+
+@dataclass
+class TrainOutcome:
+    best_weights: dict[str, torch.Tensor]
+    best: EvalReport
+    steps: int
+    elapsed: float
+    tokens_seen: int
+
+
+def stream_nll(model: RecurrentLM, windows: Iterable[tuple[np.ndarray, np.ndarray]], device: torch.device,
+               precision: str) -> tuple[float, int]:
+    """Total negative log-likelihood (nats) and token count over consecutive windows, carrying the state."""
+    total, count, state = 0.0, 0, None
+    with torch.no_grad():
+        for inputs, targets in windows:
+            x = torch.from_numpy(inputs.astype(np.int64)).to(device)  # (B, T)
+            y = torch.from_numpy(targets.astype(np.int64)).to(device)  # (B, T)
+            with autocast(device, precision):
+                logits, state = model(x, state)  # (B, T, V)
+            total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum").item()
+            count += y.numel()
+    return total, count
+
+
+def learning_rate(config: TrainConfig, step: int, fraction_done: float, total_steps: int | None) -> float:
+    warmup = config.warmup_steps if total_steps is None else min(config.warmup_steps, max(1, total_steps // 10))
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, fraction_done)))
+    return config.lr * (_FINAL_LR_FRACTION + (1 - _FINAL_LR_FRACTION) * cosine)
+
+
+class Trainer:
+    """One training run over `streams` (B, L), evaluated on `val_streams` whose text has `val_chars_per_token`."""
+
+    def __init__(self, model: RecurrentLM, config: TrainConfig, streams: np.ndarray, val_streams: np.ndarray,
+                 val_chars_per_token: float, device: torch.device, precision: str,
+                 sample: Callable[[RecurrentLM], str], observer: TrainObserver) -> None:
+        self.model, self.config, self.device, self.precision = model, config, device, precision
+        self.streams, self.val_streams = streams, val_streams
+        self.val_chars_per_token = val_chars_per_token
+        self.sample, self.observer = sample, observer
+        self.seq_len = config.seq_len or 1
+        self.steps_per_epoch = windows_per_epoch(streams, self.seq_len)
+        self.total_steps = config.max_steps or (config.epochs * self.steps_per_epoch if config.epochs else None)
+        self.eval_every = config.eval_every or (max(1, self.total_steps // 10) if self.total_steps else None)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.step = 0
+        self.tokens_seen = 0
+        self.best: EvalReport | None = None
+        self.best_weights: dict[str, torch.Tensor] = {}
+
+    def fraction_done(self, elapsed: float) -> float:
+        by_steps = self.step / self.total_steps if self.total_steps else 0.0
+        by_time = elapsed / self.config.max_time if self.config.max_time else 0.0
+        return min(1.0, max(by_steps, by_time))
+
+    def run(self) -> TrainOutcome:
+        self.model.to(self.device)
+        self.observer.on_start(TrainPlan(self.total_steps, self.config.max_time, self.steps_per_epoch,
+                                         self.model.parameter_count(), str(self.device), self.precision))
+        start = time.monotonic()
+        last_eval_time, bad_steps, epoch = start, 0, 0
+        done = False
+        while not done:
+            epoch += 1
+            state: State = None  # the streams start over: so does the memory
+            for inputs, targets in bptt_windows(self.streams, self.seq_len):
+                lr = learning_rate(self.config, self.step, self.fraction_done(time.monotonic() - start),
+                                   self.total_steps)
+                loss, state = self._train_step(inputs, targets, state, lr)
+                bad_steps = 0 if math.isfinite(loss) else bad_steps + 1
+                if bad_steps >= _MAX_BAD_STEPS:
+                    raise TrainingFailed(f"the loss was not finite for {bad_steps} steps in a row",
+                                         f"lower the learning rate, e.g. --lr {self.config.lr / 3:.2g}")
+                self.step += 1
+                self.tokens_seen += targets.size
+                now = time.monotonic()
+                elapsed = now - start
+                done = self.fraction_done(elapsed) >= 1.0
+                self.observer.on_step(StepReport(
+                    self.step, self.total_steps, epoch, loss, lr, self.tokens_seen / max(elapsed, 1e-9),
+                    elapsed, self.fraction_done(elapsed)))
+                if done or self._eval_due(now - last_eval_time):
+                    self._evaluate()
+                    last_eval_time = time.monotonic()
+                if done:
+                    break
+        assert self.best is not None
+        return TrainOutcome(self.best_weights, self.best, self.step, time.monotonic() - start, self.tokens_seen)
+
+    def _eval_due(self, seconds_since_eval: float) -> bool:
+        if self.eval_every and self.step % self.eval_every == 0:
+            return True
+        return bool(self.config.max_time) and seconds_since_eval >= self.config.max_time / 8
+
+    def _train_step(self, inputs: np.ndarray, targets: np.ndarray, state: State, lr: float) -> tuple[float, State]:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        x = torch.from_numpy(inputs.astype(np.int64)).to(self.device)  # (B, T)
+        y = torch.from_numpy(targets.astype(np.int64)).to(self.device)  # (B, T)
+        with autocast(self.device, self.precision):
+            logits, state = self.model(x, detach_state(state))  # (B, T, V)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        if not torch.isfinite(loss):
+            self.optimizer.zero_grad(set_to_none=True)
+            return float("nan"), None
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
+        self.optimizer.step()
+        return loss.item(), state
+
+    def _evaluate(self) -> None:
+        self.model.eval()
+        nats, tokens = stream_nll(self.model, bptt_windows(self.val_streams, self.seq_len), self.device,
+                                  self.precision)
+        val_loss = nats / max(tokens, 1)
+        is_best = self.best is None or val_loss < self.best.val_loss
+        if is_best:
+            self.best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+        report = EvalReport(self.step, val_loss, math.exp(min(val_loss, 50.0)),
+                            val_loss / self.val_chars_per_token / LN2, self.sample(self.model), is_best)
+        if is_best:
+            self.best = report
+        self.observer.on_eval(report)
