@@ -187,6 +187,9 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     unless training succeeds, so a failed run never replaces a good model."""
     store, observer = store or ModelStore(), observer or QuietObserver()
     started = time.monotonic()
+    # Fail on bad model options before any work; the real config waits for the vocabulary size.
+    ModelConfig(vocab_size=2, cell=cell, layers=layers or 1, hidden_size=hidden_size or 1,
+                embed_size=embed_size or 1, dropout=dropout)
     info = inspect_corpus(corpus)
     name = None if out is not None else (name or default_model_name(corpus))
     destination = Path(out) if out is not None else store.path_for(name)

@@ -139,7 +139,6 @@ def choose_sizes(level: str, train_tokens: int, train: TrainConfig, hidden_size:
     --max-time gets a model small enough to see the data at least once.
     """
     seq_len = train.seq_len or DEFAULT_SEQ_LEN[level]
-    seq_len = min(seq_len, max(1, train_tokens - 1)) if train.seq_len is None else seq_len
     # Small corpora get small batches: more updates per epoch matter more than throughput there.
     batch_size = train.batch_size or max(4, min(32, train_tokens // (seq_len * 50)))
     short_budget = train.max_time is not None and train.max_time <= 120

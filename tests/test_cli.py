@@ -1,0 +1,137 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from lstmtext.cli import app
+
+COMMANDS = ["tokenize", "train", "complete", "generate", "eval", "repl", "models", "info"]
+TINY = ["--layers", "1", "--hidden", "16", "--seq-len", "16", "--batch-size", "2", "--max-steps", "4"]
+
+
+@pytest.fixture()
+def run():
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(app, [str(a) for a in args], input=input)
+
+    return invoke
+
+
+@pytest.fixture()
+def trained(run, tiny_corpus, user_store):
+    result = run("train", tiny_corpus, "--name", "tiny", *TINY)
+    assert result.exit_code == 0, result.output
+    return user_store.path_for("tiny")
+
+
+def assert_one_line_error(result, code, *words):
+    assert result.exit_code == code
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and " — " in lines[0], result.stderr
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in lines[0]
+
+
+def test_help_lists_every_command(run):
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+
+
+def test_tokenize_writes_the_model_and_shows_stats(run, tiny_corpus, tmp_path):
+    out = tmp_path / "tok.model"
+    result = run("tokenize", tiny_corpus, "--level", "word", "--vocab-size", "200", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert out.exists() and (tmp_path / "tok.fallback.model").exists()
+    for label in ("vocab size", "chars per token", "coverage", "most frequent"):
+        assert label in result.stdout
+
+
+def test_train_saves_a_default_model_that_every_command_uses(run, trained, tiny_corpus):
+    assert trained.exists()
+    models = run("models")
+    assert models.exit_code == 0 and "tiny" in models.stdout and "*" in models.stdout
+    info = run("info", "--json")
+    assert json.loads(info.stdout)["model"]["hidden_size"] == 16
+    assert "1-layer LSTM" in run("info").stdout
+    completed = run("complete", "When there is fire", "--max-tokens", "12")
+    assert completed.exit_code == 0 and completed.stdout.startswith("When there is fire")
+    assert len(completed.stdout.rstrip("\n")) > len("When there is fire")
+    evaluation = run("eval", tiny_corpus, "--json")
+    assert set(json.loads(evaluation.stdout)) == {"bits_per_char", "nats_per_char", "perplexity", "tokens", "chars"}
+    assert "bits per char" in run("eval", tiny_corpus).stdout
+
+
+def test_generate_with_a_seed_prints_the_same_text_twice(run, trained):
+    first, second, other = (run("generate", "--length", "40", "--seed", s) for s in (1, 1, 2))
+    assert first.exit_code == 0 and first.stdout == second.stdout != other.stdout
+    assert len(first.stdout) >= 40
+
+
+def test_prompt_from_stdin(run, trained):
+    result = run("complete", "-", "--max-tokens", "3", "--until", "none", input="The panda")
+    assert result.exit_code == 0 and result.stdout.startswith("The panda")
+
+
+def test_repl_completes_and_changes_settings(run, trained):
+    result = run("repl", input=":max-tokens 3\n:until none\n:settings\nThe panda\n:bogus 1\n:quit\n")
+    assert result.exit_code == 0, result.output
+    assert "max-tokens=3" in result.stdout and "The panda" in result.stdout
+    assert "unknown command :bogus" in result.stdout
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda d: d / "missing.txt", ["not found"]),
+    (lambda d: d, ["is a directory"]),
+    (lambda d: (d / "empty.txt", (d / "empty.txt").write_text(""))[0], ["is empty"]),
+    (lambda d: (d / "bin.txt", (d / "bin.txt").write_bytes(b"\x00\x01\x02"))[0], ["binary"]),
+    (lambda d: (d / "latin.txt", (d / "latin.txt").write_bytes(b"caf\xe9"))[0], ["UTF-8", "iconv"]),
+    (lambda d: (d / "short.txt", (d / "short.txt").write_text("Too short.\n"))[0], ["too short", "--seq-len"]),
+])
+def test_bad_corpora_fail_with_one_line_and_keep_the_model(run, trained, tmp_path, make, words):
+    before = trained.read_bytes()
+    result = run("train", make(tmp_path), "--name", "tiny")
+    assert_one_line_error(result, 2, *words)
+    assert trained.read_bytes() == before
+
+
+def test_bad_corpus_for_tokenize_and_eval(run, trained, tmp_path):
+    assert_one_line_error(run("tokenize", tmp_path / "nope.txt"), 2, "not found")
+    assert_one_line_error(run("eval", tmp_path / "nope.txt"), 2, "not found")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["complete", "x"], ["no model yet", "lstmtext train"]),
+    (["complete", "x", "--model", "ghost"], ["no model named 'ghost'"]),
+    (["info", "--model", "nowhere/x.lstm"], ["not found"]),
+])
+def test_missing_models_fail_with_one_line(run, args, words):
+    assert_one_line_error(run(*args), 2, *words)
+
+
+def test_a_pickle_model_is_refused_by_the_cli(run, tmp_path):
+    import torch
+
+    path = tmp_path / "evil.pt"
+    torch.save({"x": 1}, path)
+    assert_one_line_error(run("complete", "x", "--model", path), 2, "pickle")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--level", "morpheme"], ["unknown level", "char, word, bpe, unigram"]),
+    (["--cell", "transformer"], ["unknown cell"]),
+    (["--lr", "-1"], ["--lr"]),
+    (["--max-time", "0"], ["--max-time"]),
+    (["--name", "../x"], ["not a usable model name"]),
+])
+def test_bad_options_fail_with_one_line(run, tiny_corpus, args, words):
+    assert_one_line_error(run("train", tiny_corpus, *args), 2, *words)
+
+
+def test_bad_sampling_options_fail_with_one_line(run, trained):
+    assert_one_line_error(run("generate", "--temperature", "0"), 2, "temperature")
+    assert_one_line_error(run("complete", "x", "--until", "forever"), 2, "--until")
