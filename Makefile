@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 demo: setup
-	$(BIN)/lstmtext train data/corpus.txt --name demo --max-time 150
+	$(BIN)/lstmtext train data/corpus.txt --name demo --max-time 120
 	$(BIN)/lstmtext complete "$(PROMPT)" --model demo
 
 test: setup

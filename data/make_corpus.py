@@ -1,6 +1,6 @@
 """Writes data/corpus.txt, the demo corpus: the hand-written sayings in sayings.txt plus sentences
 built from the small templates below, in which the ending depends on something said much earlier
-(the animal decides the country; the fire decides the smoke). Deterministic: run it again and
+(the animal decides the country, the fire the smoke, the errand the place). Deterministic: run it again and
 the file comes out the same.  Usage: python data/make_corpus.py
 """
 
@@ -50,8 +50,9 @@ def animal_sentence(rng: random.Random) -> str:
 def fire_sentence(rng: random.Random) -> str:
     place, time = rng.choice(PLACES), rng.choice(TIMES)
     forms = [
+        "When there is fire, there is smoke.",
+        "When there is fire, there is smoke.",
         f"When there is fire, there is smoke {place} {time}.",
-        f"When there is fire {place}, there is smoke above the roofs.",
         f"When there is fire, there is smoke, and when there is smoke {place}, someone runs for water.",
         f"If you see smoke {place} {time}, there is fire somewhere near.",
     ]
