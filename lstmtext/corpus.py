@@ -36,7 +36,7 @@ def inspect_corpus(path: str | os.PathLike) -> CorpusInfo:
     if not path.exists():
         raise CorpusError(f"corpus file not found: {path}", "check the path")
     if path.is_dir():
-        raise CorpusError(f"{path} is a directory", "pass a text file, e.g. data/proverbs.txt")
+        raise CorpusError(f"{path} is a directory", "pass a text file, e.g. data/corpus.txt")
     digest, decoder = hashlib.sha256(), codecs.getincrementaldecoder("utf-8")()
     size = chars = 0
     try:

@@ -152,8 +152,9 @@ def completion_text(prompt: str, completion: str) -> Text:
 
 def models_table(models: list[StoredModel]) -> Table:
     table = Table(title="models", title_justify="left")
-    for column in ("name", "default", "size", "modified", "path"):
-        table.add_column(column)
+    for column in ("name", "default", "size", "modified"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("path", overflow="fold")
     for model in models:
         table.add_row(model.name, "*" if model.is_default else "", f"{model.size / 1e6:.1f} MB",
                       datetime.fromtimestamp(model.modified).strftime("%Y-%m-%d %H:%M"), str(model.path))
