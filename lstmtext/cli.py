@@ -30,7 +30,7 @@ MODEL_HELP = "Model name in the store, or a path to a .lstm file (default: $LSTM
 
 
 def _stdout() -> Console:
-    return Console(highlight=False)
+    return Console(highlight=False, soft_wrap=True)
 
 
 def _stderr() -> Console:
