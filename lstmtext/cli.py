@@ -164,7 +164,7 @@ def complete(
     prefix = _read_prompt(prefix)
     completion = api.load(model).complete(prefix, max_tokens=max_tokens, until=until, sample=sample,
                                           temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
-    _stdout().print(ui.completion_text(prefix, completion.text), soft_wrap=True)
+    _stdout().print(ui.completion_text(prefix, completion.text))
 
 
 @app.command()
@@ -186,9 +186,9 @@ def generate(
     chunks = api.load(model).generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                                       seed=seed)
     console = _stdout()
-    console.print(Text(prompt, style="dim"), end="", soft_wrap=True)
+    console.print(Text(prompt, style="dim"), end="")
     for chunk in chunks:
-        console.print(Text(chunk), end="", soft_wrap=True)
+        console.print(Text(chunk), end="")
         console.file.flush()
     console.print()
 
