@@ -3,13 +3,16 @@
     import lstmtext
     lm = lstmtext.train("corpus.txt", max_time=60).model
     lm = lstmtext.load()                      # the default model, or a name, or a path
-    print(lm.complete("When there is fire").text)
+    for completion in lm.complete("When there is fi", n=3):   # "re, there is smoke." ...
+        print(completion.text, completion.probability)
+    print(lm.suggest("When there is fi"))     # the single best ghost-text continuation
 
 Prints and draws nothing: progress goes to an optional observer (see `train.TrainObserver`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -29,23 +32,37 @@ from .corpus import (batchify, bptt_windows, check_length, encode_corpus, inspec
                      split_train_val)
 from .device import pick_device, pick_precision, seed_everything
 from .errors import BadInput, BadModelFile, CorpusError
-from .generate import UNTIL, Sampling, Stepper, continue_text, sample_stream
-from .model import RecurrentLM
+from .generate import UNTIL, Sampling, sample_stream
+from .healing import SplitPrefix, TokenTable, split_prefix
+from .inference import Stepper
+from .model import RecurrentLM, State
+from .search import NEXT_TOKEN, Found, StopRule, beam_search, sample_completions
 from .store import ModelStore
 from .tokenizer import (Tokenizer, TokenizerStats, tokenizer_from_blobs, tokenizer_stats,
                         train_tokenizer as learn_tokenizer)
 from .training import LN2, QuietObserver, Trainer, TrainObserver, stream_nll
 
-_LINE_START = "\n"  # what the model is primed with when there is no prompt
+_LINE_START = "\n"
 _EVAL_BATCH = 16
+
+
+@dataclass(frozen=True)
+class TokenScore:
+    text: str  # the token's text (bytes that are not whole characters shown as \xNN)
+    log_prob: float
 
 
 @dataclass(frozen=True)
 class Completion:
     prompt: str
-    text: str
-    probability: float
-    token_log_probs: list[float]
+    text: str  # what follows the prompt
+    probability: float  # given the prompt (see `search`); completions returned together sum to at most 1
+    tokens: tuple[TokenScore, ...]  # the most likely token path, starting with any that re-type the prompt's end
+    retyped: str = ""  # the end of the prompt those first tokens re-type (token healing)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "probability": self.probability,
+                "tokens": [asdict(token) for token in self.tokens]}
 
 
 @dataclass(frozen=True)
@@ -76,34 +93,81 @@ class LanguageModel:
     def config(self) -> ModelConfig:
         return self.model.config
 
-    def _prime(self, text: str) -> tuple[Stepper, torch.Tensor]:
-        stepper = Stepper(self.model, self.device)
-        return stepper, stepper.feed(self.tokenizer.encode(text) or self.tokenizer.encode(_LINE_START))
+    @functools.cached_property
+    def _stepper(self) -> Stepper:
+        return Stepper(self.model)
 
-    def complete(self, prefix: str, *, max_tokens: int = 80, until: str = "sentence", sample: bool = False,
+    @functools.cached_property
+    def _tokens(self) -> TokenTable:
+        return TokenTable(self.tokenizer)
+
+    def _start(self, prefix: str) -> tuple[bytes, tuple[State, torch.Tensor]]:
+        """The typed end of `prefix` still to re-type, and the model's state after the rest of it."""
+        text = _reading_context(prefix) + prefix
+        split = split_prefix(text, self.tokenizer) if prefix else SplitPrefix(self.tokenizer.encode(text), b"")
+        return split.tail, self._stepper.prime(split.head_ids or self.tokenizer.encode(_LINE_START))
+
+    def _completion(self, prefix: str, found: Found, retyped: bytes) -> Completion:
+        tokens = tuple(TokenScore(self._tokens.token_bytes[t].decode("utf-8", "backslashreplace"), lp)
+                       for t, lp in zip(found.token_ids, found.log_probs))
+        typed = retyped[max(0, len(retyped) - len(prefix.encode())):]  # not the reading context
+        return Completion(prefix, found.text, found.probability, tokens, typed.decode("utf-8", "replace"))
+
+    @property
+    def chars_per_token(self) -> float:
+        corpus = self.header.get("corpus", {})
+        return corpus["chars"] / corpus["tokens"] if corpus.get("tokens") else 1.0
+
+    def complete(self, prefix: str, *, n: int = 3, until: str = "sentence", max_tokens: int = 80,
+                 beam_width: int | None = None, normalize: bool = False, sample: bool = False,
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                 seed: int | None = None) -> Completion:
-        """The most likely continuation of `prefix` (or a sampled one) up to the end of the sentence,
-        line or word (`until`), at most `max_tokens` tokens."""
-        if until not in UNTIL:
-            raise BadInput(f"unknown --until '{until}'", f"use one of: {', '.join(UNTIL)}")
-        if max_tokens < 1:
-            raise BadInput(f"--max-tokens {max_tokens} must be at least 1", "pass e.g. --max-tokens 40")
+                 seed: int | None = None) -> list[Completion]:
+        """The `n` most likely distinct continuations of `prefix`, by beam search (or `n` sampled ones), each
+        ending at the end of the sentence, line or word (`until`) or after `max_tokens` tokens. A prefix that
+        ends inside a word is continued inside that word, whatever the tokenizer level."""
+        _check_choice("--until", until, UNTIL)
+        _check_positive("-n", n, 5)
+        _check_positive("--max-tokens", max_tokens, 40)
+        width = beam_width or max(2 * n, 4)
+        if width < n:
+            raise BadInput(f"--beam {width} is smaller than -n {n}", f"use --beam {n} or more, or leave it out")
         sampling = Sampling(temperature, top_k, top_p) if sample else None
-        stepper, logits = self._prime(prefix)
-        continuation = continue_text(stepper, logits, self.tokenizer.decode, max_tokens=max_tokens, until=until,
-                                     sampling=sampling, generator=_generator(seed))
-        return Completion(prefix, continuation.text, continuation.probability, continuation.log_probs)
+        tail, start = self._start(prefix)
+        rule = StopRule(until, max_tokens)
+        if sampling is not None:
+            found = sample_completions(self._stepper, start, self._tokens, tail, n=n, rule=rule, sampling=sampling,
+                                       generator=_generator(seed))
+        else:
+            found = beam_search(self._stepper, start, self._tokens, tail, n=n, width=width, rule=rule,
+                                normalize=normalize)
+        return [self._completion(prefix, f, tail) for f in found]
+
+    def suggest(self, prefix: str, *, max_chars: int = 32) -> str:
+        """The single best short continuation of `prefix` (ghost text): to the end of the sentence or line,
+        at most about `max_chars` characters; "" when there is none."""
+        max_tokens = max(1, math.ceil(max_chars / self.chars_per_token))
+        tail, start = self._start(prefix)
+        found = beam_search(self._stepper, start, self._tokens, tail, n=1, width=2,
+                            rule=StopRule("sentence", max_tokens))
+        return found[0].text if found else ""
+
+    def next_tokens(self, prefix: str, n: int = 5) -> list[Completion]:
+        """The `n` most likely next pieces of text after `prefix` (one token each, or the rest of a half-typed
+        word's token), most likely first."""
+        _check_positive("-n", n, 5)
+        tail, start = self._start(prefix)
+        found = beam_search(self._stepper, start, self._tokens, tail, n=n, width=max(2 * n, 4),
+                            rule=StopRule(NEXT_TOKEN, 1))
+        return [self._completion(prefix, f, tail) for f in found]
 
     def generate(self, prompt: str = "", *, length: int = 200, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> Iterator[str]:
         """Sample `length` tokens after `prompt`, yielding text as it is produced. The same seed gives the
         same text."""
-        if length < 1:
-            raise BadInput(f"--length {length} must be at least 1", "pass e.g. --length 200")
+        _check_positive("--length", length, 200)
         sampling = Sampling(temperature, top_k, top_p)
-        stepper, logits = self._prime(prompt)
-        return sample_stream(stepper, logits, self.tokenizer.decode, length=length, sampling=sampling,
+        tail, start = self._start(prompt)
+        return sample_stream(self._stepper, start, self._tokens, tail, length=length, sampling=sampling,
                              generator=_generator(seed))
 
     def evaluate(self, path: str | os.PathLike) -> Evaluation:
@@ -126,6 +190,23 @@ class LanguageModel:
     def sample_text(self, length: int, seed: int = 0) -> str:
         """A short sample (temperature 0.8) for progress displays."""
         return "".join(self.generate("", length=length, temperature=0.8, seed=seed))
+
+
+def _reading_context(prefix: str) -> str:
+    """What the model reads before a prompt: a line break, as at the start of a paragraph, or a space when the
+    prompt starts with a lowercase letter, a fragment from the middle of a sentence (so that "my" is read as
+    the word " my" the model knows, not as a word glued to whatever came before)."""
+    return " " if prefix[:1].islower() else _LINE_START
+
+
+def _check_choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise BadInput(f"unknown {option} '{value}'", f"use one of: {', '.join(allowed)}")
+
+
+def _check_positive(option: str, value: int, example: int) -> None:
+    if value < 1:
+        raise BadInput(f"{option} {value} must be at least 1", f"pass e.g. {option} {example}")
 
 
 def _generator(seed: int | None) -> torch.Generator:

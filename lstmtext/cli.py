@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
@@ -29,12 +31,18 @@ app = typer.Typer(
 MODEL_HELP = "Model name in the store, or a path to a .lstm file (default: $LSTMTEXT_MODEL, else the default model)."
 
 
+def _console(stderr: bool = False) -> Console:
+    """A console that never hard-wraps, and writes no colour or style codes when NO_COLOR is set."""
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, color_system=None if plain else "auto")
+
+
 def _stdout() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return _console()
 
 
 def _stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return _console(stderr=True)
 
 
 def friendly_errors(command: Callable) -> Callable:
@@ -60,7 +68,11 @@ def friendly_errors(command: Callable) -> Callable:
 
 
 def _read_prompt(text: str) -> str:
-    return sys.stdin.read() if text == "-" else text
+    """The prompt itself, or stdin for "-" without the final newline `echo` adds."""
+    if text != "-":
+        return text
+    data = sys.stdin.read()
+    return data[:-2] if data.endswith("\r\n") else data[:-1] if data.endswith("\n") else data
 
 
 def _version(value: bool) -> None:
@@ -148,23 +160,61 @@ def train(
 @app.command()
 @friendly_errors
 def complete(
-    prefix: str = typer.Argument(..., help="The text to continue; - reads it from stdin."),
+    prefix: str = typer.Argument(..., help="The text to continue; - reads it from stdin (one final newline "
+                                           "dropped). It may end inside a word."),
+    count: int = typer.Option(3, "-n", "--count", help="How many completions, most likely first."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    max_tokens: int = typer.Option(80, help="Most tokens to add."),
     until: str = typer.Option("sentence", help="Stop at the end of the sentence, line or word (or none)."),
-    sample: bool = typer.Option(False, "--sample", help="Sample a completion instead of the most likely one."),
+    max_tokens: int = typer.Option(80, help="Most tokens to add."),
+    beam: Optional[int] = typer.Option(None, help="Beam width, at least -n (default: twice -n, at least 4)."),
+    normalize: bool = typer.Option(False, "--normalize", help="Rank by probability per token, which favours "
+                                                              "longer completions."),
+    sample: bool = typer.Option(False, "--sample", help="Sample completions instead of searching for the "
+                                                        "most likely ones."),
     temperature: float = typer.Option(1.0, help="With --sample: below 1 safer, above 1 wilder."),
     top_k: Optional[int] = typer.Option(None, help="With --sample: only the K most likely tokens."),
     top_p: Optional[float] = typer.Option(None, help="With --sample: only the most likely tokens covering P."),
-    seed: Optional[int] = typer.Option(None, help="With --sample: the same seed gives the same completion."),
+    seed: Optional[int] = typer.Option(None, help="With --sample: the same seed gives the same completions."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object: completions with probabilities "
+                                                       "and per-token log-probs, settings and timing."),
 ) -> None:
-    """Print the most likely continuation of PREFIX, up to the end of the sentence."""
+    """The most likely continuations of PREFIX with their probabilities (beam search), up to the end of the
+    sentence. A table on a terminal; one `text<TAB>probability` line each in a pipe."""
     from . import api, ui
 
+    started = time.perf_counter()
     prefix = _read_prompt(prefix)
-    completion = api.load(model).complete(prefix, max_tokens=max_tokens, until=until, sample=sample,
-                                          temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
-    _stdout().print(ui.completion_text(prefix, completion.text))
+    language_model = api.load(model)
+    loaded = time.perf_counter()
+    completions = language_model.complete(prefix, n=count, until=until, max_tokens=max_tokens, beam_width=beam,
+                                          normalize=normalize, sample=sample, temperature=temperature,
+                                          top_k=top_k, top_p=top_p, seed=seed)
+    finished = time.perf_counter()
+    if as_json:
+        search = ({"sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
+                  if sample else {"sample": False, "beam_width": beam or max(2 * count, 4), "normalize": normalize})
+        typer.echo(json.dumps({
+            "prompt": prefix,
+            "completions": [completion.to_dict() for completion in completions],
+            "retyped": completions[0].retyped if completions else "",
+            "settings": {"model": str(language_model.path), "n": count, "until": until, "max_tokens": max_tokens,
+                         **search},
+            "timing_ms": {"load": _ms(loaded - started), "complete": _ms(finished - loaded),
+                          "total": _ms(finished - started)},
+        }, ensure_ascii=False))
+        return
+    console = _stdout()
+    if not completions:
+        _stderr().print("no completion found — try a larger --max-tokens or --beam")
+    elif console.is_terminal:
+        how = "sampled" if sample else f"beam width {beam or max(2 * count, 4)}"
+        console.print(ui.completions_table(prefix, completions, f"{how}, {_ms(finished - loaded):.0f} ms"))
+    else:
+        typer.echo(ui.completion_lines(prefix, completions))
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
 
 
 @app.command()
@@ -213,14 +263,15 @@ def evaluate(
 @app.command()
 @friendly_errors
 def repl(model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP)) -> None:
-    """Type a prefix, get its completion; :help lists the settings."""
+    """Type text and see the model's continuation as you type; Enter for ranked completions. :help for more."""
     from . import api
-    from .repl import Repl, terminal_line_reader
+    from .repl import Repl
     from .store import ModelStore
+    from .terminal import line_reader
 
-    language_model = api.load(model)
-    reader = terminal_line_reader(ModelStore().root / "repl-history")
-    raise typer.Exit(Repl(language_model, _stdout()).run(reader))
+    session = Repl(api.load(model), _stdout(), load_model=api.load)
+    reader = line_reader(session.suggest, ModelStore().root / "repl-history")
+    raise typer.Exit(session.run(reader))
 
 
 @app.command()

@@ -1,18 +1,20 @@
-"""Turning next-token distributions into text: sampling (temperature, top-k, top-p), greedy completion,
-stop rules, and streaming decoded text as tokens arrive. Prints nothing.
+"""Turning next-token distributions into text: sampling (temperature, top-k, top-p), stop rules, and
+streaming sampled text as tokens arrive. Prints nothing.
 """
 
 from __future__ import annotations
 
-import math
+import codecs
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 
 from .errors import BadInput
-from .model import RecurrentLM, State
+from .healing import TokenTable, advance
+from .inference import Stepper
+from .model import State
 
 UNTIL = ("sentence", "line", "word", "none")
 _WORD = re.compile(r"\w+")
@@ -53,37 +55,6 @@ def sample_token(logits: torch.Tensor, sampling: Sampling, generator: torch.Gene
     return int(torch.multinomial(probabilities, 1, generator=generator).item())
 
 
-class Stepper:
-    """Feeds a model one token at a time, keeping its recurrent state."""
-
-    def __init__(self, model: RecurrentLM, device: torch.device) -> None:
-        self.model, self.device = model, device
-        self.state: State = None
-
-    @torch.no_grad()
-    def feed(self, ids: list[int]) -> torch.Tensor:
-        """Run `ids` through the model and return the next-token logits (V,)."""
-        tokens = torch.tensor([ids], dtype=torch.long, device=self.device)  # (1, T)
-        logits, self.state = self.model(tokens, self.state)  # (1, T, V)
-        return logits[0, -1].float()
-
-
-class TextStream:
-    """Decodes a growing token list and hands out only the new text, holding back half a UTF-8 character
-    (decoding pieces one at a time would also lose SentencePiece's leading space marks)."""
-
-    def __init__(self, decode: Callable[[list[int]], str]) -> None:
-        self.decode, self.ids, self.text = decode, [], ""
-
-    def push(self, token_id: int) -> str:
-        self.ids.append(token_id)
-        text = self.decode(self.ids)
-        if text.endswith("\ufffd"):
-            return ""
-        new, self.text = text[len(self.text):], text
-        return new
-
-
 def cut_point(text: str, until: str) -> int | None:
     """Where a completion `text` should end under the `until` rule, or None to keep going."""
     content = len(text) - len(text.lstrip())
@@ -101,46 +72,22 @@ def cut_point(text: str, until: str) -> int | None:
     return None
 
 
-@dataclass(frozen=True)
-class Continuation:
-    text: str
-    token_ids: list[int]
-    log_probs: list[float]
-
-    @property
-    def probability(self) -> float:
-        return math.exp(sum(self.log_probs))
-
-
-def continue_text(stepper: Stepper, logits: torch.Tensor, decode: Callable[[list[int]], str], *,
-                  max_tokens: int, until: str, sampling: Sampling | None = None,
-                  generator: torch.Generator | None = None) -> Continuation:
-    """Extend from `logits` greedily (or by sampling) until the `until` rule or `max_tokens`."""
-    stream = TextStream(decode)
-    ids: list[int] = []
-    log_probs: list[float] = []
-    for _ in range(max_tokens):
-        token = int(torch.argmax(logits)) if sampling is None else sample_token(logits, sampling, generator)
-        log_probs.append(float(torch.log_softmax(logits, dim=-1)[token]))
-        ids.append(token)
-        stream.push(token)
-        cut = cut_point(stream.text, until)
-        if cut is not None:
-            return Continuation(stream.text[:cut], ids, log_probs)
-        logits = stepper.feed([token])
-    return Continuation(stream.decode(ids), ids, log_probs)
-
-
-def sample_stream(stepper: Stepper, logits: torch.Tensor, decode: Callable[[list[int]], str], *, length: int,
-                  sampling: Sampling, generator: torch.Generator) -> Iterator[str]:
-    """Sample `length` tokens, yielding text as soon as it decodes."""
-    stream = TextStream(decode)
-    for index in range(length):
-        token = sample_token(logits, sampling, generator)
-        if new := stream.push(token):
-            yield new
-        if index + 1 < length:
-            logits = stepper.feed([token])
-    tail = stream.decode(stream.ids)[len(stream.text):]
-    if tail:
-        yield tail
+def sample_stream(stepper: Stepper, start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes, *,
+                  length: int, sampling: Sampling, generator: torch.Generator) -> Iterator[str]:
+    """Sample `length` new tokens, yielding text as soon as it decodes (never half a UTF-8 character).
+    Tokens that re-type a half-typed last word of the prompt (`tail`) come first and are not shown."""
+    state, logits = start
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    produced = 0
+    while produced < length:
+        allowed = table.allowed(tail)
+        token_id = sample_token(logits.masked_fill(~allowed, float("-inf")), sampling, generator)
+        tail, added = advance(tail, table.token_bytes[token_id])
+        produced += bool(added)
+        if text := decoder.decode(added):
+            yield text
+        if produced < length:
+            logits, state = stepper.step(torch.tensor([token_id]), state)
+            logits = logits[0]
+    if text := decoder.decode(b"", final=True):
+        yield text

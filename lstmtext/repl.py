@@ -1,86 +1,125 @@
-"""The interactive loop: type a prefix, get its completion; `:` commands change settings live.
+"""The interactive loop: type a prefix and press Enter for its ranked completions, a streamed sample, or
+guided writing one piece at a time; `:` commands change settings live.
 
-Reading a line is a function passed in, so the loop runs the same under prompt_toolkit in a terminal,
-from a pipe, or in a test.
+Reading a line is a function passed in, so the loop runs the same under prompt_toolkit in a terminal (with
+ghost text, see `terminal`), from a pipe, or in a test.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
 
 from .errors import LstmtextError
 from .generate import UNTIL
-from .ui import completion_text
+from .ui import choices_table, completions_table
+
+MODES = ("complete", "generate", "choose")
+PROMPTS = {"complete": "> ", "generate": "generate> ", "choose": "choose> "}
 
 HELP = """\
-Type some text and press Enter to see how the model continues it.
-  :temperature T   sampling temperature (with :sample on)     :top-k K / :top-p P   sampling filters (0: off)
-  :sample on|off   sample completions instead of the most likely one
-  :max-tokens N    longest completion     :until sentence|line|word|none   where a completion stops
-  :settings        show the settings      :help   this text      :quit   leave (Ctrl-D too)"""
+Type some text and press Enter. While you type, the most likely continuation shows dimmed after the cursor:
+Tab or Right accepts it, Alt-Right accepts one word. Ctrl-C clears the line, Ctrl-D leaves.
+  :mode complete   Enter shows the most likely completions (the default)
+  :mode generate   Enter streams a sample that starts with your text
+  :mode choose     guided writing: pick the next piece by its number, type text to add it, empty line to finish
+  :n N             how many completions or choices     :until sentence|line|word|none   where completions end
+  :max-tokens N    longest completion                  :length N   tokens to generate in :mode generate
+  :temperature T   sampling temperature                :top-k K / :top-p P   sampling filters (0: off)
+  :sample on|off   sampled completions instead of the most likely ones
+  :model NAME      switch to another model             :settings   show the settings    :quit   leave"""
 
-ReadLine = Callable[[str], str]  # raises EOFError at the end of input
+ReadLine = Callable[[str], str]  # raises EOFError at the end of input, KeyboardInterrupt on Ctrl-C
 
 
 @dataclass(frozen=True)
 class Settings:
-    max_tokens: int = 80
+    mode: str = "complete"
+    n: int = 3
     until: str = "sentence"
+    max_tokens: int = 80
+    length: int = 200
     sample: bool = False
     temperature: float = 0.8
     top_k: int = 0
     top_p: float = 0.0
 
 
-def _parse_setting(settings: Settings, name: str, value: str) -> Settings:
+_CHOICES = {"mode": MODES, "until": UNTIL, "sample": ("on", "off")}
+_MUST_BE_POSITIVE = {"n", "max_tokens", "length", "temperature"}
+
+
+def parse_setting(settings: Settings, name: str, value: str) -> Settings:
+    """`settings` with `:name value` applied; ValueError with a message for the user if it does not fit."""
     field = name.replace("-", "_")
     if field not in {f.name for f in fields(Settings)}:
         raise ValueError(f"unknown command :{name} (try :help)")
-    if field == "until":
-        if value not in UNTIL:
-            raise ValueError(f":until takes one of {', '.join(UNTIL)}")
-        return replace(settings, until=value)
-    if field == "sample":
-        if value not in ("on", "off"):
-            raise ValueError(":sample takes on or off")
-        return replace(settings, sample=value == "on")
+    if field in _CHOICES:
+        if value not in _CHOICES[field]:
+            raise ValueError(f":{name} takes one of {', '.join(_CHOICES[field])}")
+        return replace(settings, **{field: value == "on" if field == "sample" else value})
     kind = type(getattr(settings, field))
     try:
         parsed = kind(value)
     except ValueError:
         raise ValueError(f":{name} needs a {kind.__name__}, e.g. :{name} {getattr(settings, field)}") from None
-    if parsed < 0 or (field in ("max_tokens", "temperature") and parsed == 0):
+    if parsed < 0 or (field in _MUST_BE_POSITIVE and parsed == 0):
         raise ValueError(f":{name} must be positive")
     return replace(settings, **{field: parsed})
 
 
 class Repl:
-    def __init__(self, model, console: Console) -> None:
+    """The loop and its state: the model, the settings, and the draft being written in choose mode."""
+
+    def __init__(self, model, console: Console, load_model: Callable[[str], object] | None = None) -> None:
         self.model = model
         self.console = console
+        self.load_model = load_model
         self.settings = Settings()
+        self.draft = ""
+        self.choices: list = []
+
+    @property
+    def prompt(self) -> str:
+        return PROMPTS[self.settings.mode]
+
+    def suggest(self, text: str) -> str:
+        """Ghost text for a line being typed ("" in choose mode, where numbers pick pieces)."""
+        if self.settings.mode == "choose" or text.startswith(":") or not text.strip():
+            return ""
+        return self.model.suggest(text)
 
     def run(self, read_line: ReadLine) -> int:
         """Loop until :quit or end of input; returns the exit code."""
-        self.console.print(Text("lstmtext repl — type a prefix and press Enter; :help for commands", style="dim"))
+        self.console.print(Text("lstmtext repl — type some text and press Enter; :help for commands",
+                                style="dim"))
         while True:
             try:
-                line = read_line("> ")
+                line = read_line(self.prompt)
             except EOFError:
                 return 0
             except KeyboardInterrupt:
                 continue
-            if line.startswith(":"):
-                if not self.command(line[1:].split()):
-                    return 0
+            if not self.handle(line):
+                return 0
+
+    def handle(self, line: str) -> bool:
+        """Act on one line; False means leave."""
+        if line.startswith(":"):
+            return self.command(line[1:].split())
+        try:
+            if self.settings.mode == "choose":
+                self.choose(line)
+            elif self.settings.mode == "generate" and line:
+                self.show_sample(line)
             elif line:
-                self.show_completion(line)
+                self.show_completions(line)
+        except LstmtextError as error:
+            self.console.print(f"error: {error}", style="red")
+        return True
 
     def command(self, words: list[str]) -> bool:
         """Run a `:` command; False means leave."""
@@ -93,40 +132,61 @@ class Repl:
             self.console.print(", ".join(f"{k.replace('_', '-')}={v}" for k, v in vars(self.settings).items()))
         elif len(args) != 1:
             self.console.print(f"usage: :{name} VALUE (try :help)", style="red")
+        elif name == "model":
+            self.switch_model(args[0])
         else:
             try:
-                self.settings = _parse_setting(self.settings, name, args[0])
+                self.settings = parse_setting(self.settings, name, args[0])
                 self.console.print(f"{name} = {args[0]}", style="dim")
             except ValueError as error:
                 self.console.print(str(error), style="red")
+                return True
+            if name == "mode":
+                self.draft, self.choices = "", []
         return True
 
-    def show_completion(self, prefix: str) -> None:
-        s = self.settings
+    def switch_model(self, name: str) -> None:
+        if self.load_model is None:
+            self.console.print("switching models is not available here", style="red")
+            return
         try:
-            completion = self.model.complete(prefix, max_tokens=s.max_tokens, until=s.until, sample=s.sample,
-                                             temperature=s.temperature, top_k=s.top_k or None,
-                                             top_p=s.top_p or None)
+            self.model = self.load_model(name)
         except LstmtextError as error:
             self.console.print(f"error: {error}", style="red")
             return
-        line = completion_text(prefix, completion.text)
-        line.append(f"   p={completion.probability:.2g}", style="dim")
-        self.console.print(line, soft_wrap=True)
+        self.console.print(f"model: {self.model.path}", style="dim")
 
+    def show_completions(self, prefix: str) -> None:
+        s = self.settings
+        completions = self.model.complete(prefix, n=s.n, until=s.until, max_tokens=s.max_tokens, sample=s.sample,
+                                          temperature=s.temperature, top_k=s.top_k or None, top_p=s.top_p or None)
+        self.console.print(completions_table(prefix, completions))
 
-def terminal_line_reader(history_file: Path) -> ReadLine:
-    """prompt_toolkit line editing with history on a terminal; plain lines from a pipe."""
-    if not sys.stdin.isatty():
-        def read_plain(prompt: str) -> str:
-            line = sys.stdin.readline()
-            if not line:
-                raise EOFError
-            return line.rstrip("\n")
-        return read_plain
-    from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory
+    def show_sample(self, prompt: str) -> None:
+        s = self.settings
+        chunks = self.model.generate(prompt, length=s.length, temperature=s.temperature, top_k=s.top_k or None,
+                                     top_p=s.top_p or None)
+        self.console.print(Text(prompt, style="dim"), end="")
+        for chunk in chunks:
+            self.console.print(Text(chunk, style="bold cyan"), end="")
+            self.console.file.flush()
+        self.console.print()
 
-    history_file.parent.mkdir(parents=True, exist_ok=True)
-    session = PromptSession(history=FileHistory(str(history_file)))
-    return session.prompt
+    def choose(self, line: str) -> None:
+        """Choose mode: a number appends that piece, other text is appended as typed, an empty line finishes
+        the draft. Then the next choices are shown."""
+        if line.strip().isdigit() and self.choices:
+            pick = int(line)
+            if not 1 <= pick <= len(self.choices):
+                self.console.print(f"pick a number from 1 to {len(self.choices)}", style="red")
+                return
+            self.draft += self.choices[pick - 1].text
+        elif line:
+            self.draft += line
+        else:
+            if self.draft:
+                self.console.print(Text(self.draft, style="bold"))
+            self.draft, self.choices = "", []
+            return
+        self.choices = self.model.next_tokens(self.draft, n=self.settings.n)
+        self.console.print(choices_table(self.draft, self.choices))

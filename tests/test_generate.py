@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from lstmtext.errors import BadInput
-from lstmtext.generate import Sampling, TextStream, cut_point, filtered_logits, sample_token
+from lstmtext.generate import Sampling, cut_point, filtered_logits, sample_stream, sample_token
+from lstmtext.healing import TokenTable
 
 
 def test_top_k_and_top_p_keep_only_the_likeliest_tokens():
@@ -32,11 +33,45 @@ def test_bad_sampling_settings_are_refused(bad):
         Sampling(**bad)
 
 
-def test_text_stream_holds_back_half_a_character():
-    data = "é🙂".encode()
-    stream = TextStream(lambda ids: bytes(ids).decode("utf-8", errors="replace"))
-    pieces = [stream.push(b) for b in data]
-    assert "".join(pieces) == "é🙂" and pieces[:2] == ["", "é"] and pieces[2:5] == ["", "", ""]
+class ByteTokenizer:
+    vocab_size = 256
+
+    @staticmethod
+    def token_bytes(token_id: int) -> bytes:
+        return bytes([token_id])
+
+
+class Scripted:
+    """A stepper that is certain of each next byte of `text`."""
+
+    def __init__(self, text: str) -> None:
+        self.data = text.encode()
+
+    def logits(self, position: int) -> torch.Tensor:
+        logits = torch.full((256,), -1e4)
+        logits[self.data[position % len(self.data)]] = 0.0
+        return logits
+
+    def start(self):
+        return torch.zeros(1), self.logits(0)
+
+    def step(self, tokens, position):
+        return self.logits(int(position) + 1)[None], position + 1
+
+
+def stream(text: str, tail: bytes, length: int) -> list[str]:
+    model = Scripted(text)
+    return list(sample_stream(model, model.start(), TokenTable(ByteTokenizer()), tail, length=length,
+                              sampling=Sampling(), generator=torch.Generator().manual_seed(0)))
+
+
+def test_sample_stream_never_splits_a_character():
+    pieces = stream("é🙂!", b"", len("é🙂!".encode()))
+    assert "".join(pieces) == "é🙂!" and pieces == ["é", "🙂", "!"]
+
+
+def test_sample_stream_hides_the_retyped_tail_and_counts_only_new_tokens():
+    assert "".join(stream(" fire, there", b" fi", 4)) == "re, "
 
 
 @pytest.mark.parametrize("text, until, cut", [

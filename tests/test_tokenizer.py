@@ -37,6 +37,12 @@ def test_round_trips_unseen_characters_and_whitespace(tokenizer, text):
     assert tokenizer.decode(tokenizer.encode(text)) == text
 
 
+@pytest.mark.parametrize("text", UNSEEN + ["When there is fire, there is smoke."])
+def test_token_bytes_spell_out_the_text_exactly(tokenizer, text):
+    """Token healing compares typed text with tokens byte by byte, so each token's bytes must add up."""
+    assert b"".join(tokenizer.token_bytes(i) for i in tokenizer.encode(text)) == text.encode()
+
+
 def test_ids_stay_inside_the_vocabulary(tokenizer):
     ids = tokenizer.encode("".join(UNSEEN))
     assert ids and 0 <= min(ids) and max(ids) < tokenizer.vocab_size

@@ -1,0 +1,169 @@
+"""Finding completions: beam search for the most likely ones, or sampling, batched over beams or samples and
+healing a half-typed last word (see `healing`).
+
+Probabilities are the model's, given the typed text: while the search is still re-typing the backed-off
+part of the prefix, each step's probabilities are renormalized over the tokens that agree with it (on a
+char model those steps are certain). Token paths that render to the same text are merged and their
+probabilities added, so the completions returned are distinct and their probabilities sum to at most 1.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from .generate import Sampling, cut_point, sample_token
+from .healing import TokenTable, advance
+from .inference import Stepper, expand_state, select_state
+from .model import State
+
+NEXT_TOKEN = "token"  # an extra stop rule: stop as soon as anything new has been added
+
+
+@dataclass(frozen=True)
+class Found:
+    text: str  # what the completion adds after the typed prefix
+    probability: float
+    token_ids: list[int]  # the most likely token path, including tokens that re-type the prefix's end
+    log_probs: list[float]
+
+
+@dataclass
+class _Path:
+    log_prob: float
+    tail: bytes  # typed bytes still to re-type
+    out: bytes = b""  # bytes added after the prefix
+    token_ids: list[int] = field(default_factory=list)
+    log_probs: list[float] = field(default_factory=list)
+    new_tokens: int = 0  # tokens counted against max_tokens: those that add something after the prefix
+
+    def extend(self, token_id: int, token: bytes, log_prob: float) -> "_Path":
+        tail, added = advance(self.tail, token)
+        return _Path(self.log_prob + log_prob, tail, self.out + added, self.token_ids + [token_id],
+                     self.log_probs + [log_prob], self.new_tokens + bool(added))
+
+
+@dataclass(frozen=True)
+class StopRule:
+    until: str
+    max_tokens: int
+
+    def finished_text(self, path: _Path) -> str | None:
+        """The completion's text if `path` is finished, else None."""
+        if path.tail:
+            return None
+        text = codecs.getincrementaldecoder("utf-8")("replace").decode(path.out, final=False)
+        if self.until == NEXT_TOKEN:
+            return text or None
+        cut = cut_point(text, self.until)
+        if cut is not None:
+            return text[:cut]
+        return text if path.new_tokens >= self.max_tokens else None
+
+
+def _step_log_probs(logits: torch.Tensor, paths: list[_Path], table: TokenTable) -> torch.Tensor:
+    """Log-probabilities (B, V) over the tokens each path may emit next (never an empty token)."""
+    allowed = torch.stack([table.allowed(path.tail) for path in paths])
+    return torch.log_softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
+
+
+def _log_add(a: float, b: float) -> float:
+    """log(exp(a) + exp(b)) without overflow."""
+    high, low = max(a, b), min(a, b)
+    return high if low == float("-inf") else high + math.log1p(math.exp(low - high))
+
+
+def _step_limit(tail: bytes, rule: StopRule) -> int:
+    return len(tail) + rule.max_tokens + 1  # each re-typing step consumes at least one byte
+
+
+class _Results:
+    """Finished completions keyed by text; token paths with the same text add up."""
+
+    def __init__(self) -> None:
+        self.by_text: dict[str, tuple[float, _Path]] = {}
+
+    def add(self, text: str, path: _Path, *, add_up: bool = True) -> None:
+        if text in self.by_text:
+            total, best = self.by_text[text]
+            combined = _log_add(total, path.log_prob) if add_up else max(total, path.log_prob)
+            self.by_text[text] = (combined, best if best.log_prob >= path.log_prob else path)
+        else:
+            self.by_text[text] = (path.log_prob, path)
+
+    def nth_best_log_prob(self, n: int) -> float:
+        ranked = sorted((total for total, _ in self.by_text.values()), reverse=True)
+        return ranked[n - 1] if len(ranked) >= n else float("-inf")
+
+    def ranked(self, n: int, normalize: bool) -> list[Found]:
+        def score(item: tuple[str, tuple[float, _Path]]) -> float:
+            total, best = item[1]
+            return total / max(1, best.new_tokens) if normalize else total
+
+        ordered = sorted(self.by_text.items(), key=score, reverse=True)[:n]
+        return [Found(text, math.exp(total), best.token_ids, best.log_probs) for text, (total, best) in ordered]
+
+
+def beam_search(stepper: Stepper, start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes, *,
+                n: int, width: int, rule: StopRule, normalize: bool = False) -> list[Found]:
+    """The `n` most likely distinct completions, keeping `width` (≥ n) partial paths at each step.
+    With `normalize`, finished completions are ranked by log-probability per token instead of in total."""
+    state, logits = start
+    logits = logits[None]
+    paths, results = [_Path(0.0, tail)], _Results()
+    for _ in range(_step_limit(tail, rule)):
+        log_probs = _step_log_probs(logits, paths, table)
+        totals = (torch.tensor([p.log_prob for p in paths])[:, None] + log_probs).flatten()
+        top = torch.topk(totals, min(2 * width, totals.numel()))
+        survivors: dict[tuple[bytes, bytes], _Path] = {}
+        parents, tokens = [], []
+        for total, flat in zip(top.values.tolist(), top.indices.tolist()):
+            if total == float("-inf"):
+                break
+            parent, token_id = divmod(flat, log_probs.shape[1])
+            path = paths[parent].extend(token_id, table.token_bytes[token_id], total - paths[parent].log_prob)
+            text = rule.finished_text(path)
+            if text is not None:
+                results.add(text, path)
+            elif (path.tail, path.out) in survivors:  # same text so far: one path carries both
+                kept = survivors[(path.tail, path.out)]
+                kept.log_prob = _log_add(kept.log_prob, path.log_prob)
+            elif len(survivors) < width:
+                survivors[(path.tail, path.out)] = path
+                parents.append(parent)
+                tokens.append(token_id)
+        paths = list(survivors.values())
+        if not paths or (not normalize and max(p.log_prob for p in paths) < results.nth_best_log_prob(n)):
+            break
+        logits, state = stepper.step(torch.tensor(tokens), select_state(state, torch.tensor(parents)))
+    return results.ranked(n, normalize)
+
+
+def sample_completions(stepper: Stepper, start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes, *,
+                       n: int, rule: StopRule, sampling: Sampling, generator: torch.Generator) -> list[Found]:
+    """`n` sampled completions (fewer if some come out the same), most likely first. Probabilities are the
+    model's own, not the temperature-adjusted ones the samples were drawn from."""
+    state, logits = start
+    state, logits = expand_state(state, n), logits.expand(n, -1)
+    paths, results = [_Path(0.0, tail) for _ in range(n)], _Results()
+    for _ in range(_step_limit(tail, rule)):
+        log_probs = _step_log_probs(logits, paths, table)
+        keep, tokens, next_paths = [], [], []
+        for row, path in enumerate(paths):
+            token_id = sample_token(log_probs[row], sampling, generator)
+            path = path.extend(token_id, table.token_bytes[token_id], log_probs[row, token_id].item())
+            text = rule.finished_text(path)
+            if text is not None:
+                results.add(text, path, add_up=False)  # the same sample drawn twice is one event
+            else:
+                keep.append(row)
+                tokens.append(token_id)
+                next_paths.append(path)
+        paths = next_paths
+        if not paths:
+            break
+        logits, state = stepper.step(torch.tensor(tokens), select_state(state, torch.tensor(keep)))
+    return results.ranked(n, normalize=False)

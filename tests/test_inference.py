@@ -1,0 +1,53 @@
+import pytest
+import torch
+
+from lstmtext.config import ModelConfig
+from lstmtext.inference import Stepper, expand_state, select_state
+from lstmtext.model import RecurrentLM
+
+# The fused step adds the same numbers in another order: float32 rounding only.
+TOLERANCE = dict(rtol=1e-5, atol=1e-5)
+
+
+def trained_like_model(cell: str = "lstm", embed: int = 24) -> RecurrentLM:
+    torch.manual_seed(0)
+    model = RecurrentLM(ModelConfig(vocab_size=40, cell=cell, layers=2, hidden_size=24, embed_size=embed))
+    with torch.no_grad():  # weights well away from their initial values, as after training
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.3)
+    return model.eval()
+
+
+@pytest.mark.parametrize("cell, embed", [("lstm", 24), ("lstm", 16), ("gru", 24), ("rnn", 24)])
+def test_stepping_one_token_at_a_time_matches_the_whole_sequence(cell, embed):
+    model = trained_like_model(cell, embed)
+    tokens = torch.randint(0, 40, (3, 12))
+    with torch.no_grad():
+        expected, _ = model(tokens)
+    stepper = Stepper(model)
+    with torch.no_grad():  # the first token through the module: its state must carry over to the step
+        _, state = model(tokens[:, :1])
+    for position in range(1, 12):
+        logits, state = stepper.step(tokens[:, position], state)
+        torch.testing.assert_close(torch.softmax(logits, -1), torch.softmax(expected[:, position], -1),
+                                   **TOLERANCE)
+
+
+def test_a_cached_prompt_continues_exactly_like_a_fresh_one():
+    model = trained_like_model()
+    ids = torch.randint(0, 40, (20,)).tolist()
+    cached = Stepper(model)
+    cached.prime(ids[:8])
+    cached.prime(ids[:14])
+    state, from_cache = cached.prime(ids)
+    _, fresh = Stepper(model).prime(ids)
+    torch.testing.assert_close(from_cache, fresh, **TOLERANCE)
+    copies = expand_state(state, 2)
+    assert copies[0].shape[1] == 2 and torch.equal(copies[0][:, 0], copies[0][:, 1])
+
+
+def test_selecting_states_reorders_the_streams():
+    state = (torch.arange(6.0).view(1, 3, 2), -torch.arange(6.0).view(1, 3, 2))
+    chosen = select_state(state, torch.tensor([2, 2, 0]))
+    assert chosen[0][0, :, 0].tolist() == [4.0, 4.0, 0.0] and chosen[1][0, :, 0].tolist() == [-4.0, -4.0, 0.0]
+    assert select_state(torch.arange(3.0).view(1, 3, 1), torch.tensor([1]))[0, 0, 0] == 1.0
