@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from lstmtext.store import ModelStore
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TINY_TRAINING = dict(seq_len=32, batch_size=4, max_steps=30, eval_every=10, seed=7)
+LEVELS = ["char", "word", "bpe", "unigram"]
 
 
 @pytest.fixture(autouse=True)
@@ -51,3 +53,31 @@ def tiny_model(tiny_model_path: Path):
     import lstmtext
 
     return lstmtext.load(tiny_model_path)
+
+
+def write_lord_corpus(path: Path) -> None:
+    """About 8 KB in which "my lo" always goes on as "my lord", while "long" also occurs."""
+    rng = random.Random(3)
+    who = ["The king", "The queen", "A rider", "The old guard", "Your brother", "The night", "A letter"]
+    what = ["is here", "waits at the gate", "has gone to the river", "brings news", "will not sleep", "is long",
+            "asks for you"]
+    lines = []
+    for _ in range(220):
+        a, b = rng.choice(who), rng.choice(what)
+        lines.append(rng.choice([f"{a} {b}, my lord.", f"Yes, my lord. {a} {b}.", f"My lord, {a.lower()} {b}.",
+                                 f"I know, my lord, that {a.lower()} {b}."]))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def lord_models(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One small model per tokenizer level, trained (about 3 s each) until it knows that "my lo" is "my lord"."""
+    import lstmtext
+
+    home = tmp_path_factory.mktemp("lord")
+    corpus = home / "lord.txt"
+    write_lord_corpus(corpus)
+    training = TrainConfig(seq_len=32, batch_size=8, max_steps=700, eval_every=700, lr=1e-2, seed=1)
+    return {level: lstmtext.train(corpus, tokenizer=TokenizerConfig(level), training=training, layers=1,
+                                  hidden_size=64, out=home / f"{level}.lstm", store=ModelStore(root=home)).model
+            for level in LEVELS}

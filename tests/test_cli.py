@@ -26,6 +26,11 @@ def trained(run, tiny_corpus, user_store):
     return user_store.path_for("tiny")
 
 
+@pytest.fixture()
+def lord_model_path(lord_models):
+    return lord_models["char"].path
+
+
 def assert_one_line_error(result, code, *words):
     assert result.exit_code == code
     lines = result.stderr.strip().splitlines()
@@ -72,9 +77,50 @@ def test_generate_with_a_seed_prints_the_same_text_twice(run, trained):
     assert first.stdout.strip()  # 40 tokens; byte pieces make the character count vary
 
 
-def test_prompt_from_stdin(run, trained):
-    result = run("complete", "-", "--max-tokens", "3", "--until", "none", input="The panda")
+def test_prompt_from_stdin_drops_the_newline_echo_adds(run, trained):
+    result = run("complete", "-", "-n", "1", "--max-tokens", "3", "--until", "none", input="The panda\n")
     assert result.exit_code == 0 and result.stdout.startswith("The panda")
+    assert json.loads(run("complete", "-", "--json", input="The panda\n").stdout)["prompt"] == "The panda"
+
+
+def test_complete_json_has_ranked_completions_settings_and_timing(run, lord_model_path):
+    result = run("complete", "my lo", "-n", "4", "--json", "--model", lord_model_path)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["prompt"] == "my lo" and data["retyped"] == " lo"
+    completions = data["completions"]
+    probabilities = [c["probability"] for c in completions]
+    assert len({c["text"] for c in completions}) == 4 and completions[0]["text"].startswith("rd")
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1
+    for completion in completions:
+        assert "".join(t["text"] for t in completion["tokens"]).endswith(completion["text"])
+        assert all(t["log_prob"] <= 0 for t in completion["tokens"])
+    assert data["settings"]["n"] == 4 and data["settings"]["beam_width"] == 8 and data["settings"]["until"] == "sentence"
+    assert set(data["timing_ms"]) == {"load", "complete", "total"}
+
+
+def test_complete_in_a_pipe_prints_one_plain_line_per_completion(run, lord_model_path):
+    result = run("complete", "Yes, my lo", "-n", "3", "--model", lord_model_path)
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0 and len(lines) == 3 and "\x1b" not in result.stdout
+    texts, probabilities = zip(*(line.split("\t") for line in lines))
+    assert texts[0].startswith("Yes, my lord") and all(t.startswith("Yes, my lo") for t in texts)
+    assert [float(p) for p in probabilities] == sorted((float(p) for p in probabilities), reverse=True)
+
+
+def test_no_color_means_no_escape_codes_even_on_a_terminal(run, lord_model_path, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")  # Rich then treats the output as a terminal
+    coloured = run("complete", "Yes, my lo", "--model", lord_model_path)
+    assert "probability" in coloured.stdout and "\x1b[" in coloured.stdout
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = run("complete", "Yes, my lo", "--model", lord_model_path)
+    assert "probability" in plain.stdout and "rd" in plain.stdout and "\x1b" not in plain.stdout
+
+
+def test_sampled_completions_with_a_seed_repeat(run, lord_model_path):
+    first, second = (run("complete", "My", "--sample", "--seed", "3", "--temperature", "0.7", "--model",
+                         lord_model_path) for _ in range(2))
+    assert first.exit_code == 0 and first.stdout == second.stdout and first.stdout.startswith("My")
 
 
 def test_repl_completes_and_changes_settings(run, trained):
@@ -135,3 +181,6 @@ def test_bad_options_fail_with_one_line(run, tiny_corpus, args, words):
 def test_bad_sampling_options_fail_with_one_line(run, trained):
     assert_one_line_error(run("generate", "--temperature", "0"), 2, "temperature")
     assert_one_line_error(run("complete", "x", "--until", "forever"), 2, "--until")
+    assert_one_line_error(run("complete", "x", "-n", "0"), 2, "-n 0")
+    assert_one_line_error(run("complete", "x", "-n", "5", "--beam", "2"), 2, "--beam 2")
+    assert_one_line_error(run("complete", "x", "--sample", "--top-p", "2"), 2, "top-p")

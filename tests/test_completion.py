@@ -1,43 +1,13 @@
 """Completion behaviour on real trained models: half-typed words at every tokenizer level, ranked completions,
 ghost-text suggestions and next-token choices."""
 
-import random
 import re
 
 import pytest
 
-import lstmtext
-from lstmtext.config import TokenizerConfig, TrainConfig
 from lstmtext.errors import BadInput
-from lstmtext.store import ModelStore
 
-LEVELS = ["char", "word", "bpe", "unigram"]
-
-
-def write_lord_corpus(path) -> None:
-    """About 8 KB in which "my lo" always goes on as "my lord", while "long" also occurs."""
-    rng = random.Random(3)
-    who = ["The king", "The queen", "A rider", "The old guard", "Your brother", "The night", "A letter"]
-    what = ["is here", "waits at the gate", "has gone to the river", "brings news", "will not sleep", "is long",
-            "asks for you"]
-    lines = []
-    for _ in range(220):
-        a, b = rng.choice(who), rng.choice(what)
-        lines.append(rng.choice([f"{a} {b}, my lord.", f"Yes, my lord. {a} {b}.", f"My lord, {a.lower()} {b}.",
-                                 f"I know, my lord, that {a.lower()} {b}."]))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def lord_models(tmp_path_factory):
-    """One small model per tokenizer level, trained until it knows that "my lo" is "my lord"."""
-    home = tmp_path_factory.mktemp("lord")
-    corpus = home / "lord.txt"
-    write_lord_corpus(corpus)
-    training = TrainConfig(seq_len=32, batch_size=8, max_steps=700, eval_every=700, lr=1e-2, seed=1)
-    return {level: lstmtext.train(corpus, tokenizer=TokenizerConfig(level), training=training, layers=1,
-                                  hidden_size=64, out=home / f"{level}.lstm", store=ModelStore(root=home)).model
-            for level in LEVELS}
+from .conftest import LEVELS
 
 
 @pytest.mark.parametrize("level", LEVELS)
