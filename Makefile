@@ -1,5 +1,6 @@
 # make demo: set up, train a small model on data/corpus.txt and complete a prompt.
 # make test: set up, then run the test suite.
+# make bench: set up, then measure latency on this machine (bench/results.json).
 # GPU users: make setup TORCH_SPEC="torch==2.13.0" TORCH_INDEX=https://download.pytorch.org/whl/cu126
 PYTHON ?= python3
 VENV ?= .venv
@@ -27,7 +28,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
-	@echo "make bench: benchmarks arrive with a later issue (see bench/README.md)"
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -143,13 +143,14 @@ class LanguageModel:
         return [self._completion(prefix, f, tail) for f in found]
 
     def suggest(self, prefix: str, *, max_chars: int = 32) -> str:
-        """The single best short continuation of `prefix` (ghost text): to the end of the sentence or line,
-        at most about `max_chars` characters, without trailing whitespace; "" when there is none."""
+        """The single best short continuation of `prefix` (ghost text): to the end of the sentence and never past
+        the end of the line, at most about `max_chars` characters, without trailing whitespace; "" when the
+        model's best guess is a line break."""
         max_tokens = max(1, math.ceil(max_chars / self.chars_per_token))
         tail, start = self._start(prefix)
         found = beam_search(self._stepper, start, self._tokens, tail, n=1, width=2,
                             rule=StopRule("sentence", max_tokens))
-        return found[0].text.rstrip() if found else ""
+        return found[0].text.split("\n", 1)[0].rstrip() if found else ""
 
     def next_tokens(self, prefix: str, n: int = 5) -> list[Completion]:
         """The `n` most likely next pieces of text after `prefix` (one token each, or the rest of a half-typed

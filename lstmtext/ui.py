@@ -156,7 +156,8 @@ def probability_text(probability: float) -> str:
 
 
 def _prompt_end(prompt: str, width: int = 30) -> str:
-    return prompt if len(prompt) <= width else "…" + prompt[-(width - 1):]
+    end = prompt if len(prompt) <= width else "…" + prompt[-(width - 1):]
+    return end.replace("\n", "⏎ ")
 
 
 def completions_table(prompt: str, completions: list[Completion], caption: str = "") -> Table:
@@ -167,7 +168,7 @@ def completions_table(prompt: str, completions: list[Completion], caption: str =
     table.add_column("completion", overflow="fold")
     for rank, completion in enumerate(completions, 1):
         table.add_row(str(rank), probability_text(completion.probability),
-                      completion_text(_prompt_end(prompt), completion.text))
+                      completion_text(_prompt_end(prompt), completion.text.replace("\n", "⏎\n")))
     return table
 
 

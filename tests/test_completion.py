@@ -38,6 +38,13 @@ def test_ranked_completions_are_distinct_and_honest(lord_models, level):
         assert ends and completion.tokens and all(t.log_prob <= 0 for t in completion.tokens)
 
 
+def test_ghost_text_never_runs_past_the_end_of_the_line(lord_models):
+    model = lord_models["char"]
+    assert model.complete("The king is here, my lord.", n=1)[0].text.startswith("\n")
+    assert model.suggest("The king is here, my lord.") == ""
+    assert model.suggest("The king") and model.suggest("The king") == model.suggest("The king").rstrip()
+
+
 def test_next_tokens_continue_the_half_typed_word(lord_models):
     char_choices = lord_models["char"].next_tokens("my lo", n=4)
     assert char_choices[0].text == "r" and len({c.text for c in char_choices}) == 4

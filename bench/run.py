@@ -1,0 +1,168 @@
+"""`make bench`: how fast lstmtext answers on this machine. Prints a table and writes bench/results.json.
+
+    python -m bench.run [--model NAME|PATH] [--out bench/results.json]
+
+Measures, for the demo model (the one `make demo` trains; a stand-in of the same shape is trained for a minute
+when there is none):
+- keystroke to ghost text in the REPL: keys sent one at a time through prompt_toolkit's pipe input to the real
+  prompt session, timed until the suggestion for the new line is set (p50/p95/max);
+- `suggest()` alone for the same prefixes, and `complete -n 5` (20 tokens) through the API.
+Each figure is over many calls after a warm-up. Nothing here is asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import torch
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from rich.console import Console
+from rich.table import Table
+
+import lstmtext
+from lstmtext.config import TrainConfig
+from lstmtext.errors import ModelNotFound
+from lstmtext.repl import Repl
+from lstmtext.terminal import TerminalReader
+
+ROOT = Path(__file__).resolve().parent.parent
+TYPED = [
+    "When there is fire, there is smoke.",
+    "The panda that we watched for a whole afternoon was born in China.",
+    "Slow and steady wins the race, and the early bird catches the worm.",
+    "A friend in need is a friend indeed.",
+]
+PROMPTS = ["When there is fi", "The panda", "A friend in need", "Slow and steady", "The early bird catches"]
+GHOST_TEXT_TARGET_P95_MS = 50.0
+
+
+def demo_model(name: str | None, console: Console) -> tuple[lstmtext.LanguageModel, str]:
+    try:
+        return lstmtext.load(name or "demo"), "the demo model"
+    except ModelNotFound:
+        if name:
+            raise
+    console.print("no demo model in the store (make demo trains one): training a stand-in of the same shape "
+                  "for 60 s …")
+    out = Path(tempfile.mkdtemp()) / "stand-in.lstm"
+    # The demo's budget picks its size (2×256); the step limit only makes the stand-in quicker to train.
+    lstmtext.train(ROOT / "data" / "corpus.txt", training=TrainConfig(max_time=60), out=out)
+    return lstmtext.load(out), "a 60-s stand-in with the demo model's shape"
+
+
+def summary(samples_ms: list[float]) -> dict:
+    ordered = sorted(samples_ms)
+    return {"p50": round(statistics.median(ordered), 2), "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+            "max": round(ordered[-1], 2), "count": len(ordered)}
+
+
+def ghost_text_latency(model: lstmtext.LanguageModel) -> list[float]:
+    """Milliseconds from sending each key to the ghost text for the new line being set."""
+    repl = Repl(model, Console(file=io.StringIO()))
+    shown: dict[str, float] = {}
+    arrived = threading.Condition()
+    with create_pipe_input() as pipe, tempfile.TemporaryDirectory() as folder:
+        reader = TerminalReader(repl.suggest, Path(folder) / "history", input=pipe, output=DummyOutput())
+        buffer = reader.session.default_buffer
+
+        def on_suggestion(_buffer) -> None:
+            with arrived:
+                shown[buffer.text] = time.perf_counter()
+                arrived.notify_all()
+
+        buffer.on_suggestion_set += on_suggestion
+        loop = threading.Thread(target=repl.run, args=(reader,), daemon=True)
+        loop.start()
+        latencies = []
+        for sentence in TYPED:
+            for end in range(1, len(sentence) + 1):
+                line = sentence[:end]
+                sent = time.perf_counter()
+                pipe.send_text(sentence[end - 1])
+                with arrived:
+                    if not arrived.wait_for(lambda: line in shown, timeout=10):
+                        raise RuntimeError(f"no ghost text for {line!r} within 10 s")
+                latencies.append((shown[line] - sent) * 1000)
+                time.sleep(0.02)  # a quick typist: about 50 keys a second
+            pipe.send_text("\x03")  # Ctrl-C: clear the line for the next sentence
+            time.sleep(0.05)
+        pipe.send_text(":quit\r")
+        loop.join(10)
+    return latencies
+
+
+def timed_ms(call, repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def suggest_latency(model: lstmtext.LanguageModel) -> list[float]:
+    fresh = lstmtext.load(model.path)  # an empty prompt cache, filled as typing would fill it
+    return [sample for sentence in TYPED for end in range(1, len(sentence) + 1)
+            for sample in timed_ms(lambda: fresh.suggest(sentence[:end]), 1)]
+
+
+def complete_latency(model: lstmtext.LanguageModel) -> list[float]:
+    return [sample for prompt in PROMPTS
+            for sample in timed_ms(lambda: model.complete(prompt, n=5, max_tokens=20, until="none"), 5)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model name or path (default: the demo model)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    args = parser.parse_args()
+    console = Console()
+    model, which = demo_model(args.model, console)
+    config = model.config
+    console.print(f"model: {which} ({model.path}), {config.layers}×{config.hidden_size} {config.cell.upper()}, "
+                  f"{model.tokenizer.level} level; torch {torch.__version__}, {torch.get_num_threads()} threads")
+
+    ghost_text_latency(model)  # warm-up: first calls allocate and fill caches
+    complete_latency(model)
+    results = {
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+                    "python": platform.python_version()},
+        "model": {"which": which, "path": str(model.path), "layers": config.layers,
+                  "hidden_size": config.hidden_size, "level": model.tokenizer.level},
+        "ghost_text_ms": summary(ghost_text_latency(model)),
+        "suggest_ms": summary(suggest_latency(model)),
+        "complete_n5_20_tokens_ms": summary(complete_latency(model)),
+        "targets": {"ghost_text_p95_ms": GHOST_TEXT_TARGET_P95_MS},
+    }
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(results_table(results))
+    console.print(f"written to {args.out}")
+
+
+def results_table(results: dict) -> Table:
+    table = Table(title="lstmtext bench", title_justify="left")
+    for column in ("measure", "p50 ms", "p95 ms", "max ms", "calls", "target"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    rows = [("keystroke → ghost text (REPL)", "ghost_text_ms", f"p95 ≤ {GHOST_TEXT_TARGET_P95_MS:.0f} ms"),
+            ("suggest() per keystroke", "suggest_ms", ""),
+            ("complete -n 5, 20 tokens", "complete_n5_20_tokens_ms", "")]
+    for label, key, target in rows:
+        figures = results[key]
+        table.add_row(label, f"{figures['p50']:.1f}", f"{figures['p95']:.1f}", f"{figures['max']:.1f}",
+                      str(figures["count"]), target)
+    return table
+
+
+if __name__ == "__main__":
+    main()
