@@ -36,7 +36,7 @@ from .generate import UNTIL, Sampling, sample_stream
 from .healing import SplitPrefix, TokenTable, split_prefix
 from .inference import Stepper
 from .model import RecurrentLM, State
-from .search import NEXT_TOKEN, Found, StopRule, beam_search, sample_completions
+from .search import NEXT_TOKEN, Found, StopRule, beam_search, default_beam_width, sample_completions
 from .store import ModelStore
 from .tokenizer import (Tokenizer, TokenizerStats, tokenizer_from_blobs, tokenizer_stats,
                         train_tokenizer as learn_tokenizer)
@@ -128,7 +128,7 @@ class LanguageModel:
         _check_choice("--until", until, UNTIL)
         _check_positive("-n", n, 5)
         _check_positive("--max-tokens", max_tokens, 40)
-        width = beam_width or max(2 * n, 4)
+        width = beam_width or default_beam_width(n)
         if width < n:
             raise BadInput(f"--beam {width} is smaller than -n {n}", f"use --beam {n} or more, or leave it out")
         sampling = Sampling(temperature, top_k, top_p) if sample else None
@@ -157,7 +157,7 @@ class LanguageModel:
         word's token), most likely first."""
         _check_positive("-n", n, 5)
         tail, start = self._start(prefix)
-        found = beam_search(self._stepper, start, self._tokens, tail, n=n, width=max(2 * n, 4),
+        found = beam_search(self._stepper, start, self._tokens, tail, n=n, width=default_beam_width(n),
                             rule=StopRule(NEXT_TOKEN, 1))
         return [self._completion(prefix, f, tail) for f in found]
 

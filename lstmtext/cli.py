@@ -181,9 +181,11 @@ def complete(
     """The most likely continuations of PREFIX with their probabilities (beam search), up to the end of the
     sentence. A table on a terminal; one `text<TAB>probability` line each in a pipe."""
     from . import api, ui
+    from .search import default_beam_width
 
     started = time.perf_counter()
     prefix = _read_prompt(prefix)
+    beam = beam or default_beam_width(count)
     language_model = api.load(model)
     loaded = time.perf_counter()
     completions = language_model.complete(prefix, n=count, until=until, max_tokens=max_tokens, beam_width=beam,
@@ -192,22 +194,17 @@ def complete(
     finished = time.perf_counter()
     if as_json:
         search = ({"sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
-                  if sample else {"sample": False, "beam_width": beam or max(2 * count, 4), "normalize": normalize})
-        typer.echo(json.dumps({
-            "prompt": prefix,
-            "completions": [completion.to_dict() for completion in completions],
-            "retyped": completions[0].retyped if completions else "",
-            "settings": {"model": str(language_model.path), "n": count, "until": until, "max_tokens": max_tokens,
-                         **search},
-            "timing_ms": {"load": _ms(loaded - started), "complete": _ms(finished - loaded),
-                          "total": _ms(finished - started)},
-        }, ensure_ascii=False))
+                  if sample else {"sample": False, "beam_width": beam, "normalize": normalize})
+        settings = {"model": str(language_model.path), "n": count, "until": until, "max_tokens": max_tokens,
+                    **search}
+        timing = {"load": _ms(loaded - started), "complete": _ms(finished - loaded), "total": _ms(finished - started)}
+        typer.echo(_completions_json(prefix, completions, settings, timing))
         return
     console = _stdout()
     if not completions:
         _stderr().print("no completion found — try a larger --max-tokens or --beam")
     elif console.is_terminal:
-        how = "sampled" if sample else f"beam width {beam or max(2 * count, 4)}"
+        how = "sampled" if sample else f"beam width {beam}"
         console.print(ui.completions_table(prefix, completions, f"{how}, {_ms(finished - loaded):.0f} ms"))
     else:
         typer.echo(ui.completion_lines(prefix, completions))
@@ -215,6 +212,16 @@ def complete(
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
+
+
+def _completions_json(prefix: str, completions: list, settings: dict, timing_ms: dict) -> str:
+    return json.dumps({
+        "prompt": prefix,
+        "completions": [completion.to_dict() for completion in completions],
+        "retyped": completions[0].retyped if completions else "",
+        "settings": settings,
+        "timing_ms": timing_ms,
+    }, ensure_ascii=False)
 
 
 @app.command()

@@ -23,6 +23,11 @@ from .model import State
 NEXT_TOKEN = "token"  # an extra stop rule: stop as soon as anything new has been added
 
 
+def default_beam_width(n: int) -> int:
+    """Twice the completions asked for, so that merged and cut-short paths still leave n distinct ones."""
+    return max(2 * n, 4)
+
+
 @dataclass(frozen=True)
 class Found:
     text: str  # what the completion adds after the typed prefix
