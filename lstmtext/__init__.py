@@ -6,7 +6,8 @@ The API (`load`, `train`, `train_tokenizer`, `LanguageModel`) is imported on fir
 
 __version__ = "0.1.0"
 
-_API_NAMES = ("load", "train", "train_tokenizer", "LanguageModel", "Completion", "Evaluation", "TrainResult")
+_API_NAMES = ("load", "train", "train_tokenizer", "LanguageModel", "Completion", "TokenScore", "Evaluation",
+              "TrainResult")
 __all__ = ["__version__", *_API_NAMES]
 
 
