@@ -1,6 +1,7 @@
 """The REPL driven as a user would drive it: keys sent through prompt_toolkit's pipe input to the real
 prompt session, running in its own thread while the test watches the line being edited."""
 
+import asyncio
 import io
 import threading
 import time
@@ -129,6 +130,46 @@ def test_history_is_kept_in_the_given_file(session, tmp_path):
     session.type(":settings" + ENTER + ":quit" + ENTER)
     session.thread.join(10)
     assert ":settings" in (tmp_path / "history").read_text()
+
+
+class SlowModel:
+    """Suggests "<line>" for each line after a delay, and records what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def suggest(self, text: str) -> str:
+        self.asked.append(text)
+        time.sleep(0.3)
+        return f"<{text}>"
+
+
+def test_ghost_text_for_a_stale_line_is_dropped(tmp_path):
+    model = SlowModel()
+    repl = Repl(model, Console(file=io.StringIO()))
+    with create_pipe_input() as pipe:
+        session = Session(repl, pipe, tmp_path / "history")
+        session.type("a")
+        wait_for(lambda: model.asked == ["a"])
+        session.type("bc")  # typed while the suggestion for "a" is still being computed
+        wait_for(lambda: session.ghost_text() == "<abc>")
+        assert model.asked[-1] == "abc" and len(model.asked) <= 3  # one at a time, never the stale "<a>"
+        session.type("\x04")
+        session.thread.join(10)
+
+
+def test_typing_what_the_ghost_text_shows_keeps_the_rest_without_asking_the_model():
+    from prompt_toolkit.document import Document
+
+    from lstmtext.terminal import GhostText
+
+    asked = []
+    ghost = GhostText(lambda text: asked.append(text) or " there is smoke")
+    assert ghost.get_suggestion(None, Document("When")).text == " there is smoke"
+    kept = asyncio.run(ghost.get_suggestion_async(None, Document("When th")))
+    assert kept.text == "ere is smoke" and asked == ["When"]
+    asyncio.run(ghost.get_suggestion_async(None, Document("When x")))
+    assert asked == ["When", "When x"]
 
 
 @pytest.mark.parametrize("name, value, problem", [("n", "0", "positive"), ("until", "never", "one of"),
