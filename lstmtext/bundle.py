@@ -51,36 +51,62 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
-def save_bundle(path: Path, bundle: Bundle) -> None:
-    tensors = {_WEIGHTS + name: tensor for name, tensor in bundle.weights.items()}
-    for name, blob in bundle.tokenizer_blobs.items():
-        tensors[_TOKENIZER + name] = torch.frombuffer(bytearray(blob), dtype=torch.uint8)
-    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "header": json.dumps(bundle.header)}
+@dataclass(frozen=True)
+class FileKind:
+    """One of lstmtext's safetensors file kinds, with what to tell a user who passes the wrong file."""
+
+    format: str
+    version: int
+    noun: str  # "model", "checkpoint"
+    fix: str
+
+
+MODEL_FILE = FileKind(FORMAT, FORMAT_VERSION, "model", "pass a .lstm file written by `lstmtext train`")
+
+
+def blob_tensor(blob: bytes) -> torch.Tensor:
+    return torch.frombuffer(bytearray(blob), dtype=torch.uint8) if blob else torch.zeros(0, dtype=torch.uint8)
+
+
+def write_tensors_file(path: Path, kind: FileKind, tensors: dict[str, torch.Tensor], header: dict) -> None:
+    """Tensors plus a JSON header in one safetensors file, written atomically."""
+    metadata = {"format": kind.format, "format_version": str(kind.version), "header": json.dumps(header)}
     atomic_write(path, safetensors_bytes(tensors, metadata=metadata))
 
 
-def load_bundle(path: Path) -> Bundle:
+def read_tensors_file(path: Path, kind: FileKind) -> tuple[dict[str, torch.Tensor], dict]:
+    """The tensors and JSON header of a file written by `write_tensors_file`; never unpickles anything."""
     if not path.is_file():
-        raise ModelNotFound(f"model file not found: {path}", "check the path, or run `lstmtext models`")
+        raise ModelNotFound(f"{kind.noun} file not found: {path}", "check the path, or run `lstmtext models`")
     _refuse_pickle(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except (SafetensorError, OSError, ValueError) as error:
-        raise BadModelFile(f"{path} is not an lstmtext model file ({error})",
-                           "pass a .lstm file written by `lstmtext train`") from None
-    if metadata.get("format") != FORMAT:
-        raise BadModelFile(f"{path} is a safetensors file but not an lstmtext model",
-                           "pass a .lstm file written by `lstmtext train`")
+        raise BadModelFile(f"{path} is not an lstmtext {kind.noun} file ({error})", kind.fix) from None
+    if metadata.get("format") != kind.format:
+        raise BadModelFile(f"{path} is a safetensors file but not an lstmtext {kind.noun}", kind.fix)
     version = int(metadata.get("format_version", "0"))
-    if version > FORMAT_VERSION:
-        raise BadModelFile(f"{path} uses model format {version}, newer than this lstmtext understands",
+    if version > kind.version:
+        raise BadModelFile(f"{path} uses {kind.noun} format {version}, newer than this lstmtext understands",
                            "upgrade lstmtext")
     try:
         header = json.loads(metadata["header"])
     except (KeyError, json.JSONDecodeError):
-        raise BadModelFile(f"{path} has a damaged header", "retrain the model") from None
+        raise BadModelFile(f"{path} has a damaged header", kind.fix) from None
+    return tensors, header
+
+
+def save_bundle(path: Path, bundle: Bundle) -> None:
+    tensors = {_WEIGHTS + name: tensor for name, tensor in bundle.weights.items()}
+    for name, blob in bundle.tokenizer_blobs.items():
+        tensors[_TOKENIZER + name] = blob_tensor(blob)
+    write_tensors_file(path, MODEL_FILE, tensors, bundle.header)
+
+
+def load_bundle(path: Path) -> Bundle:
+    tensors, header = read_tensors_file(path, MODEL_FILE)
     return Bundle(
         weights={n[len(_WEIGHTS):]: t for n, t in tensors.items() if n.startswith(_WEIGHTS)},
         header=header,
