@@ -27,11 +27,12 @@ import torch
 
 from . import __version__
 from .bundle import Bundle, load_bundle, save_bundle
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint as write_checkpoint
 from .config import ModelConfig, TokenizerConfig, TrainConfig, choose_sizes
 from .corpus import (batchify, bptt_windows, check_length, encode_corpus, inspect_corpus, iter_lines,
                      split_train_val)
 from .device import pick_device, pick_precision, seed_everything
-from .errors import BadInput, BadModelFile, CorpusError
+from .errors import BadInput, BadModelFile, CorpusError, TrainingInterrupted
 from .generate import UNTIL, Sampling, sample_stream
 from .healing import SplitPrefix, TokenTable, split_prefix
 from .inference import Stepper
@@ -40,7 +41,8 @@ from .search import NEXT_TOKEN, Found, StopRule, beam_search, default_beam_width
 from .store import ModelStore
 from .tokenizer import (Tokenizer, TokenizerStats, tokenizer_from_blobs, tokenizer_stats,
                         train_tokenizer as learn_tokenizer)
-from .training import LN2, QuietObserver, Trainer, TrainObserver, stream_nll
+from .signals import StopSignals
+from .training import LN2, QuietObserver, StopRequested, Trainer, TrainObserver, stream_nll
 
 _LINE_START = "\n"
 _EVAL_BATCH = 16
@@ -258,15 +260,35 @@ def default_model_name(corpus: str | os.PathLike) -> str:
     return name or "model"
 
 
+@dataclass(frozen=True)
+class _RunPlan:
+    """What a training run trains: its tokenizer and its settings, resolved (sizes chosen)."""
+
+    tokenizer: Tokenizer
+    training: TrainConfig
+    model: ModelConfig
+    sizing: str
+
+    def to_dict(self, corpus_sha256: str) -> dict:
+        return {"level": self.tokenizer.level, "training": self.training.to_dict(), "model": self.model.to_dict(),
+                "sizing": self.sizing, "corpus_sha256": corpus_sha256}
+
+
+def checkpoint_path(model_path: Path) -> Path:
+    """Where a run that saves to `model_path` keeps its checkpoint."""
+    return model_path.with_suffix(".ckpt")
+
+
 def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerConfig(),
           training: TrainConfig = TrainConfig(), cell: str = "lstm", layers: int | None = None,
           hidden_size: int | None = None, embed_size: int | None = None, dropout: float = 0.2,
-          tie_weights: bool = True,
+          tie_weights: bool = True, resume: bool = False,
           name: str | None = None, out: str | os.PathLike | None = None, store: ModelStore | None = None,
           observer: TrainObserver | None = None) -> TrainResult:
     """Tokenize `corpus`, train a model on it and save it: to `out` if given, else into the store under
     `name` (default: the corpus file's stem), which then becomes the default model. Nothing is written
-    unless training succeeds, so a failed run never replaces a good model."""
+    unless training succeeds, so a failed run never replaces a good model. Checkpoints go beside the model
+    (`checkpoint_path`); `resume` continues the run from there with the settings it started with."""
     store, observer = store or ModelStore(), observer or QuietObserver()
     started = time.monotonic()
     # Fail on bad model options before any work; the real config waits for the vocabulary size.
@@ -275,40 +297,58 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     info = inspect_corpus(corpus)
     name = None if out is not None else (name or default_model_name(corpus))
     destination = Path(out) if out is not None else store.path_for(name)
+    checkpoint = _checkpoint_to_resume(checkpoint_path(destination), info.sha256) if resume else None
+    if checkpoint is not None:
+        saved = checkpoint.header["plan"]
+        plan = _RunPlan(tokenizer_from_blobs(saved["level"], checkpoint.tokenizer_blobs),
+                        TrainConfig(**saved["training"]), ModelConfig.from_dict(saved["model"]), saved["sizing"])
+        observer.on_note(f"resuming at step {checkpoint.header['position']['step']:,} from "
+                         f"{checkpoint_path(destination)} with the settings it started with")
+    else:
+        text_tokenizer = learn_tokenizer(iter_lines(info.path), tokenizer)
+        plan = _plan_run(text_tokenizer, training, info, store, cell=cell, layers=layers, hidden_size=hidden_size,
+                         embed_size=embed_size, dropout=dropout, tie_weights=tie_weights)
+    training = plan.training
     seed_everything(training.seed)
     device = pick_device(training.device)
     precision = pick_precision(training.precision, device)
-
-    text_tokenizer = learn_tokenizer(iter_lines(info.path), tokenizer)
-    ids = encode_corpus(info, text_tokenizer, store.token_cache_dir)
+    ids = encode_corpus(info, plan.tokenizer, store.token_cache_dir)
     train_ids, val_ids = split_train_val(ids, training.val_fraction)
-    sizing = choose_sizes(tokenizer.level, len(train_ids), training, hidden_size, layers)
-    check_length(train_ids, val_ids, sizing.seq_len, info.path)
-    batch_size = max(1, min(sizing.batch_size, len(train_ids) // (sizing.seq_len + 1)))
-    training = replace(training, seq_len=sizing.seq_len, batch_size=batch_size, epochs=sizing.epochs)
-    observer.on_note(sizing.reason)
+    observer.on_note(plan.sizing)
 
-    config = ModelConfig(vocab_size=text_tokenizer.vocab_size, cell=cell, layers=sizing.layers,
-                         hidden_size=sizing.hidden_size, embed_size=embed_size or sizing.hidden_size,
-                         dropout=dropout, tie_weights=tie_weights)
-    network = RecurrentLM(config)
+    network = RecurrentLM(plan.model)
     val_sample = val_ids[: training.eval_tokens]
-    val_streams = batchify(val_sample, max(1, min(batch_size, len(val_sample) // 2)))
-    chars_per_token = len(text_tokenizer.decode(val_sample)) / len(val_sample)
+    val_streams = batchify(val_sample, max(1, min(training.batch_size, len(val_sample) // 2)))
+    chars_per_token = len(plan.tokenizer.decode(val_sample)) / len(val_sample)
 
     def sample(model: RecurrentLM) -> str:
-        return LanguageModel(model, text_tokenizer, {}, cache_dir=store.token_cache_dir).sample_text(
+        return LanguageModel(model, plan.tokenizer, {}, cache_dir=store.token_cache_dir).sample_text(
             training.sample_length)
 
-    trainer = Trainer(network, training, batchify(train_ids, batch_size), val_streams, chars_per_token, device,
-                      precision, sample, observer)
-    outcome = trainer.run()
+    def save_checkpoint(snapshot: Checkpoint) -> None:
+        write_checkpoint(checkpoint_path(destination), replace(
+            snapshot, tokenizer_blobs=plan.tokenizer.blobs(),
+            header={**snapshot.header, "plan": plan.to_dict(info.sha256)}))
+
+    with StopSignals() as signals:
+        trainer = Trainer(network, training, batchify(train_ids, training.batch_size), val_streams,
+                          chars_per_token, device, precision, sample, observer, save_checkpoint, signals.received)
+        if checkpoint is not None:
+            trainer.restore(checkpoint)
+        try:
+            outcome = trainer.run()
+        except StopRequested as stop:
+            raise TrainingInterrupted(stop.step, str(checkpoint_path(destination))) from None
+        except KeyboardInterrupt:  # a second Ctrl-C: no new checkpoint, but the last one is whole
+            if checkpoint_path(destination).is_file():
+                raise TrainingInterrupted(None, str(checkpoint_path(destination))) from None
+            raise
     network.load_state_dict(outcome.best_weights)
     header = {
         "lstmtext_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": config.to_dict(),
-        "tokenizer": {"level": tokenizer.level, "vocab_size": text_tokenizer.vocab_size},
+        "model": plan.model.to_dict(),
+        "tokenizer": {"level": plan.tokenizer.level, "vocab_size": plan.tokenizer.vocab_size},
         "training": training.to_dict(),
         "corpus": {"name": info.path.name, "bytes": info.bytes, "chars": info.chars, "sha256": info.sha256,
                    "tokens": int(len(ids))},
@@ -316,12 +356,39 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
                     "val_bits_per_char": outcome.best.bits_per_char, "best_step": outcome.best.step},
         "run": {"steps": outcome.steps, "tokens_seen": outcome.tokens_seen, "train_seconds": outcome.elapsed,
                 "total_seconds": time.monotonic() - started, "device": str(device), "precision": precision,
-                "parameters": network.parameter_count(), "sizing": sizing.reason},
+                "parameters": network.parameter_count(), "sizing": plan.sizing},
     }
-    result_model = LanguageModel(network.cpu().eval(), text_tokenizer, header, destination,
-                                 store.token_cache_dir)
+    result_model = LanguageModel(network.cpu().eval(), plan.tokenizer, header, destination, store.token_cache_dir)
     result_model.save(destination)
+    checkpoint_path(destination).unlink(missing_ok=True)  # the run is finished: nothing left to resume
     if name is not None:
         store.set_default(name)
     return TrainResult(result_model, destination, name, outcome.best.val_loss, outcome.best.bits_per_char,
                        outcome.steps, outcome.elapsed)
+
+
+def _plan_run(text_tokenizer: Tokenizer, training: TrainConfig, info, store: ModelStore, *, cell: str,
+              layers: int | None, hidden_size: int | None, embed_size: int | None, dropout: float,
+              tie_weights: bool) -> _RunPlan:
+    """Choose the sizes a new run leaves open, from the corpus (as tokenized) and the budget."""
+    ids = encode_corpus(info, text_tokenizer, store.token_cache_dir)
+    train_ids, val_ids = split_train_val(ids, training.val_fraction)
+    sizing = choose_sizes(text_tokenizer.level, len(train_ids), training, hidden_size, layers)
+    check_length(train_ids, val_ids, sizing.seq_len, info.path)
+    batch_size = max(1, min(sizing.batch_size, len(train_ids) // (sizing.seq_len + 1)))
+    training = replace(training, seq_len=sizing.seq_len, batch_size=batch_size, epochs=sizing.epochs)
+    config = ModelConfig(vocab_size=text_tokenizer.vocab_size, cell=cell, layers=sizing.layers,
+                         hidden_size=sizing.hidden_size, embed_size=embed_size or sizing.hidden_size,
+                         dropout=dropout, tie_weights=tie_weights)
+    return _RunPlan(text_tokenizer, training, config, sizing.reason)
+
+
+def _checkpoint_to_resume(path: Path, corpus_sha256: str) -> Checkpoint:
+    if not path.is_file():
+        raise BadInput(f"there is no checkpoint to resume at {path}",
+                       "run the same command without --resume to start training")
+    checkpoint = load_checkpoint(path)
+    if checkpoint.header.get("plan", {}).get("corpus_sha256") != corpus_sha256:
+        raise CorpusError(f"the corpus is not the one the checkpoint {path} was trained on",
+                          "resume with the same corpus file, or start again without --resume")
+    return checkpoint

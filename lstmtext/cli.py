@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -56,7 +57,7 @@ def friendly_errors(command: Callable) -> Callable:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
-            typer.echo("error: interrupted — nothing was saved and earlier models are untouched", err=True)
+            typer.echo("error: interrupted — nothing new was saved and earlier models are untouched", err=True)
             raise typer.Exit(130) from None
         except OSError as error:
             where = f" ({error.filename})" if error.filename else ""
@@ -137,19 +138,33 @@ def train(
     precision: str = typer.Option(TrainConfig.precision, help="auto, fp32 or bf16 (auto: bf16 where the "
                                                               "hardware has fast bf16)."),
     device: str = typer.Option(TrainConfig.device, help="auto, cpu, cuda or mps."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run that saves to the same "
+                                                        "model, from its checkpoint, with the settings it began with."),
+    checkpoint_every: Optional[int] = typer.Option(None, help="Also write a checkpoint every N steps."),
+    checkpoint_minutes: float = typer.Option(TrainConfig.checkpoint_minutes,
+                                             help="Write a checkpoint every M minutes of training."),
 ) -> None:
-    """Tokenize CORPUS and train a language model on it, with a live display of progress."""
+    """Tokenize CORPUS and train a language model on it, with a live display of progress. Ctrl-C stops after
+    the current step and saves a checkpoint to resume from (a second Ctrl-C stops at once)."""
     from . import api, ui
+    from .errors import TrainingInterrupted
 
     tokenizer_config = TokenizerConfig(level=level, vocab_size=vocab_size)
     training = TrainConfig(seq_len=seq_len, batch_size=batch_size, lr=lr, clip=clip, epochs=epochs,
-                           max_steps=max_steps, max_time=max_time, seed=seed, precision=precision, device=device)
+                           max_steps=max_steps, max_time=max_time, seed=seed, precision=precision, device=device,
+                           checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes)
     if name is not None and out is not None:
         raise BadInput("--name and --out both given", "use --name to save into the store, or --out for a file")
-    with ui.TrainDisplay(_stderr()) as display:
-        result = api.train(corpus, tokenizer=tokenizer_config, training=training, cell=cell, layers=layers,
-                           hidden_size=hidden, embed_size=embed, dropout=dropout, name=name, out=out,
-                           observer=display)
+    try:
+        with ui.TrainDisplay(_stderr()) as display:
+            result = api.train(corpus, tokenizer=tokenizer_config, training=training, cell=cell, layers=layers,
+                               hidden_size=hidden, embed_size=embed, dropout=dropout, resume=resume, name=name,
+                               out=out, observer=display)
+    except TrainingInterrupted as stop:
+        arguments = sys.argv[1:] if "--resume" in sys.argv else [*sys.argv[1:], "--resume"]
+        typer.echo(f"error: {stop}", err=True)
+        typer.echo(f"resume with: {shlex.join(['lstmtext', *arguments])}", err=True)
+        raise typer.Exit(stop.exit_code) from None
     saved = f"model '{result.name}' (now the default)" if result.name else "model"
     _stdout().print(f"saved {saved} to {result.path}: {result.bits_per_char:.3f} bits/char on held-out text "
                     f"after {result.steps:,} steps in {result.elapsed:.0f} s")

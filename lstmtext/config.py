@@ -100,6 +100,8 @@ class TrainConfig:
     precision: str = "auto"
     device: str = "auto"
     sample_length: int = 120
+    checkpoint_every: int | None = None  # steps
+    checkpoint_minutes: float | None = 10.0
 
     def __post_init__(self) -> None:
         _choice("precision", self.precision, PRECISIONS)
@@ -110,10 +112,12 @@ class TrainConfig:
                  "use e.g. 0.1")
         for name, value in (("--seq-len", self.seq_len), ("--batch-size", self.batch_size),
                             ("--epochs", self.epochs), ("--max-steps", self.max_steps),
-                            ("--eval-every", self.eval_every)):
+                            ("--eval-every", self.eval_every), ("--checkpoint-every", self.checkpoint_every)):
             _require(value is None or value >= 1, f"{name} {value} must be at least 1", f"pass {name} 1 or more")
         _require(self.max_time is None or self.max_time > 0, f"--max-time {self.max_time} must be positive",
                  "pass a number of seconds, e.g. --max-time 60")
+        _require(self.checkpoint_minutes is None or self.checkpoint_minutes > 0,
+                 f"--checkpoint-minutes {self.checkpoint_minutes} must be positive", "pass e.g. --checkpoint-minutes 10")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -38,3 +38,15 @@ class BadModelFile(BadInput):
 
 class TrainingFailed(LstmtextError):
     """Training could not produce a model (e.g. the loss diverged)."""
+
+
+class TrainingInterrupted(LstmtextError):
+    """Ctrl-C or SIGTERM stopped training after a step; the run is saved in a checkpoint to resume from."""
+
+    exit_code = 130
+
+    def __init__(self, step: int | None, checkpoint: str) -> None:
+        self.step, self.checkpoint = step, checkpoint
+        saved = f"after step {step:,}; the run is saved in" if step is not None else "; the last checkpoint is"
+        super().__init__(f"interrupted {saved} {checkpoint}".replace(" ;", ";"),
+                         "add --resume to the same command to go on")

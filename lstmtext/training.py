@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checkpoint import Checkpoint, capture_rng, restore_rng
 from .config import TrainConfig
 from .corpus import bptt_windows, windows_per_epoch
 from .device import autocast
@@ -83,6 +84,37 @@ class QuietObserver:
         pass
 
 
+class StopRequested(Exception):
+    """Training stopped on request after `step`, its checkpoint written."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"stopped after step {step}")
+        self.step = step
+
+
+@dataclass
+class RunPosition:
+    """Where a run stands. With the weights, the optimizer, the recurrent state and the RNG states it is
+    everything needed to continue the run exactly (see `checkpoint`)."""
+
+    step: int = 0
+    epoch: int = 1
+    window: int = 0  # the next BPTT window within the epoch
+    tokens_seen: int = 0
+    elapsed: float = 0.0  # seconds of training so far, over every process that ran it
+    since_eval: float = 0.0
+    best: EvalReport | None = None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["best"] = asdict(self.best) if self.best else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunPosition":
+        return cls(**{**data, "best": EvalReport(**data["best"]) if data.get("best") else None})
+
+
 @dataclass
 class TrainOutcome:
     best_weights: dict[str, torch.Tensor]
@@ -116,27 +148,42 @@ def learning_rate(config: TrainConfig, step: int, fraction_done: float, total_st
 
 
 class Trainer:
-    """One training run over `streams` (B, L), evaluated on `val_streams` whose text has `val_chars_per_token`."""
+    """One training run over `streams` (B, L), evaluated on `val_streams` whose text has `val_chars_per_token`.
+    `save_checkpoint`, if given, receives a checkpoint every `checkpoint_every` steps or `checkpoint_minutes`,
+    and when `stop_requested()` turns true after a step; then `run` raises `StopRequested`."""
 
     def __init__(self, model: RecurrentLM, config: TrainConfig, streams: np.ndarray, val_streams: np.ndarray,
                  val_chars_per_token: float, device: torch.device, precision: str,
-                 sample: Callable[[RecurrentLM], str], observer: TrainObserver) -> None:
+                 sample: Callable[[RecurrentLM], str], observer: TrainObserver,
+                 save_checkpoint: Callable[[Checkpoint], None] | None = None,
+                 stop_requested: Callable[[], bool] = lambda: False) -> None:
         self.model, self.config, self.device, self.precision = model, config, device, precision
         self.streams, self.val_streams = streams, val_streams
         self.val_chars_per_token = val_chars_per_token
-        self.sample, self.observer = sample, observer
+        self.sample, self.observer, self.save_checkpoint = sample, observer, save_checkpoint
+        self.stop_requested = stop_requested
         self.seq_len = config.seq_len or 1
         self.steps_per_epoch = windows_per_epoch(streams, self.seq_len)
         self.total_steps = config.max_steps or (config.epochs * self.steps_per_epoch if config.epochs else None)
         self.eval_every = config.eval_every or (max(1, self.total_steps // 10) if self.total_steps else None)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        self.step = 0
-        self.tokens_seen = 0
-        self.best: EvalReport | None = None
+        self.position = RunPosition()
+        self.state: State = None
         self.best_weights: dict[str, torch.Tensor] = {}
 
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue from `checkpoint` instead of the start: call after building, just before `run`."""
+        self.model.load_saved_weights({k: v.to(self.device) for k, v in checkpoint.model.items()})
+        self.optimizer.load_state_dict(checkpoint.optimizer)
+        self.best_weights = checkpoint.best
+        self.position = RunPosition.from_dict(checkpoint.header["position"])
+        state = checkpoint.recurrent_state
+        self.state = tuple(s.to(self.device) for s in state) if isinstance(state, tuple) else \
+            (state.to(self.device) if state is not None else None)
+        restore_rng(checkpoint.rng)
+
     def fraction_done(self, elapsed: float) -> float:
-        by_steps = self.step / self.total_steps if self.total_steps else 0.0
+        by_steps = self.position.step / self.total_steps if self.total_steps else 0.0
         by_time = elapsed / self.config.max_time if self.config.max_time else 0.0
         return min(1.0, max(by_steps, by_time))
 
@@ -144,41 +191,62 @@ class Trainer:
         self.model.to(self.device)
         self.observer.on_start(TrainPlan(self.total_steps, self.config.max_time, self.steps_per_epoch,
                                          self.model.parameter_count(), str(self.device), self.precision))
-        start = time.monotonic()
-        last_eval_time, bad_steps, epoch = start, 0, 0
-        done = False
-        while not done:
-            epoch += 1
-            state: State = None  # the streams start over: so does the memory
-            for inputs, targets in bptt_windows(self.streams, self.seq_len):
-                lr = learning_rate(self.config, self.step, self.fraction_done(time.monotonic() - start),
+        position = self.position
+        clock_start = time.monotonic() - position.elapsed
+        last_eval = time.monotonic() - position.since_eval
+        last_checkpoint, bad_steps = time.monotonic(), 0
+        while True:
+            for inputs, targets in bptt_windows(self.streams, self.seq_len, start=position.window * self.seq_len):
+                lr = learning_rate(self.config, position.step, self.fraction_done(position.elapsed),
                                    self.total_steps)
-                loss, state = self._train_step(inputs, targets, state, lr)
+                loss, self.state = self._train_step(inputs, targets, self.state, lr)
                 bad_steps = 0 if math.isfinite(loss) else bad_steps + 1
                 if bad_steps >= _MAX_BAD_STEPS:
                     raise TrainingFailed(f"the loss was not finite for {bad_steps} steps in a row",
                                          f"lower the learning rate, e.g. --lr {self.config.lr / 3:.2g}")
-                self.step += 1
-                self.tokens_seen += targets.size
+                position.step += 1
+                position.window += 1
+                position.tokens_seen += targets.size
                 now = time.monotonic()
-                elapsed = now - start
-                done = self.fraction_done(elapsed) >= 1.0
+                position.elapsed = now - clock_start
+                done = self.fraction_done(position.elapsed) >= 1.0
                 self.observer.on_step(StepReport(
-                    self.step, self.total_steps, epoch, loss, lr, self.tokens_seen / max(elapsed, 1e-9),
-                    elapsed, self.fraction_done(elapsed)))
-                if done or self._eval_due(now - last_eval_time):
+                    position.step, self.total_steps, position.epoch, loss, lr,
+                    position.tokens_seen / max(position.elapsed, 1e-9), position.elapsed,
+                    self.fraction_done(position.elapsed)))
+                if done or self._eval_due(now - last_eval):
                     self._evaluate()
-                    last_eval_time = time.monotonic()
+                    last_eval = time.monotonic()
+                position.since_eval = time.monotonic() - last_eval
                 if done:
-                    break
-        assert self.best is not None
-        return TrainOutcome(self.best_weights, self.best, self.step, time.monotonic() - start, self.tokens_seen)
+                    assert position.best is not None
+                    return TrainOutcome(self.best_weights, position.best, position.step, position.elapsed,
+                                        position.tokens_seen)
+                if self.stop_requested():
+                    self.write_checkpoint()
+                    raise StopRequested(position.step)
+                if self._checkpoint_due(time.monotonic() - last_checkpoint):
+                    self.write_checkpoint()
+                    last_checkpoint = time.monotonic()
+            position.epoch += 1
+            position.window = 0
+            self.state = None  # the streams start over: so does the memory
+
+    def write_checkpoint(self) -> None:
+        if self.save_checkpoint is not None:
+            self.save_checkpoint(Checkpoint(
+                self.model.weights_for_saving(), self.best_weights, self.optimizer.state_dict(),
+                detach_state(self.state), capture_rng(), {}, {"position": self.position.to_dict()}))
+
+    def _checkpoint_due(self, seconds_since_checkpoint: float) -> bool:
+        every, minutes = self.config.checkpoint_every, self.config.checkpoint_minutes
+        return bool(every and self.position.step % every == 0) or \
+            bool(minutes and seconds_since_checkpoint >= minutes * 60)
 
     def _eval_due(self, seconds_since_eval: float) -> bool:
-        if self.eval_every and self.step % self.eval_every == 0:
+        if self.eval_every and self.position.step % self.eval_every == 0:
             return True
         return bool(self.config.max_time) and seconds_since_eval >= self.config.max_time / 8
-
     def _train_step(self, inputs: np.ndarray, targets: np.ndarray, state: State, lr: float) -> tuple[float, State]:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -203,11 +271,11 @@ class Trainer:
         nats, tokens = stream_nll(self.model, bptt_windows(self.val_streams, self.seq_len), self.device,
                                   self.precision)
         val_loss = nats / max(tokens, 1)
-        is_best = self.best is None or val_loss < self.best.val_loss
+        is_best = self.position.best is None or val_loss < self.position.best.val_loss
         if is_best:
             self.best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-        report = EvalReport(self.step, val_loss, math.exp(min(val_loss, 50.0)),
+        report = EvalReport(self.position.step, val_loss, math.exp(min(val_loss, 50.0)),
                             val_loss / self.val_chars_per_token / LN2, self.sample(self.model), is_best)
         if is_best:
-            self.best = report
+            self.position.best = report
         self.observer.on_eval(report)

@@ -167,6 +167,11 @@ def test_a_pickle_model_is_refused_by_the_cli(run, tmp_path):
     assert_one_line_error(run("complete", "x", "--model", path), 2, "pickle")
 
 
+def test_resume_without_a_checkpoint_fails_with_one_line(run, tiny_corpus, user_store):
+    assert_one_line_error(run("train", tiny_corpus, "--resume", *TINY), 2, "no checkpoint to resume", "without --resume")
+    assert_one_line_error(run("train", tiny_corpus, "--checkpoint-every", "0"), 2, "--checkpoint-every")
+
+
 @pytest.mark.parametrize("args, words", [
     (["--level", "morpheme"], ["unknown level", "char, word, bpe, unigram"]),
     (["--cell", "transformer"], ["unknown cell"]),

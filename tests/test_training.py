@@ -1,11 +1,14 @@
 import math
+import os
+import signal
 
 import pytest
 import torch
 
 import lstmtext
 from lstmtext.config import TokenizerConfig, TrainConfig, choose_sizes
-from lstmtext.errors import CorpusError
+from lstmtext.checkpoint import load_checkpoint
+from lstmtext.errors import CorpusError, TrainingInterrupted
 from lstmtext.training import learning_rate
 
 from .conftest import TINY_TRAINING
@@ -92,3 +95,72 @@ def test_auto_sizing_grows_with_the_corpus_and_keeps_user_choices():
     fixed = choose_sizes("char", 20_000, TrainConfig(seq_len=16, batch_size=3), hidden_size=99, layers=4)
     assert (fixed.seq_len, fixed.batch_size, fixed.hidden_size, fixed.layers) == (16, 3, 99, 4)
     assert "20,000 training tokens" in small.reason
+
+
+class SignalAtStep(Recorder):
+    """Sends this process `signals` (e.g. Ctrl-C's SIGINT) right after step `step`, as a user would."""
+
+    def __init__(self, step, *signals):
+        super().__init__()
+        self.stop_step, self.signals = step, signals or (signal.SIGINT,)
+
+    def on_step(self, report):
+        super().on_step(report)
+        if report.step == self.stop_step:
+            for number in self.signals:
+                os.kill(os.getpid(), number)
+
+
+RESUMABLE = TrainConfig(**{**TINY_TRAINING, "max_steps": 24, "eval_every": 8, "checkpoint_every": 5})
+
+
+def train_tiny(corpus, out, **options):
+    from lstmtext.store import ModelStore
+
+    return lstmtext.train(corpus, tokenizer=TokenizerConfig("char"), training=RESUMABLE, layers=1, hidden_size=32,
+                          out=out, store=ModelStore(root=out.parent / "home"), **options)
+
+
+def assert_same_weights(a, b):
+    expected = a.model.model.state_dict()
+    for name, weight in b.model.model.state_dict().items():
+        assert torch.equal(weight, expected[name]), name
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_run_stopped_by_a_signal_and_resumed_ends_bit_identical(tiny_corpus, tmp_path, number):
+    whole = train_tiny(tiny_corpus, tmp_path / "whole.lstm")
+    assert not (tmp_path / "whole.ckpt").exists()  # a finished run leaves no checkpoint behind
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train_tiny(tiny_corpus, tmp_path / "cut.lstm", observer=SignalAtStep(13, number))
+    assert stopped.value.step == 13 and stopped.value.exit_code == 130
+    assert (tmp_path / "cut.ckpt").exists() and not (tmp_path / "cut.lstm").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers put back
+    recorder = Recorder()
+    resumed = train_tiny(tiny_corpus, tmp_path / "cut.lstm", resume=True, observer=recorder)
+    assert recorder.steps[0].step == 14 and "resuming at step 13" in recorder.notes[0]
+    assert resumed.steps == whole.steps == 24 and resumed.val_loss == whole.val_loss
+    assert_same_weights(whole, resumed)
+    assert not (tmp_path / "cut.ckpt").exists()
+
+
+def test_a_second_ctrl_c_stops_at_once_and_the_last_checkpoint_still_resumes(tiny_corpus, tmp_path):
+    whole = train_tiny(tiny_corpus, tmp_path / "whole.lstm")
+    with pytest.raises(TrainingInterrupted, match="the last checkpoint is") as stopped:
+        train_tiny(tiny_corpus, tmp_path / "cut.lstm", observer=SignalAtStep(13, signal.SIGINT, signal.SIGINT))
+    assert stopped.value.step is None
+    assert load_checkpoint(tmp_path / "cut.ckpt").header["position"]["step"] == 10  # the periodic one
+    assert_same_weights(whole, train_tiny(tiny_corpus, tmp_path / "cut.lstm", resume=True))
+
+
+def test_resume_needs_a_checkpoint_and_the_same_corpus(tiny_corpus, tmp_path):
+    from lstmtext.errors import BadInput
+
+    with pytest.raises(BadInput, match="no checkpoint to resume"):
+        train_tiny(tiny_corpus, tmp_path / "m.lstm", resume=True)
+    with pytest.raises(TrainingInterrupted):
+        train_tiny(tiny_corpus, tmp_path / "m.lstm", observer=SignalAtStep(6))
+    other = tmp_path / "other.txt"
+    other.write_text(tiny_corpus.read_text() + "One more line.\n")
+    with pytest.raises(CorpusError, match="not the one the checkpoint"):
+        train_tiny(other, tmp_path / "m.lstm", resume=True)
