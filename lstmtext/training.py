@@ -7,7 +7,9 @@ Draws nothing: it reports progress to an observer the caller supplies.
 
 from __future__ import annotations
 
+import copy
 import math
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -25,7 +27,11 @@ from .errors import TrainingFailed
 from .model import RecurrentLM, State, detach_state
 
 LN2 = math.log(2)
-_MAX_BAD_STEPS = 10
+_BAD_STEPS_BEFORE_ROLLBACK = 3
+_MAX_ROLLBACKS = 3
+_ROLLBACK_LR_FACTOR = 0.5
+# Test hook: steps (1-based, comma-separated) whose loss is replaced by NaN, to exercise divergence handling.
+NAN_STEPS_VARIABLE = "LSTMTEXT_TEST_NAN_STEPS"
 _FINAL_LR_FRACTION = 0.1
 
 
@@ -104,6 +110,7 @@ class RunPosition:
     elapsed: float = 0.0  # seconds of training so far, over every process that ran it
     since_eval: float = 0.0
     best: EvalReport | None = None
+    lr_scale: float = 1.0  # lowered each time training rolls back after diverging
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -170,17 +177,22 @@ class Trainer:
         self.position = RunPosition()
         self.state: State = None
         self.best_weights: dict[str, torch.Tensor] = {}
+        self.last_good: Checkpoint | None = None  # where to roll back to when training diverges
+        self.rollbacks = 0
+        self.nan_steps = {int(s) for s in os.environ.get(NAN_STEPS_VARIABLE, "").split(",") if s.strip()}
 
-    def restore(self, checkpoint: Checkpoint) -> None:
-        """Continue from `checkpoint` instead of the start: call after building, just before `run`."""
+    def restore(self, checkpoint: Checkpoint, quiet_rng: bool = False) -> None:
+        """Continue from `checkpoint` instead of the start: call after building, just before `run`. With
+        `quiet_rng` the random generators go on as they are (a roll-back should not replay the same draws)."""
         self.model.load_saved_weights({k: v.to(self.device) for k, v in checkpoint.model.items()})
-        self.optimizer.load_state_dict(checkpoint.optimizer)
-        self.best_weights = checkpoint.best
+        self.optimizer.load_state_dict(copy.deepcopy(checkpoint.optimizer))
+        self.best_weights = dict(checkpoint.best)
         self.position = RunPosition.from_dict(checkpoint.header["position"])
         state = checkpoint.recurrent_state
         self.state = tuple(s.to(self.device) for s in state) if isinstance(state, tuple) else \
             (state.to(self.device) if state is not None else None)
-        restore_rng(checkpoint.rng)
+        if not quiet_rng:
+            restore_rng(checkpoint.rng)
 
     def fraction_done(self, elapsed: float) -> float:
         by_steps = self.position.step / self.total_steps if self.total_steps else 0.0
@@ -195,18 +207,26 @@ class Trainer:
         clock_start = time.monotonic() - position.elapsed
         last_eval = time.monotonic() - position.since_eval
         last_checkpoint, bad_steps = time.monotonic(), 0
+        self.last_good = self.snapshot()
         while True:
+            rolled_back = False
             for inputs, targets in bptt_windows(self.streams, self.seq_len, start=position.window * self.seq_len):
-                lr = learning_rate(self.config, position.step, self.fraction_done(position.elapsed),
-                                   self.total_steps)
+                lr = position.lr_scale * learning_rate(self.config, position.step,
+                                                       self.fraction_done(position.elapsed), self.total_steps)
                 loss, self.state = self._train_step(inputs, targets, self.state, lr)
-                bad_steps = 0 if math.isfinite(loss) else bad_steps + 1
-                if bad_steps >= _MAX_BAD_STEPS:
-                    raise TrainingFailed(f"the loss was not finite for {bad_steps} steps in a row",
-                                         f"lower the learning rate, e.g. --lr {self.config.lr / 3:.2g}")
                 position.step += 1
                 position.window += 1
                 position.tokens_seen += targets.size
+                bad_steps = 0 if math.isfinite(loss) else bad_steps + 1
+                if bad_steps:
+                    self.observer.on_note(f"step {position.step}: the loss or a gradient was not finite; "
+                                          "the step was skipped")
+                if bad_steps >= _BAD_STEPS_BEFORE_ROLLBACK:
+                    self._roll_back(bad_steps)
+                    position = self.position
+                    clock_start = time.monotonic() - position.elapsed
+                    bad_steps, rolled_back = 0, True
+                    break
                 now = time.monotonic()
                 position.elapsed = now - clock_start
                 done = self.fraction_done(position.elapsed) >= 1.0
@@ -217,6 +237,7 @@ class Trainer:
                 if done or self._eval_due(now - last_eval):
                     self._evaluate()
                     last_eval = time.monotonic()
+                    self.last_good = self.snapshot()
                 position.since_eval = time.monotonic() - last_eval
                 if done:
                     assert position.best is not None
@@ -228,9 +249,30 @@ class Trainer:
                 if self._checkpoint_due(time.monotonic() - last_checkpoint):
                     self.write_checkpoint()
                     last_checkpoint = time.monotonic()
-            position.epoch += 1
-            position.window = 0
-            self.state = None  # the streams start over: so does the memory
+            if not rolled_back:
+                position.epoch += 1
+                position.window = 0
+                self.state = None  # the streams start over: so does the memory
+
+    def snapshot(self) -> Checkpoint:
+        """Everything needed to continue from here, copied (the run goes on changing its own tensors)."""
+        return Checkpoint(
+            {k: v.detach().clone() for k, v in self.model.weights_for_saving().items()}, dict(self.best_weights),
+            copy.deepcopy(self.optimizer.state_dict()), detach_state(self.state), capture_rng(), {},
+            {"position": self.position.to_dict()})
+
+    def _roll_back(self, bad_steps: int) -> None:
+        """Go back to the last good point with a lower learning rate, after `bad_steps` diverged steps."""
+        self.rollbacks += 1
+        if self.rollbacks > _MAX_ROLLBACKS or self.last_good is None:
+            raise TrainingFailed(f"training diverged again after {_MAX_ROLLBACKS} roll-backs",
+                                 f"lower the learning rate, e.g. --lr {self.config.lr / 10:.2g}")
+        failed_at = self.position.step
+        self.restore(self.last_good, quiet_rng=True)
+        self.position.lr_scale *= _ROLLBACK_LR_FACTOR
+        self.observer.on_note(f"the loss or gradients were not finite for {bad_steps} steps in a row (up to step "
+                              f"{failed_at}): rolled back to step {self.position.step} with the learning rate "
+                              f"×{self.position.lr_scale:g}")
 
     def write_checkpoint(self) -> None:
         if self.save_checkpoint is not None:
@@ -256,13 +298,17 @@ class Trainer:
         with autocast(self.device, self.precision):
             logits, state = self.model(x, detach_state(state))  # (B, T, V)
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        if self.position.step + 1 in self.nan_steps:  # the test hook: a one-off fault at this step
+            self.nan_steps.discard(self.position.step + 1)
+            loss = loss * float("nan")
+        self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
+            return float("nan"), None
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip or float("inf"))
+        if not torch.isfinite(norm):  # skip the update; the recurrent state may carry the blow-up, so drop it
             self.optimizer.zero_grad(set_to_none=True)
             return float("nan"), None
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.config.clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
         self.optimizer.step()
         return loss.item(), state
 

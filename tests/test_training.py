@@ -164,3 +164,38 @@ def test_resume_needs_a_checkpoint_and_the_same_corpus(tiny_corpus, tmp_path):
     other.write_text(tiny_corpus.read_text() + "One more line.\n")
     with pytest.raises(CorpusError, match="not the one the checkpoint"):
         train_tiny(other, tmp_path / "m.lstm", resume=True)
+
+
+def test_an_injected_nan_is_skipped_and_reported_and_training_finishes(tiny_corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("LSTMTEXT_TEST_NAN_STEPS", "7")
+    recorder = Recorder()
+    result = train_tiny(tiny_corpus, tmp_path / "m.lstm", observer=recorder)
+    assert result.steps == 24 and math.isfinite(result.val_loss)
+    assert [n for n in recorder.notes if "not finite" in n] == ["step 7: the loss or a gradient was not finite; "
+                                                                  "the step was skipped"]
+    assert all(torch.isfinite(w).all() for w in result.model.model.state_dict().values())
+
+
+def test_repeated_nans_roll_back_to_the_last_good_point_with_a_lower_learning_rate(tiny_corpus, tmp_path,
+                                                                                monkeypatch):
+    monkeypatch.setenv("LSTMTEXT_TEST_NAN_STEPS", "10,11,12")  # evaluations at 8, 16, 24
+    recorder = Recorder()
+    result = train_tiny(tiny_corpus, tmp_path / "m.lstm", observer=recorder)
+    rollback = [n for n in recorder.notes if "rolled back" in n]
+    assert rollback == ["the loss or gradients were not finite for 3 steps in a row (up to step 12): rolled back "
+                        "to step 8 with the learning rate ×0.5"]
+    steps = [s.step for s in recorder.steps]
+    assert steps[:11] == list(range(1, 12)) and steps[11] == 9  # 12 diverged too: back to 8, then 9 again
+    after = [s for s in recorder.steps if s.step == 9][1]
+    before = [s for s in recorder.steps if s.step == 9][0]
+    assert after.lr == pytest.approx(before.lr * 0.5)
+    assert result.steps == 24 and math.isfinite(result.val_loss)
+
+
+def test_training_that_keeps_diverging_fails_with_advice(tiny_corpus, tmp_path, monkeypatch):
+    from lstmtext.errors import TrainingFailed
+
+    monkeypatch.setenv("LSTMTEXT_TEST_NAN_STEPS", ",".join(str(s) for s in range(3, 30)))
+    with pytest.raises(TrainingFailed, match="--lr"):
+        train_tiny(tiny_corpus, tmp_path / "m.lstm")
+    assert not (tmp_path / "m.lstm").exists()
