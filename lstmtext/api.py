@@ -282,13 +282,15 @@ def checkpoint_path(model_path: Path) -> Path:
 def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerConfig(),
           training: TrainConfig = TrainConfig(), cell: str = "lstm", layers: int | None = None,
           hidden_size: int | None = None, embed_size: int | None = None, dropout: float = 0.2,
-          tie_weights: bool = True, resume: bool = False,
+          tie_weights: bool = True, resume: bool = False, init_from: str | os.PathLike | None = None,
           name: str | None = None, out: str | os.PathLike | None = None, store: ModelStore | None = None,
           observer: TrainObserver | None = None) -> TrainResult:
     """Tokenize `corpus`, train a model on it and save it: to `out` if given, else into the store under
     `name` (default: the corpus file's stem), which then becomes the default model. Nothing is written
     unless training succeeds, so a failed run never replaces a good model. Checkpoints go beside the model
-    (`checkpoint_path`); `resume` continues the run from there with the settings it started with."""
+    (`checkpoint_path`); `resume` continues the run from there with the settings it started with.
+    `init_from` (a model name or path) fine-tunes that model: its tokenizer and shape are kept, its weights
+    are the starting point."""
     store, observer = store or ModelStore(), observer or QuietObserver()
     started = time.monotonic()
     # Fail on bad model options before any work; the real config waits for the vocabulary size.
@@ -297,13 +299,23 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     info = inspect_corpus(corpus)
     name = None if out is not None else (name or default_model_name(corpus))
     destination = Path(out) if out is not None else store.path_for(name)
+    if resume and init_from is not None:
+        raise BadInput("--resume and --init-from both given", "--resume goes on with a run; --init-from starts one")
     checkpoint = _checkpoint_to_resume(checkpoint_path(destination), info.sha256) if resume else None
+    base = load(init_from, store=store) if init_from is not None else None
     if checkpoint is not None:
         saved = checkpoint.header["plan"]
         plan = _RunPlan(tokenizer_from_blobs(saved["level"], checkpoint.tokenizer_blobs),
                         TrainConfig(**saved["training"]), ModelConfig.from_dict(saved["model"]), saved["sizing"])
         observer.on_note(f"resuming at step {checkpoint.header['position']['step']:,} from "
                          f"{checkpoint_path(destination)} with the settings it started with")
+    elif base is not None:
+        shape = base.config
+        plan = _plan_run(base.tokenizer, training, info, store, cell=shape.cell, layers=shape.layers,
+                         hidden_size=shape.hidden_size, embed_size=shape.embed_size, dropout=dropout,
+                         tie_weights=shape.tie_weights)
+        observer.on_note(f"fine-tuning {base.path}: its {base.tokenizer.level} tokenizer and its "
+                         f"{shape.layers}×{shape.hidden_size} {shape.cell.upper()} are kept")
     else:
         text_tokenizer = learn_tokenizer(iter_lines(info.path), tokenizer)
         plan = _plan_run(text_tokenizer, training, info, store, cell=cell, layers=layers, hidden_size=hidden_size,
@@ -317,6 +329,8 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     observer.on_note(plan.sizing)
 
     network = RecurrentLM(plan.model)
+    if base is not None:
+        network.load_saved_weights(base.model.weights_for_saving())
     val_sample = val_ids[: training.eval_tokens]
     val_streams = batchify(val_sample, max(1, min(training.batch_size, len(val_sample) // 2)))
     chars_per_token = len(plan.tokenizer.decode(val_sample)) / len(val_sample)

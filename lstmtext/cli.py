@@ -140,6 +140,8 @@ def train(
     device: str = typer.Option(TrainConfig.device, help="auto, cpu, cuda or mps."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run that saves to the same "
                                                         "model, from its checkpoint, with the settings it began with."),
+    init_from: Optional[str] = typer.Option(None, help="Fine-tune this model (name or path) on CORPUS: its "
+                                                       "tokenizer and shape are kept."),
     checkpoint_every: Optional[int] = typer.Option(None, help="Also write a checkpoint every N steps."),
     checkpoint_minutes: float = typer.Option(TrainConfig.checkpoint_minutes,
                                              help="Write a checkpoint every M minutes of training."),
@@ -158,8 +160,8 @@ def train(
     try:
         with ui.TrainDisplay(_stderr()) as display:
             result = api.train(corpus, tokenizer=tokenizer_config, training=training, cell=cell, layers=layers,
-                               hidden_size=hidden, embed_size=embed, dropout=dropout, resume=resume, name=name,
-                               out=out, observer=display)
+                               hidden_size=hidden, embed_size=embed, dropout=dropout, resume=resume,
+                               init_from=init_from, name=name, out=out, observer=display)
     except TrainingInterrupted as stop:
         arguments = sys.argv[1:] if "--resume" in sys.argv else [*sys.argv[1:], "--resume"]
         typer.echo(f"error: {stop}", err=True)

@@ -199,3 +199,24 @@ def test_training_that_keeps_diverging_fails_with_advice(tiny_corpus, tmp_path, 
     with pytest.raises(TrainingFailed, match="--lr"):
         train_tiny(tiny_corpus, tmp_path / "m.lstm")
     assert not (tmp_path / "m.lstm").exists()
+
+
+def test_init_from_fine_tunes_an_existing_model_with_its_tokenizer(lord_models, tmp_path):
+    from lstmtext.store import ModelStore
+
+    base = lord_models["char"]
+    corpus = tmp_path / "more.txt"
+    corpus.write_text("My lord, the queen is here.\nYes, my lord. The king brings news.\n" * 40)
+
+    def first_eval(name, **options):
+        recorder = Recorder()
+        lstmtext.train(corpus, training=TrainConfig(seq_len=32, batch_size=4, max_steps=2, eval_every=2, seed=1),
+                       layers=1, hidden_size=64, out=tmp_path / f"{name}.lstm", store=ModelStore(root=tmp_path / "h"),
+                       observer=recorder, **options)
+        return recorder
+
+    tuned, fresh = first_eval("tuned", init_from=base.path), first_eval("fresh")
+    assert "fine-tuning" in tuned.notes[0]
+    assert tuned.evals[0].val_loss < fresh.evals[0].val_loss / 2  # it starts from what it knew
+    assert lstmtext.load(tmp_path / "tuned.lstm").tokenizer.blobs() == base.tokenizer.blobs()
+    assert lstmtext.load(tmp_path / "fresh.lstm").tokenizer.blobs() != base.tokenizer.blobs()
