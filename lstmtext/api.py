@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
+from . import __version__, distributed
 from .bundle import Bundle, load_bundle, save_bundle
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint as write_checkpoint
 from .config import ModelConfig, TokenizerConfig, TrainConfig, choose_sizes
@@ -284,14 +284,17 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
           hidden_size: int | None = None, embed_size: int | None = None, dropout: float = 0.2,
           tie_weights: bool = True, resume: bool = False, init_from: str | os.PathLike | None = None,
           name: str | None = None, out: str | os.PathLike | None = None, store: ModelStore | None = None,
-          observer: TrainObserver | None = None) -> TrainResult:
+          observer: TrainObserver | None = None) -> TrainResult | None:
     """Tokenize `corpus`, train a model on it and save it: to `out` if given, else into the store under
     `name` (default: the corpus file's stem), which then becomes the default model. Nothing is written
     unless training succeeds, so a failed run never replaces a good model. Checkpoints go beside the model
     (`checkpoint_path`); `resume` continues the run from there with the settings it started with.
     `init_from` (a model name or path) fine-tunes that model: its tokenizer and shape are kept, its weights
-    are the starting point."""
-    store, observer = store or ModelStore(), observer or QuietObserver()
+    are the starting point. Started by torchrun, every process trains on its share of the batch and only
+    rank 0 reports and saves (the others return None)."""
+    store = store or ModelStore()
+    is_main = distributed.is_main_process()
+    observer = observer if observer is not None and is_main else QuietObserver()
     started = time.monotonic()
     # Fail on bad model options before any work; the real config waits for the vocabulary size.
     ModelConfig(vocab_size=2, cell=cell, layers=layers or 1, hidden_size=hidden_size or 1,
@@ -323,6 +326,9 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     training = plan.training
     seed_everything(training.seed)
     device = pick_device(training.device)
+    ranks = None
+    if distributed.launched_by_torchrun():
+        ranks, device = distributed.start(device)
     precision = pick_precision(training.precision, device)
     ids = encode_corpus(info, plan.tokenizer, store.token_cache_dir)
     train_ids, val_ids = split_train_val(ids, training.val_fraction)
@@ -344,12 +350,14 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
             snapshot, tokenizer_blobs=plan.tokenizer.blobs(),
             header={**snapshot.header, "plan": plan.to_dict(info.sha256)}))
 
+    streams = batchify(train_ids, training.batch_size)
     with StopSignals() as signals:
-        trainer = Trainer(network, training, batchify(train_ids, training.batch_size), val_streams,
-                          chars_per_token, device, precision, sample, observer, save_checkpoint, signals.received)
-        if checkpoint is not None:
-            trainer.restore(checkpoint)
         try:
+            trainer = Trainer(network, training, distributed.shard_streams(streams, ranks) if ranks else streams,
+                              val_streams, chars_per_token, device, precision, sample, observer,
+                              save_checkpoint if is_main else None, signals.received, ranks)
+            if checkpoint is not None:
+                trainer.restore(checkpoint)
             outcome = trainer.run()
         except StopRequested as stop:
             raise TrainingInterrupted(stop.step, str(checkpoint_path(destination))) from None
@@ -357,6 +365,10 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
             if checkpoint_path(destination).is_file():
                 raise TrainingInterrupted(None, str(checkpoint_path(destination))) from None
             raise
+        finally:
+            distributed.stop()
+    if not is_main:
+        return None  # rank 0 saves the model
     network.load_state_dict(outcome.best_weights)
     header = {
         "lstmtext_version": __version__,
@@ -390,6 +402,9 @@ def _plan_run(text_tokenizer: Tokenizer, training: TrainConfig, info, store: Mod
     sizing = choose_sizes(text_tokenizer.level, len(train_ids), training, hidden_size, layers)
     check_length(train_ids, val_ids, sizing.seq_len, info.path)
     batch_size = max(1, min(sizing.batch_size, len(train_ids) // (sizing.seq_len + 1)))
+    if training.batch_size is None:  # an automatic batch splits evenly over the processes torchrun started
+        processes = distributed.world_size()
+        batch_size = max(processes, batch_size // processes * processes)
     training = replace(training, seq_len=sizing.seq_len, batch_size=batch_size, epochs=sizing.epochs)
     config = ModelConfig(vocab_size=text_tokenizer.vocab_size, cell=cell, layers=sizing.layers,
                          hidden_size=sizing.hidden_size, embed_size=embed_size or sizing.hidden_size,

@@ -167,6 +167,8 @@ def train(
         typer.echo(f"error: {stop}", err=True)
         typer.echo(f"resume with: {shlex.join(['lstmtext', *arguments])}", err=True)
         raise typer.Exit(stop.exit_code) from None
+    if result is None:
+        return  # another process of a torchrun launch: rank 0 reports
     saved = f"model '{result.name}' (now the default)" if result.name else "model"
     _stdout().print(f"saved {saved} to {result.path}: {result.bits_per_char:.3f} bits/char on held-out text "
                     f"after {result.steps:,} steps in {result.elapsed:.0f} s")

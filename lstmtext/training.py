@@ -18,11 +18,13 @@ from typing import Protocol
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from .checkpoint import Checkpoint, capture_rng, restore_rng
 from .config import TrainConfig
 from .corpus import bptt_windows, windows_per_epoch
 from .device import autocast
+from .distributed import Ranks, agree
 from .errors import TrainingFailed
 from .model import RecurrentLM, State, detach_state
 
@@ -125,7 +127,7 @@ class RunPosition:
 @dataclass
 class TrainOutcome:
     best_weights: dict[str, torch.Tensor]
-    best: EvalReport
+    best: EvalReport | None  # None only on ranks other than 0, which do not evaluate
     steps: int
     elapsed: float
     tokens_seen: int
@@ -163,12 +165,14 @@ class Trainer:
                  val_chars_per_token: float, device: torch.device, precision: str,
                  sample: Callable[[RecurrentLM], str], observer: TrainObserver,
                  save_checkpoint: Callable[[Checkpoint], None] | None = None,
-                 stop_requested: Callable[[], bool] = lambda: False) -> None:
+                 stop_requested: Callable[[], bool] = lambda: False, ranks: Ranks | None = None) -> None:
         self.model, self.config, self.device, self.precision = model, config, device, precision
         self.streams, self.val_streams = streams, val_streams
         self.val_chars_per_token = val_chars_per_token
         self.sample, self.observer, self.save_checkpoint = sample, observer, save_checkpoint
         self.stop_requested = stop_requested
+        self.ranks = ranks  # several processes: `streams` is this rank's share; only rank 0 evaluates
+        self.train_model: torch.nn.Module = model
         self.seq_len = config.seq_len or 1
         self.steps_per_epoch = windows_per_epoch(streams, self.seq_len)
         self.total_steps = config.max_steps or (config.epochs * self.steps_per_epoch if config.epochs else None)
@@ -201,6 +205,9 @@ class Trainer:
 
     def run(self) -> TrainOutcome:
         self.model.to(self.device)
+        if self.ranks is not None:
+            self.train_model = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.observer.on_start(TrainPlan(self.total_steps, self.config.max_time, self.steps_per_epoch,
                                          self.model.parameter_count(), str(self.device), self.precision))
         position = self.position
@@ -229,30 +236,35 @@ class Trainer:
                     break
                 now = time.monotonic()
                 position.elapsed = now - clock_start
-                done = self.fraction_done(position.elapsed) >= 1.0
                 self.observer.on_step(StepReport(
                     position.step, self.total_steps, position.epoch, loss, lr,
                     position.tokens_seen / max(position.elapsed, 1e-9), position.elapsed,
                     self.fraction_done(position.elapsed)))
-                if done or self._eval_due(now - last_eval):
+                done, evaluate, stop, checkpoint = self._decide(
+                    self.fraction_done(position.elapsed) >= 1.0, self._eval_due(now - last_eval),
+                    self.stop_requested(), self._checkpoint_due(now - last_checkpoint))
+                if done or evaluate:
                     self._evaluate()
                     last_eval = time.monotonic()
                     self.last_good = self.snapshot()
                 position.since_eval = time.monotonic() - last_eval
                 if done:
-                    assert position.best is not None
                     return TrainOutcome(self.best_weights, position.best, position.step, position.elapsed,
                                         position.tokens_seen)
-                if self.stop_requested():
+                if stop:
                     self.write_checkpoint()
                     raise StopRequested(position.step)
-                if self._checkpoint_due(time.monotonic() - last_checkpoint):
+                if checkpoint:
                     self.write_checkpoint()
                     last_checkpoint = time.monotonic()
             if not rolled_back:
                 position.epoch += 1
                 position.window = 0
                 self.state = None  # the streams start over: so does the memory
+
+    def _decide(self, *flags: bool) -> list[bool]:
+        """Decisions that depend on the clock or on signals: with several processes, rank 0's count."""
+        return list(flags) if self.ranks is None else agree(list(flags), self.device)
 
     def snapshot(self) -> Checkpoint:
         """Everything needed to continue from here, copied (the run goes on changing its own tensors)."""
@@ -296,23 +308,25 @@ class Trainer:
         x = torch.from_numpy(inputs.astype(np.int64)).to(self.device)  # (B, T)
         y = torch.from_numpy(targets.astype(np.int64)).to(self.device)  # (B, T)
         with autocast(self.device, self.precision):
-            logits, state = self.model(x, detach_state(state))  # (B, T, V)
+            logits, state = self.train_model(x, detach_state(state))  # (B, T, V)
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
         if self.position.step + 1 in self.nan_steps:  # the test hook: a one-off fault at this step
             self.nan_steps.discard(self.position.step + 1)
             loss = loss * float("nan")
         self.optimizer.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
-            return float("nan"), None
+        # Backward even through a non-finite loss: with several processes every rank must join the gradient
+        # averaging, and the averaged norm then tells all of them alike to skip the step.
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip or float("inf"))
-        if not torch.isfinite(norm):  # skip the update; the recurrent state may carry the blow-up, so drop it
+        if not (torch.isfinite(norm) and torch.isfinite(loss)):  # skip; the state may carry the blow-up: drop it
             self.optimizer.zero_grad(set_to_none=True)
             return float("nan"), None
         self.optimizer.step()
         return loss.item(), state
 
     def _evaluate(self) -> None:
+        if self.ranks is not None and not self.ranks.is_main:
+            return
         self.model.eval()
         nats, tokens = stream_nll(self.model, bptt_windows(self.val_streams, self.seq_len), self.device,
                                   self.precision)

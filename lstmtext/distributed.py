@@ -1,0 +1,79 @@
+"""Training on several processes (GPUs, or CPU processes) with PyTorch's own engine: torch.distributed,
+started by torchrun, and DistributedDataParallel.
+
+    torchrun --nproc_per_node 2 -m lstmtext train corpus.txt
+
+Each process (rank) trains on its own contiguous share of the batch's text streams; DDP averages the
+gradients, so the run is the same as one process with the whole batch. Rank 0 evaluates, draws the display and
+writes every file; decisions that depend on time or signals are taken by rank 0 and sent to all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .errors import BadInput
+
+
+@dataclass(frozen=True)
+class Ranks:
+    rank: int
+    world_size: int
+    local_rank: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def is_main_process() -> bool:
+    """False in the processes torchrun starts besides rank 0."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def world_size() -> int:
+    """How many processes torchrun started (1 without torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def launched_by_torchrun() -> bool:
+    return world_size() > 1
+
+
+def start(device: torch.device) -> tuple[Ranks, torch.device]:
+    """Join the process group torchrun set up; on CUDA each process takes the GPU of its local rank."""
+    ranks = Ranks(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0)))
+    if device.type == "cuda":
+        torch.cuda.set_device(ranks.local_rank)
+        device = torch.device("cuda", ranks.local_rank)
+    elif device.type != "cpu":
+        raise BadInput(f"multi-process training runs on CUDA or CPU, not {device.type}", "pass --device cpu")
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return ranks, device
+
+
+def stop() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def shard_streams(streams: np.ndarray, ranks: Ranks) -> np.ndarray:
+    """This rank's contiguous share of the batch's streams (rows); the batch divides evenly."""
+    if streams.shape[0] % ranks.world_size:
+        raise BadInput(f"a batch of {streams.shape[0]} streams does not split over {ranks.world_size} processes",
+                       f"pass a --batch-size that is a multiple of {ranks.world_size}")
+    share = streams.shape[0] // ranks.world_size
+    return streams[ranks.rank * share:(ranks.rank + 1) * share]
+
+
+def agree(flags: list[bool], device: torch.device) -> list[bool]:
+    """Rank 0's values of `flags`, on every rank."""
+    tensor = torch.tensor([float(f) for f in flags], device=device)
+    dist.broadcast(tensor, src=0)
+    return [bool(v) for v in tensor.tolist()]
