@@ -73,8 +73,10 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.uint32)
 
 
-def encode_corpus(info: CorpusInfo, tokenizer: Tokenizer, cache_dir: Path) -> np.memmap:
-    """Token ids of the whole corpus as a read-only memmap, encoded once and cached by content."""
+def encode_corpus(info: CorpusInfo, tokenizer: Tokenizer, cache_dir: Path,
+                  chunk_lines: int = _ENCODE_LINES) -> np.memmap:
+    """Token ids of the whole corpus as a read-only memmap, encoded once and cached by content. The text is
+    read and encoded `chunk_lines` lines at a time and written out as it goes, so memory stays flat."""
     key = hashlib.sha256(info.sha256.encode())
     for name, blob in sorted(tokenizer.blobs().items()):
         key.update(name.encode() + blob)
@@ -84,7 +86,7 @@ def encode_corpus(info: CorpusInfo, tokenizer: Tokenizer, cache_dir: Path) -> np
         cache_dir.mkdir(parents=True, exist_ok=True)
         temporary = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
         with temporary.open("wb") as out:
-            for chunk in _line_chunks(info.path):
+            for chunk in _line_chunks(info.path, chunk_lines):
                 for ids in tokenizer.encode_batch(chunk):
                     out.write(np.asarray(ids, dtype=dtype).tobytes())
         os.replace(temporary, cache)
@@ -93,11 +95,11 @@ def encode_corpus(info: CorpusInfo, tokenizer: Tokenizer, cache_dir: Path) -> np
     return np.memmap(cache, dtype=dtype, mode="r")
 
 
-def _line_chunks(path: Path) -> Iterator[list[str]]:
+def _line_chunks(path: Path, size: int) -> Iterator[list[str]]:
     chunk: list[str] = []
     for line in iter_lines(path):
         chunk.append(line)
-        if len(chunk) == _ENCODE_LINES:
+        if len(chunk) == size:
             yield chunk
             chunk = []
     if chunk:

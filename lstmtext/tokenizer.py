@@ -9,6 +9,7 @@ know with a character model, so it round-trips any text too. Knows nothing about
 from __future__ import annotations
 
 import io
+import random
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ _WORD_UNIT = re.compile(r" ?[^\W_]+| ?[^\w\s]| ?_|\s")
 _TOO_HIGH = re.compile(r"<= ?(\d+)")
 _TOO_LOW = re.compile(r"smaller than required_chars\. (\d+) vs (\d+)")
 _MAX_SENTENCE_CHARS = 2000
+# SentencePiece learns from at most about this much text (a random sample of the lines of a bigger corpus).
+TOKENIZER_SAMPLE_CHARS = 10_000_000
 
 
 def _spm_options(model_type: str, vocab_size: int) -> dict:
@@ -224,9 +227,29 @@ class WordTokenizer:
 Tokenizer = SubwordTokenizer | WordTokenizer
 
 
-def train_tokenizer(lines: Iterable[str], config: TokenizerConfig) -> Tokenizer:
-    """Learn a tokenizer from lines of text (each line keeping its newline)."""
-    lines = list(_sentences(lines))
+def sample_sentences(lines: Iterable[str], budget_chars: int, seed: int = 0) -> list[str]:
+    """Every line (cut to SentencePiece's limit) if they fit in about `budget_chars` characters; else a
+    uniform random sample of them that size, in one pass with memory bounded by the budget (reservoir
+    sampling: once the budget is reached the sample keeps its number of lines)."""
+    sample: list[str] = []
+    kept_chars, seen, rng = 0, 0, random.Random(seed)
+    for line in _sentences(lines):
+        seen += 1
+        if kept_chars < budget_chars and len(sample) == seen - 1:
+            sample.append(line)
+            kept_chars += len(line)
+        else:
+            slot = rng.randrange(seen)
+            if slot < len(sample):
+                sample[slot] = line
+    return sample
+
+
+def train_tokenizer(lines: Iterable[str], config: TokenizerConfig,
+                    sample_chars: int = TOKENIZER_SAMPLE_CHARS) -> Tokenizer:
+    """Learn a tokenizer from lines of text (each line keeping its newline); a big text is sampled down to
+    about `sample_chars` characters first, so memory does not grow with the corpus."""
+    lines = sample_sentences(lines, sample_chars)
     if config.level != "word":
         model_type = config.level
         proto = _train_sentencepiece(lines, model_type, config.max_vocab_size,

@@ -7,7 +7,7 @@ from lstmtext.corpus import (batchify, bptt_windows, check_length, encode_corpus
                              split_train_val, windows_per_epoch)
 from lstmtext.errors import CorpusError
 from lstmtext.model import RecurrentLM
-from lstmtext.tokenizer import train_tokenizer
+from lstmtext.tokenizer import sample_sentences, train_tokenizer
 from lstmtext.training import stream_nll
 
 
@@ -84,3 +84,22 @@ def test_hidden_state_carries_across_batches():
     assert count == whole_count
     assert carried == pytest.approx(whole, rel=1e-5)  # chunks with the carried state == one long pass
     assert abs(restarted - whole) > 1e-3  # and resetting the state each window really differs
+
+
+def test_encoding_in_small_chunks_gives_the_same_tokens_as_the_whole_text(tmp_path, corpus_text):
+    path = tmp_path / "c.txt"
+    path.write_text(corpus_text, encoding="utf-8")
+    tokenizer = train_tokenizer(corpus_text.splitlines(keepends=True), TokenizerConfig("bpe", 500))
+    streamed = encode_corpus(inspect_corpus(path), tokenizer, tmp_path / "cache-a", chunk_lines=3)
+    assert streamed.tolist() == tokenizer.encode(corpus_text)
+
+
+def test_a_big_text_is_sampled_for_the_tokenizer_within_the_budget(corpus_text):
+    lines = corpus_text.splitlines(keepends=True)
+    assert sample_sentences(lines, 10 ** 9) == lines  # small enough: everything, in order
+    sample = sample_sentences(lines, 2000)
+    assert sum(map(len, sample)) < 2000 + max(map(len, lines)) and len(sample) < len(lines) / 5
+    assert set(sample) <= set(lines) and sample == sample_sentences(lines, 2000)  # seeded
+    assert set(sample) & set(lines[len(lines) // 2:])  # drawn from the whole text, not just its start
+    tokenizer = train_tokenizer(lines, TokenizerConfig("bpe", 400), sample_chars=2000)
+    assert tokenizer.decode(tokenizer.encode(corpus_text)) == corpus_text  # unseen text falls back to bytes
