@@ -6,7 +6,8 @@ Measures, for the demo model (the one `make demo` trains; a stand-in of the same
 when there is none):
 - keystroke to ghost text in the REPL: keys sent one at a time through prompt_toolkit's pipe input to the real
   prompt session, timed until the suggestion for the new line is set (p50/p95/max);
-- `suggest()` alone for the same prefixes, and `complete -n 5` (20 tokens) through the API.
+- `suggest()` alone for the same prefixes, and `complete -n 5` (20 tokens) through the API;
+- peak RSS of `lstmtext train` on generated 10 MB and 1 GB corpora (`--corpus-mb`; see bench/bigcorpus.py).
 Each figure is over many calls after a warm-up. Nothing here is asserted by the tests.
 """
 
@@ -34,6 +35,8 @@ from lstmtext.config import TrainConfig
 from lstmtext.errors import ModelNotFound
 from lstmtext.repl import Repl
 from lstmtext.terminal import TerminalReader
+
+from . import bigcorpus
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPED = [
@@ -125,6 +128,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model name or path (default: the demo model)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--corpus-mb", type=int, default=1000,
+                        help="size of the generated corpus for the peak-memory figure (0 skips it)")
     args = parser.parse_args()
     console = Console()
     model, which = demo_model(args.model, console)
@@ -145,8 +150,13 @@ def main() -> None:
         "complete_n5_20_tokens_ms": summary(complete_latency(model)),
         "targets": {"ghost_text_p95_ms": GHOST_TEXT_TARGET_P95_MS},
     }
+    if args.corpus_mb:
+        console.print(f"peak memory of training on generated 10 MB and {args.corpus_mb:,} MB corpora …")
+        results["training_memory"] = bigcorpus.measure(args.corpus_mb)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     console.print(results_table(results))
+    if "training_memory" in results:
+        console.print(memory_table(results["training_memory"]))
     console.print(f"written to {args.out}")
 
 
@@ -161,6 +171,16 @@ def results_table(results: dict) -> Table:
         figures = results[key]
         table.add_row(label, f"{figures['p50']:.1f}", f"{figures['p95']:.1f}", f"{figures['max']:.1f}",
                       str(figures["count"]), target)
+    return table
+
+
+def memory_table(memory: dict) -> Table:
+    table = Table(title="lstmtext train --max-steps 30: peak memory", title_justify="left")
+    for column in ("corpus", "peak RSS MB", "seconds", "target"):
+        table.add_column(column, justify="left" if column == "corpus" else "right")
+    for size, figures in memory["corpus_sizes"].items():
+        table.add_row(size.replace("_", " ").upper(), f"{figures['peak_rss_mb']:,.0f}", f"{figures['seconds']:.0f}",
+                      f"< {memory['target_peak_rss_mb']:,} MB")
     return table
 
 
