@@ -273,6 +273,12 @@ class _RunPlan:
         return {"level": self.tokenizer.level, "training": self.training.to_dict(), "model": self.model.to_dict(),
                 "sizing": self.sizing, "corpus_sha256": corpus_sha256}
 
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint) -> "_RunPlan":
+        saved = checkpoint.header["plan"]
+        return cls(tokenizer_from_blobs(saved["level"], checkpoint.tokenizer_blobs), TrainConfig(**saved["training"]),
+                   ModelConfig.from_dict(saved["model"]), saved["sizing"])
+
 
 def checkpoint_path(model_path: Path) -> Path:
     """Where a run that saves to `model_path` keeps its checkpoint."""
@@ -307,9 +313,7 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     checkpoint = _checkpoint_to_resume(checkpoint_path(destination), info.sha256) if resume else None
     base = load(init_from, store=store) if init_from is not None else None
     if checkpoint is not None:
-        saved = checkpoint.header["plan"]
-        plan = _RunPlan(tokenizer_from_blobs(saved["level"], checkpoint.tokenizer_blobs),
-                        TrainConfig(**saved["training"]), ModelConfig.from_dict(saved["model"]), saved["sizing"])
+        plan = _RunPlan.from_checkpoint(checkpoint)
         observer.on_note(f"resuming at step {checkpoint.header['position']['step']:,} from "
                          f"{checkpoint_path(destination)} with the settings it started with")
     elif base is not None:
@@ -320,9 +324,9 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
         observer.on_note(f"fine-tuning {base.path}: its {base.tokenizer.level} tokenizer and its "
                          f"{shape.layers}×{shape.hidden_size} {shape.cell.upper()} are kept")
     else:
-        text_tokenizer = learn_tokenizer(iter_lines(info.path), tokenizer)
-        plan = _plan_run(text_tokenizer, training, info, store, cell=cell, layers=layers, hidden_size=hidden_size,
-                         embed_size=embed_size, dropout=dropout, tie_weights=tie_weights)
+        plan = _plan_run(learn_tokenizer(iter_lines(info.path), tokenizer), training, info, store, cell=cell,
+                         layers=layers, hidden_size=hidden_size, embed_size=embed_size, dropout=dropout,
+                         tie_weights=tie_weights)
     training = plan.training
     seed_everything(training.seed)
     device = pick_device(training.device)
@@ -370,20 +374,9 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     if not is_main:
         return None  # rank 0 saves the model
     network.load_state_dict(outcome.best_weights)
-    header = {
-        "lstmtext_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": plan.model.to_dict(),
-        "tokenizer": {"level": plan.tokenizer.level, "vocab_size": plan.tokenizer.vocab_size},
-        "training": training.to_dict(),
-        "corpus": {"name": info.path.name, "bytes": info.bytes, "chars": info.chars, "sha256": info.sha256,
-                   "tokens": int(len(ids))},
-        "metrics": {"val_loss": outcome.best.val_loss, "val_perplexity": outcome.best.perplexity,
-                    "val_bits_per_char": outcome.best.bits_per_char, "best_step": outcome.best.step},
-        "run": {"steps": outcome.steps, "tokens_seen": outcome.tokens_seen, "train_seconds": outcome.elapsed,
-                "total_seconds": time.monotonic() - started, "device": str(device), "precision": precision,
-                "parameters": network.parameter_count(), "sizing": plan.sizing},
-    }
+    header = _model_header(plan, info, len(ids), outcome, {
+        "total_seconds": time.monotonic() - started, "device": str(device), "precision": precision,
+        "parameters": network.parameter_count(), "sizing": plan.sizing})
     result_model = LanguageModel(network.cpu().eval(), plan.tokenizer, header, destination, store.token_cache_dir)
     result_model.save(destination)
     checkpoint_path(destination).unlink(missing_ok=True)  # the run is finished: nothing left to resume
@@ -391,6 +384,23 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
         store.set_default(name)
     return TrainResult(result_model, destination, name, outcome.best.val_loss, outcome.best.bits_per_char,
                        outcome.steps, outcome.elapsed)
+
+
+def _model_header(plan: _RunPlan, info, tokens: int, outcome, run: dict) -> dict:
+    """What a saved model says about itself: its settings, its corpus, how it was trained and how well."""
+    return {
+        "lstmtext_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": plan.model.to_dict(),
+        "tokenizer": {"level": plan.tokenizer.level, "vocab_size": plan.tokenizer.vocab_size},
+        "training": plan.training.to_dict(),
+        "corpus": {"name": info.path.name, "bytes": info.bytes, "chars": info.chars, "sha256": info.sha256,
+                   "tokens": int(tokens)},
+        "metrics": {"val_loss": outcome.best.val_loss, "val_perplexity": outcome.best.perplexity,
+                    "val_bits_per_char": outcome.best.bits_per_char, "best_step": outcome.best.step},
+        "run": {"steps": outcome.steps, "tokens_seen": outcome.tokens_seen, "train_seconds": outcome.elapsed,
+                **run},
+    }
 
 
 def _plan_run(text_tokenizer: Tokenizer, training: TrainConfig, info, store: ModelStore, *, cell: str,
