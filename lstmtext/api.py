@@ -339,6 +339,8 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     observer.on_note(plan.sizing)
 
     network = RecurrentLM(plan.model)
+    if ranks is not None and not ranks.is_main:  # its own dropout draws; DDP copies rank 0's initial weights
+        seed_everything(training.seed + ranks.rank)
     if base is not None:
         network.load_saved_weights(base.model.weights_for_saving())
     val_sample = val_ids[: training.eval_tokens]
@@ -427,6 +429,10 @@ def _checkpoint_to_resume(path: Path, corpus_sha256: str) -> Checkpoint:
         raise BadInput(f"there is no checkpoint to resume at {path}",
                        "run the same command without --resume to start training")
     checkpoint = load_checkpoint(path)
+    processes = checkpoint.header.get("processes", 1)
+    if processes != distributed.world_size():
+        raise BadInput(f"the checkpoint {path} was written by {processes} training process(es), this run has "
+                       f"{distributed.world_size()}", f"resume with the same number of processes ({processes})")
     if checkpoint.header.get("plan", {}).get("corpus_sha256") != corpus_sha256:
         raise CorpusError(f"the corpus is not the one the checkpoint {path} was trained on",
                           "resume with the same corpus file, or start again without --resume")

@@ -77,3 +77,39 @@ def agree(flags: list[bool], device: torch.device) -> list[bool]:
     tensor = torch.tensor([float(f) for f in flags], device=device)
     dist.broadcast(tensor, src=0)
     return [bool(v) for v in tensor.tolist()]
+
+
+def gather_rows(state, device: torch.device):
+    """Every rank's recurrent state (L, b, H), joined along the batch in rank order: (L, world × b, H)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(gather_rows(part, device) for part in state)
+    parts = [torch.empty_like(state, device=device) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, state.to(device).contiguous())
+    return torch.cat(parts, dim=1).cpu()
+
+
+def own_rows(state, ranks: Ranks):
+    """This rank's rows of a state gathered by `gather_rows`."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(own_rows(part, ranks) for part in state)
+    share = state.shape[1] // ranks.world_size
+    return state[:, ranks.rank * share:(ranks.rank + 1) * share]
+
+
+def gather_rng(states: dict[str, torch.Tensor], ranks: Ranks, device: torch.device) -> dict[str, torch.Tensor]:
+    """Every rank's generator states, as `rank<R>.<name>`, plus rank 0's under their plain names."""
+    gathered = dict(states) if ranks.is_main else {}
+    for name, state in states.items():
+        parts = [torch.empty_like(state, device=device) for _ in range(ranks.world_size)]
+        dist.all_gather(parts, state.to(device))
+        gathered.update({f"rank{rank}.{name}": part.cpu() for rank, part in enumerate(parts)})
+    return gathered
+
+
+def own_rng(states: dict[str, torch.Tensor], ranks: Ranks) -> dict[str, torch.Tensor]:
+    prefix = f"rank{ranks.rank}."
+    return {name[len(prefix):]: state for name, state in states.items() if name.startswith(prefix)}

@@ -24,7 +24,7 @@ from .checkpoint import Checkpoint, capture_rng, restore_rng
 from .config import TrainConfig
 from .corpus import bptt_windows, windows_per_epoch
 from .device import autocast
-from .distributed import Ranks, agree
+from .distributed import Ranks, agree, gather_rng, gather_rows, own_rng, own_rows
 from .errors import TrainingFailed
 from .model import RecurrentLM, State, detach_state
 
@@ -34,6 +34,8 @@ _MAX_ROLLBACKS = 3
 _ROLLBACK_LR_FACTOR = 0.5
 # Test hook: steps (1-based, comma-separated) whose loss is replaced by NaN, to exercise divergence handling.
 NAN_STEPS_VARIABLE = "LSTMTEXT_TEST_NAN_STEPS"
+# Test hook: act as if Ctrl-C came right after this step (rank 0's counts, as for a real signal).
+STOP_AFTER_VARIABLE = "LSTMTEXT_TEST_STOP_AFTER_STEP"
 _FINAL_LR_FRACTION = 0.1
 
 
@@ -184,6 +186,7 @@ class Trainer:
         self.last_good: Checkpoint | None = None  # where to roll back to when training diverges
         self.rollbacks = 0
         self.nan_steps = {int(s) for s in os.environ.get(NAN_STEPS_VARIABLE, "").split(",") if s.strip()}
+        self.stop_after = int(os.environ.get(STOP_AFTER_VARIABLE, "0"))
 
     def restore(self, checkpoint: Checkpoint, quiet_rng: bool = False) -> None:
         """Continue from `checkpoint` instead of the start: call after building, just before `run`. With
@@ -192,11 +195,13 @@ class Trainer:
         self.optimizer.load_state_dict(copy.deepcopy(checkpoint.optimizer))
         self.best_weights = dict(checkpoint.best)
         self.position = RunPosition.from_dict(checkpoint.header["position"])
-        state = checkpoint.recurrent_state
+        state, rng = checkpoint.recurrent_state, checkpoint.rng
+        if self.ranks is not None and "processes" in checkpoint.header:  # a checkpoint file, not a snapshot
+            state, rng = own_rows(state, self.ranks), own_rng(rng, self.ranks)
         self.state = tuple(s.to(self.device) for s in state) if isinstance(state, tuple) else \
             (state.to(self.device) if state is not None else None)
         if not quiet_rng:
-            restore_rng(checkpoint.rng)
+            restore_rng(rng)
 
     def fraction_done(self, elapsed: float) -> float:
         by_steps = self.position.step / self.total_steps if self.total_steps else 0.0
@@ -242,7 +247,8 @@ class Trainer:
                     self.fraction_done(position.elapsed)))
                 done, evaluate, stop, checkpoint = self._decide(
                     self.fraction_done(position.elapsed) >= 1.0, self._eval_due(now - last_eval),
-                    self.stop_requested(), self._checkpoint_due(now - last_checkpoint))
+                    self.stop_requested() or position.step == self.stop_after,
+                    self._checkpoint_due(now - last_checkpoint))
                 if done or evaluate:
                     self._evaluate()
                     last_eval = time.monotonic()
@@ -287,10 +293,15 @@ class Trainer:
                               f"×{self.position.lr_scale:g}")
 
     def write_checkpoint(self) -> None:
+        """With several processes every rank must call this: their states and generators are gathered."""
+        state, rng, processes = detach_state(self.state), capture_rng(), 1
+        if self.ranks is not None:
+            state, rng = gather_rows(state, self.device), gather_rng(rng, self.ranks, self.device)
+            processes = self.ranks.world_size
         if self.save_checkpoint is not None:
             self.save_checkpoint(Checkpoint(
-                self.model.weights_for_saving(), self.best_weights, self.optimizer.state_dict(),
-                detach_state(self.state), capture_rng(), {}, {"position": self.position.to_dict()}))
+                self.model.weights_for_saving(), self.best_weights, self.optimizer.state_dict(), state, rng, {},
+                {"position": self.position.to_dict(), "processes": processes}))
 
     def _checkpoint_due(self, seconds_since_checkpoint: float) -> bool:
         every, minutes = self.config.checkpoint_every, self.config.checkpoint_minutes

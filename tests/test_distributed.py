@@ -18,13 +18,20 @@ TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 SETTINGS = dict(seq_len=16, batch_size=4, max_steps=10, device="cpu")
 
 
+SMALL = ["--level", "char", "--layers", "1", "--hidden", "32", "--seq-len", "16", "--batch-size", "4",
+         "--device", "cpu"]
+
+
+def torchrun(corpus, out, *options, processes=2, **env):
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+         "-m", "lstmtext", "train", str(corpus), "--out", str(out), *SMALL, *options],
+        env={**os.environ, "LSTMTEXT_HOME": str(out.parent / "home"), **env}, capture_output=True, text=True,
+        timeout=300)
+
+
 def test_two_processes_match_one_with_the_same_global_batch(tiny_corpus, tmp_path):
-    env = {**os.environ, "LSTMTEXT_HOME": str(tmp_path / "home")}
-    launched = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "lstmtext",
-         "train", str(tiny_corpus), "--out", str(tmp_path / "ddp.lstm"), "--level", "char", "--layers", "1",
-         "--hidden", "32", "--dropout", "0", "--seq-len", "16", "--batch-size", "4", "--max-steps", "10",
-         "--device", "cpu"], env=env, capture_output=True, text=True, timeout=300)
+    launched = torchrun(tiny_corpus, tmp_path / "ddp.lstm", "--dropout", "0", "--max-steps", "10")
     assert launched.returncode == 0, launched.stderr[-3000:]
     assert launched.stdout.count("saved model") == 1  # rank 0 alone reports and writes
     single = lstmtext.train(tiny_corpus, tokenizer=TokenizerConfig("char"), training=TrainConfig(**SETTINGS),
@@ -38,3 +45,20 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_corpus, tmp_pat
     seed_everything(TrainConfig.seed)  # the same start both runs had: training did move the weights
     initial = RecurrentLM(single.model.config)
     assert not torch.allclose(initial.rnn.weight_hh_l0, ddp.model.rnn.weight_hh_l0, atol=1e-3)
+
+
+def test_a_multi_process_run_interrupted_and_resumed_ends_bit_identical(tiny_corpus, tmp_path):
+    options = ["--max-steps", "12", "--checkpoint-every", "5"]  # dropout on: every rank's generator matters
+    assert torchrun(tiny_corpus, tmp_path / "whole.lstm", *options).returncode == 0
+    stopped = torchrun(tiny_corpus, tmp_path / "cut.lstm", *options, LSTMTEXT_TEST_STOP_AFTER_STEP="7")
+    assert stopped.returncode != 0 and "interrupted after step 7" in stopped.stderr
+    one_process = subprocess.run([sys.executable, "-m", "lstmtext", "train", str(tiny_corpus), "--out",
+                                  str(tmp_path / "cut.lstm"), *SMALL, *options, "--resume"],
+                                 env={**os.environ, "LSTMTEXT_HOME": str(tmp_path / "home")},
+                                 capture_output=True, text=True, timeout=300)
+    assert one_process.returncode == 2 and "written by 2 training process" in one_process.stderr
+    resumed = torchrun(tiny_corpus, tmp_path / "cut.lstm", *options, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    whole, cut = lstmtext.load(tmp_path / "whole.lstm"), lstmtext.load(tmp_path / "cut.lstm")
+    for name, weight in whole.model.state_dict().items():
+        assert torch.equal(cut.model.state_dict()[name], weight), name
