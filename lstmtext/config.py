@@ -12,7 +12,7 @@ from .errors import BadInput
 
 LEVELS = ("char", "word", "bpe", "unigram")
 CELLS = ("lstm", "gru", "rnn")
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 # Upper bounds on the vocabulary; SentencePiece is told they are soft, so a small corpus gets fewer pieces.

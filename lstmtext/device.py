@@ -39,19 +39,22 @@ def cpu_has_fast_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 def pick_precision(preference: str, device: torch.device) -> str:
+    if preference == "fp16" and device.type != "cuda":
+        raise BadInput(f"--precision fp16 needs a CUDA GPU (there is no fp16 LSTM kernel on {device.type})",
+                       "use --precision fp32 or bf16")
     if preference != "auto":
         return preference
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if device.type == "cpu":
         return "bf16" if cpu_has_fast_bf16() else "fp32"
     return "fp32"
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    if precision != "bf16":
+    if precision not in ("bf16", "fp16"):
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
 def seed_everything(seed: int) -> None:

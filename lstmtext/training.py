@@ -180,6 +180,8 @@ class Trainer:
         self.total_steps = config.max_steps or (config.epochs * self.steps_per_epoch if config.epochs else None)
         self.eval_every = config.eval_every or (max(1, self.total_steps // 10) if self.total_steps else None)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        # fp16 gradients need loss scaling; elsewhere the scaler is switched off and passes straight through.
+        self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
         self.position = RunPosition()
         self.state: State = None
         self.best_weights: dict[str, torch.Tensor] = {}
@@ -195,6 +197,8 @@ class Trainer:
         self.optimizer.load_state_dict(copy.deepcopy(checkpoint.optimizer))
         self.best_weights = dict(checkpoint.best)
         self.position = RunPosition.from_dict(checkpoint.header["position"])
+        if checkpoint.header.get("scaler"):
+            self.scaler.load_state_dict(checkpoint.header["scaler"])
         state, rng = checkpoint.recurrent_state, checkpoint.rng
         if self.ranks is not None and "processes" in checkpoint.header:  # a checkpoint file, not a snapshot
             state, rng = own_rows(state, self.ranks), own_rng(rng, self.ranks)
@@ -277,7 +281,7 @@ class Trainer:
         return Checkpoint(
             {k: v.detach().clone() for k, v in self.model.weights_for_saving().items()}, dict(self.best_weights),
             copy.deepcopy(self.optimizer.state_dict()), detach_state(self.state), capture_rng(), {},
-            {"position": self.position.to_dict()})
+            {"position": self.position.to_dict(), "scaler": self.scaler.state_dict()})
 
     def _roll_back(self, bad_steps: int) -> None:
         """Go back to the last good point with a lower learning rate, after `bad_steps` diverged steps."""
@@ -301,7 +305,7 @@ class Trainer:
         if self.save_checkpoint is not None:
             self.save_checkpoint(Checkpoint(
                 self.model.weights_for_saving(), self.best_weights, self.optimizer.state_dict(), state, rng, {},
-                {"position": self.position.to_dict(), "processes": processes}))
+                {"position": self.position.to_dict(), "processes": processes, "scaler": self.scaler.state_dict()}))
 
     def _checkpoint_due(self, seconds_since_checkpoint: float) -> bool:
         every, minutes = self.config.checkpoint_every, self.config.checkpoint_minutes
@@ -327,12 +331,20 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         # Backward even through a non-finite loss: with several processes every rank must join the gradient
         # averaging, and the averaged norm then tells all of them alike to skip the step.
-        loss.backward()
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip or float("inf"))
-        if not (torch.isfinite(norm) and torch.isfinite(loss)):  # skip; the state may carry the blow-up: drop it
+        finite = bool(torch.isfinite(norm) and torch.isfinite(loss))
+        if not finite and self.scaler.is_enabled() and torch.isfinite(loss):
+            self.scaler.step(self.optimizer)  # an fp16 overflow: the scaler skips the update, lowers the scale
+            self.scaler.update()
+            return loss.item(), state
+        if not finite:  # skip; the state may carry the blow-up: drop it
             self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.update()
             return float("nan"), None
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         return loss.item(), state
 
     def _evaluate(self) -> None:

@@ -178,6 +178,7 @@ def test_resume_without_a_checkpoint_fails_with_one_line(run, tiny_corpus, user_
     (["--lr", "-1"], ["--lr"]),
     (["--max-time", "0"], ["--max-time"]),
     (["--name", "../x"], ["not a usable model name"]),
+    (["--precision", "fp16", "--device", "cpu"], ["fp16 needs a CUDA GPU", "fp32 or bf16"]),
 ])
 def test_bad_options_fail_with_one_line(run, tiny_corpus, args, words):
     assert_one_line_error(run("train", tiny_corpus, *args), 2, *words)
