@@ -316,6 +316,7 @@ class Trainer:
         if self.eval_every and self.position.step % self.eval_every == 0:
             return True
         return bool(self.config.max_time) and seconds_since_eval >= self.config.max_time / 8
+
     def _train_step(self, inputs: np.ndarray, targets: np.ndarray, state: State, lr: float) -> tuple[float, State]:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
