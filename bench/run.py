@@ -7,6 +7,7 @@ when there is none):
 - keystroke to ghost text in the REPL: keys sent one at a time through prompt_toolkit's pipe input to the real
   prompt session, timed until the suggestion for the new line is set (p50/p95/max);
 - `suggest()` alone for the same prefixes, and `complete -n 5` (20 tokens) through the API;
+- the matmul roofline, training throughput, generation per token, tokenization and CLI start-up (bench/speed.py);
 - peak RSS of `lstmtext train` on generated 10 MB and 1 GB corpora (`--corpus-mb`; see bench/bigcorpus.py).
 Each figure is over many calls after a warm-up. Nothing here is asserted by the tests.
 """
@@ -36,7 +37,7 @@ from lstmtext.errors import ModelNotFound
 from lstmtext.repl import Repl
 from lstmtext.terminal import TerminalReader
 
-from . import bigcorpus
+from . import bigcorpus, speed
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPED = [
@@ -150,11 +151,14 @@ def main() -> None:
         "complete_n5_20_tokens_ms": summary(complete_latency(model)),
         "targets": {"ghost_text_p95_ms": GHOST_TEXT_TARGET_P95_MS},
     }
+    console.print("roofline, training throughput, generation, tokenization and CLI start-up …")
+    results["speed"] = speed.measure(str(model.path))
     if args.corpus_mb:
         console.print(f"peak memory of training on generated 10 MB and {args.corpus_mb:,} MB corpora …")
         results["training_memory"] = bigcorpus.measure(args.corpus_mb)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     console.print(results_table(results))
+    console.print(speed_table(results["speed"]))
     if "training_memory" in results:
         console.print(memory_table(results["training_memory"]))
     console.print(f"written to {args.out}")
@@ -171,6 +175,26 @@ def results_table(results: dict) -> Table:
         figures = results[key]
         table.add_row(label, f"{figures['p50']:.1f}", f"{figures['p95']:.1f}", f"{figures['max']:.1f}",
                       str(figures["count"]), target)
+    return table
+
+
+def speed_table(figures: dict) -> Table:
+    roofline = figures["matmul_roofline_gflops"]
+    table = Table(title=f"speed (matmul roofline: fp32 {roofline['fp32']:.0f} GFLOP/s, bf16 {roofline['bf16']:.0f})",
+                  title_justify="left")
+    table.add_column("measure")
+    table.add_column("figure", justify="right")
+    table.add_column("of roofline", justify="right")
+    for name, run in figures["training"].items():
+        table.add_row(f"train {name.replace('_', ' ')} (2 layers, batch 32 × 128)",
+                      f"{run['tokens_per_s']:,} tok/s, {run['lstm_gflops']:.0f} GFLOP/s", f"{run['fraction_of_roofline']:.0%}")
+    for name, ms in figures["generation_ms_per_token"].items():
+        table.add_row(f"generate, {name.upper()}, 2 layers, batch 1", f"{ms:.3f} ms/token", "")
+    for level, rate in figures["tokenize_mb_per_s"].items():
+        table.add_row(f"tokenize, {level}", f"{rate:.1f} MB/s", "")
+    cli = figures["cli_seconds"]
+    table.add_row("lstmtext --help", f"{cli['help']:.2f} s", "")
+    table.add_row("lstmtext complete (cold)", f"{cli['complete_cold']:.2f} s", f"import torch {cli['import_torch']:.2f} s")
     return table
 
 

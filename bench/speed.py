@@ -1,0 +1,128 @@
+"""Speed on this machine: the matmul roofline, training throughput, generation per token, tokenization and the
+CLI's start-up. Every figure is the median of several runs after a warm-up.
+
+    python -m bench.speed
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lstmtext.config import ModelConfig, TokenizerConfig, TrainConfig
+from lstmtext.corpus import encode_corpus, inspect_corpus
+from lstmtext.inference import Stepper
+from lstmtext.model import RecurrentLM
+from lstmtext.tokenizer import train_tokenizer
+from lstmtext.training import QuietObserver, Trainer
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAR_VOCAB, WORD_VOCAB = 96, 10_000
+BATCH, SEQ = 32, 128
+
+
+def median_seconds(call: Callable[[], object], runs: int = 5, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def matmul_roofline(size: int = 2048) -> dict:
+    """GFLOP/s of one big square matmul in fp32 and bf16: the most this CPU's cores do."""
+    figures = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        figures[name] = round(2 * size ** 3 / median_seconds(lambda: torch.mm(a, b)) / 1e9, 1)
+    return figures
+
+
+def lstm_parameters(model: RecurrentLM) -> int:
+    return sum(p.numel() for p in model.rnn.parameters())
+
+
+def training_throughput(hidden: int, precision: str, vocab: int = CHAR_VOCAB, steps: int = 6) -> dict:
+    """Tokens/s of the real training step (2 layers, batch 32 × seq 128) and the LSTM's effective GFLOP/s
+    (6 × LSTM parameters × tokens/s: forward 2, backward 4 multiply-adds per parameter per token)."""
+    torch.manual_seed(0)
+    model = RecurrentLM(ModelConfig(vocab_size=vocab, layers=2, hidden_size=hidden, embed_size=hidden))
+    streams = np.random.default_rng(0).integers(0, vocab, (BATCH, SEQ * (steps + 4) + 1)).astype(np.uint16)
+    trainer = Trainer(model, TrainConfig(seq_len=SEQ, batch_size=BATCH, max_steps=10 ** 6), streams, streams[:, :64],
+                      1.0, torch.device("cpu"), precision, lambda m: "", QuietObserver())
+    windows = [(streams[:, i * SEQ:(i + 1) * SEQ], streams[:, i * SEQ + 1:(i + 1) * SEQ + 1]) for i in range(steps + 2)]
+
+    def one_step(index: int = 0) -> None:
+        inputs, targets = windows[index % len(windows)]
+        trainer._train_step(inputs, targets, None, 1e-3)
+
+    seconds = median_seconds(one_step, runs=steps, warmup=2)
+    tokens_per_second = BATCH * SEQ / seconds
+    return {"tokens_per_s": round(tokens_per_second), "lstm_gflops": round(6 * lstm_parameters(model) *
+                                                                            tokens_per_second / 1e9, 1)}
+
+
+def generation_ms_per_token(hidden: int, tokens: int = 500) -> float:
+    torch.manual_seed(0)
+    stepper = Stepper(RecurrentLM(ModelConfig(vocab_size=CHAR_VOCAB, layers=2, hidden_size=hidden,
+                                              embed_size=hidden)))
+    state, _ = stepper.prime([1, 2, 3])
+    token = torch.tensor([5])
+
+    def run() -> None:
+        current = state
+        for _ in range(tokens):
+            _, current = stepper.step(token, current)
+
+    return round(median_seconds(run) / tokens * 1000, 4)
+
+
+def tokenize_mb_per_s(level: str, megabytes: int = 8) -> float:
+    text = (ROOT / "data" / "corpus.txt").read_text(encoding="utf-8")
+    tokenizer = train_tokenizer(text.splitlines(keepends=True), TokenizerConfig(level))
+    with tempfile.TemporaryDirectory() as folder:
+        corpus = Path(folder) / "big.txt"
+        corpus.write_text(text * (megabytes * 2 ** 20 // len(text.encode()) + 1), encoding="utf-8")
+        info = inspect_corpus(corpus)
+        runs = iter(range(100))
+        seconds = median_seconds(lambda: encode_corpus(info, tokenizer, Path(folder) / f"cache{next(runs)}"),
+                                 runs=3, warmup=0)
+        return round(info.bytes / 2 ** 20 / seconds, 2)
+
+
+def cli_seconds(*arguments: str, runs: int = 5) -> float:
+    command = [str(Path(sys.executable).parent / "lstmtext"), *arguments]
+    return round(median_seconds(lambda: subprocess.run(command, capture_output=True, check=True), runs=runs), 3)
+
+
+def measure(model_path: str) -> dict:
+    roofline = matmul_roofline()
+    training = {f"char_h{h}_{p}": training_throughput(h, p) for h in (256, 384, 512) for p in ("fp32", "bf16")}
+    training["word_h384_fp32"] = training_throughput(384, "fp32", vocab=WORD_VOCAB)
+    for figures, name in ((f, n) for n, f in training.items()):
+        figures["fraction_of_roofline"] = round(figures["lstm_gflops"] / roofline[name.rsplit("_", 1)[1]], 2)
+    import_torch = round(median_seconds(lambda: subprocess.run([sys.executable, "-c", "import torch"], check=True),
+                                        runs=3), 3)
+    return {
+        "matmul_roofline_gflops": roofline,
+        "training": training,
+        "generation_ms_per_token": {f"h{h}": generation_ms_per_token(h) for h in (384, 512)},
+        "tokenize_mb_per_s": {level: tokenize_mb_per_s(level) for level in ("char", "bpe")},
+        "cli_seconds": {"help": cli_seconds("--help"), "import_torch": import_torch,
+                        "complete_cold": cli_seconds("complete", "When there is fi", "--model", model_path, runs=3)},
+    }
+
+
+if __name__ == "__main__":
+    print(measure(sys.argv[1] if len(sys.argv) > 1 else "demo"))
