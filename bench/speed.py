@@ -73,19 +73,26 @@ def training_throughput(hidden: int, precision: str, vocab: int = CHAR_VOCAB, st
                                                                             tokens_per_second / 1e9, 1)}
 
 
-def generation_ms_per_token(hidden: int, tokens: int = 500) -> float:
+def generation_ms_per_token(hidden: int, tokens: int = 1000) -> dict:
+    """Per token at batch 1: `generate`'s single stream (int8 gate weights), the same in fp32, and the batched
+    exact step that beam search uses."""
     torch.manual_seed(0)
     stepper = Stepper(RecurrentLM(ModelConfig(vocab_size=CHAR_VOCAB, layers=2, hidden_size=hidden,
                                               embed_size=hidden)))
     state, _ = stepper.prime([1, 2, 3])
+    figures = {}
+    for name, int8 in (("generate_int8", True), ("single_stream_fp32", False)):
+        stream = stepper.single_stream(state, int8=int8)
+        figures[name] = round(median_seconds(lambda: [stream.step(5) for _ in range(tokens)]) / tokens * 1000, 4)
     token = torch.tensor([5])
 
-    def run() -> None:
+    def batched() -> None:
         current = state
         for _ in range(tokens):
             _, current = stepper.step(token, current)
 
-    return round(median_seconds(run) / tokens * 1000, 4)
+    figures["beam_step_fp32"] = round(median_seconds(batched) / tokens * 1000, 4)
+    return figures
 
 
 def tokenize_mb_per_s(level: str, megabytes: int = 8) -> float:

@@ -77,6 +77,7 @@ def sample_stream(stepper: Stepper, start: tuple[State, torch.Tensor], table: To
     """Sample `length` new tokens, yielding text as soon as it decodes (never half a UTF-8 character).
     Tokens that re-type a half-typed last word of the prompt (`tail`) come first and are not shown."""
     state, logits = start
+    stream = stepper.single_stream(state)
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     produced = 0
     while produced < length:
@@ -87,7 +88,6 @@ def sample_stream(stepper: Stepper, start: tuple[State, torch.Tensor], table: To
         if text := decoder.decode(added):
             yield text
         if produced < length:
-            logits, state = stepper.step(torch.tensor([token_id]), state)
-            logits = logits[0]
+            logits = stream.step(token_id)
     if text := decoder.decode(b"", final=True):
         yield text

@@ -6,6 +6,7 @@ import torch
 from lstmtext.errors import BadInput
 from lstmtext.generate import Sampling, cut_point, filtered_logits, sample_stream, sample_token
 from lstmtext.healing import TokenTable
+from lstmtext.inference import ModuleStream
 
 
 def test_top_k_and_top_p_keep_only_the_likeliest_tokens():
@@ -57,6 +58,9 @@ class Scripted:
 
     def step(self, tokens, position):
         return self.logits(int(position) + 1)[None], position + 1
+
+    def single_stream(self, state):
+        return ModuleStream(self, state)
 
 
 def stream(text: str, tail: bytes, length: int) -> list[str]:

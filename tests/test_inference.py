@@ -51,3 +51,33 @@ def test_selecting_states_reorders_the_streams():
     chosen = select_state(state, torch.tensor([2, 2, 0]))
     assert chosen[0][0, :, 0].tolist() == [4.0, 4.0, 0.0] and chosen[1][0, :, 0].tolist() == [-4.0, -4.0, 0.0]
     assert select_state(torch.arange(3.0).view(1, 3, 1), torch.tensor([1]))[0, 0, 0] == 1.0
+
+
+# int8 weights (per output row) move next-token probabilities a little; this bounds by how much.
+INT8_PROBABILITY_TOLERANCE = 2e-2
+
+
+@pytest.mark.parametrize("int8, tolerance", [(False, TOLERANCE), (True, dict(rtol=0, atol=INT8_PROBABILITY_TOLERANCE))])
+def test_the_single_stream_step_gives_nn_lstm_probabilities(int8, tolerance):
+    model = trained_like_model()
+    tokens = torch.randint(0, 40, (30,), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = torch.softmax(model(tokens[None])[0][0], -1)  # (T, V)
+    stepper = Stepper(model)
+    state, first = stepper.prime(tokens[:1].tolist())
+    stream = stepper.single_stream(state, int8=int8)
+    assert stream.int8 == int8 or stream.int8 is False  # no quantized engine: the exact path, never an error
+    torch.testing.assert_close(torch.softmax(first, -1), expected[0], **TOLERANCE)
+    for position in range(1, 30):
+        logits = stream.step(int(tokens[position]))
+        torch.testing.assert_close(torch.softmax(logits, -1), expected[position], **tolerance)
+
+
+def test_other_cells_stream_through_their_module():
+    model = trained_like_model("gru")
+    stepper = Stepper(model)
+    state, _ = stepper.prime([1, 2])
+    stream = stepper.single_stream(state)
+    with torch.no_grad():
+        expected = torch.softmax(model(torch.tensor([[1, 2, 3]]))[0][0, -1], -1)
+    torch.testing.assert_close(torch.softmax(stream.step(3), -1), expected, **TOLERANCE)
