@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from lstmtext.config import ModelConfig, TokenizerConfig, TrainConfig
-from lstmtext.corpus import encode_corpus, inspect_corpus
+from lstmtext.corpus import encode_corpus
+from lstmtext.textfile import inspect_corpus
 from lstmtext.inference import Stepper
 from lstmtext.model import RecurrentLM
 from lstmtext.tokenizer import train_tokenizer

@@ -28,12 +28,12 @@ import torch
 from . import __version__, distributed
 from .bundle import Bundle, load_bundle, save_bundle
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint as write_checkpoint
-from .config import ModelConfig, TokenizerConfig, TrainConfig, choose_sizes
-from .corpus import (batchify, bptt_windows, check_length, encode_corpus, inspect_corpus, iter_lines,
-                     split_train_val)
+from .config import (ModelConfig, TokenizerConfig, TrainConfig, check_completion_options, check_model_options,
+                     choose_sizes)
+from .corpus import batchify, bptt_windows, check_length, encode_corpus, split_train_val
 from .device import pick_device, pick_precision, seed_everything
 from .errors import BadInput, BadModelFile, CorpusError, TrainingInterrupted
-from .generate import UNTIL, Sampling, sample_stream
+from .generate import Sampling, sample_stream
 from .healing import SplitPrefix, TokenTable, split_prefix
 from .inference import Stepper
 from .model import RecurrentLM, State
@@ -42,6 +42,7 @@ from .store import ModelStore
 from .tokenizer import (Tokenizer, TokenizerStats, tokenizer_from_blobs, tokenizer_stats,
                         train_tokenizer as learn_tokenizer)
 from .signals import StopSignals
+from .textfile import inspect_corpus, iter_lines
 from .training import LN2, QuietObserver, StopRequested, Trainer, TrainObserver, stream_nll
 
 _LINE_START = "\n"
@@ -127,12 +128,8 @@ class LanguageModel:
         """The `n` most likely distinct continuations of `prefix`, by beam search (or `n` sampled ones), each
         ending at the end of the sentence, line or word (`until`) or after `max_tokens` tokens. A prefix that
         ends inside a word is continued inside that word, whatever the tokenizer level."""
-        _check_choice("--until", until, UNTIL)
-        _check_positive("-n", n, 5)
-        _check_positive("--max-tokens", max_tokens, 40)
+        check_completion_options(n, until, max_tokens, beam_width)
         width = beam_width or default_beam_width(n)
-        if width < n:
-            raise BadInput(f"--beam {width} is smaller than -n {n}", f"use --beam {n} or more, or leave it out")
         sampling = Sampling(temperature, top_k, top_p) if sample else None
         tail, start = self._start(prefix)
         rule = StopRule(until, max_tokens)
@@ -200,11 +197,6 @@ def _reading_context(prefix: str) -> str:
     prompt starts with a lowercase letter, a fragment from the middle of a sentence (so that "my" is read as
     the word " my" the model knows, not as a word glued to whatever came before)."""
     return " " if prefix[:1].islower() else _LINE_START
-
-
-def _check_choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise BadInput(f"unknown {option} '{value}'", f"use one of: {', '.join(allowed)}")
 
 
 def _check_positive(option: str, value: int, example: int) -> None:
@@ -302,9 +294,7 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     is_main = distributed.is_main_process()
     observer = observer if observer is not None and is_main else QuietObserver()
     started = time.monotonic()
-    # Fail on bad model options before any work; the real config waits for the vocabulary size.
-    ModelConfig(vocab_size=2, cell=cell, layers=layers or 1, hidden_size=hidden_size or 1,
-                embed_size=embed_size or 1, dropout=dropout)
+    check_model_options(cell, layers, hidden_size, embed_size, dropout)
     info = inspect_corpus(corpus)
     name = None if out is not None else (name or default_model_name(corpus))
     destination = Path(out) if out is not None else store.path_for(name)

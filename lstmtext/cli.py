@@ -21,8 +21,11 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .config import CELLS, LEVELS, TokenizerConfig, TrainConfig
+from .config import (CELLS, LEVELS, Sampling, TokenizerConfig, TrainConfig, check_completion_options,
+                     check_model_options)
 from .errors import BadInput, LstmtextError
+from .store import ModelStore
+from .textfile import check_path
 
 app = typer.Typer(
     name="lstmtext", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -99,10 +102,12 @@ def tokenize(
                                                   "(default: CORPUS-STEM.LEVEL.model in this folder)."),
 ) -> None:
     """Learn a SentencePiece tokenizer from CORPUS, write it, and show its stats."""
+    config = TokenizerConfig(level=level, vocab_size=vocab_size)
+    check_path(corpus)
     from . import api, ui
-    from .bundle import atomic_write
+    from .files import atomic_write
 
-    tokenizer, stats = api.train_tokenizer(corpus, TokenizerConfig(level=level, vocab_size=vocab_size))
+    tokenizer, stats = api.train_tokenizer(corpus, config)
     out = out or Path(f"{api.default_model_name(corpus)}.{level}.model")
     written = []
     for part, blob in tokenizer.blobs().items():
@@ -149,15 +154,17 @@ def train(
 ) -> None:
     """Tokenize CORPUS and train a language model on it, with a live display of progress. Ctrl-C stops after
     the current step and saves a checkpoint to resume from (a second Ctrl-C stops at once)."""
-    from . import api, ui
-    from .errors import TrainingInterrupted
-
     tokenizer_config = TokenizerConfig(level=level, vocab_size=vocab_size)
     training = TrainConfig(seq_len=seq_len, batch_size=batch_size, lr=lr, clip=clip, epochs=epochs,
                            max_steps=max_steps, max_time=max_time, seed=seed, precision=precision, device=device,
                            checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes)
     if name is not None and out is not None:
         raise BadInput("--name and --out both given", "use --name to save into the store, or --out for a file")
+    check_model_options(cell, layers, hidden, embed, dropout)
+    check_path(corpus)
+    from . import api, ui
+    from .errors import TrainingInterrupted
+
     try:
         with ui.TrainDisplay(_stderr()) as display:
             result = api.train(corpus, tokenizer=tokenizer_config, training=training, cell=cell, layers=layers,
@@ -200,13 +207,17 @@ def complete(
 ) -> None:
     """The most likely continuations of PREFIX with their probabilities (beam search), up to the end of the
     sentence. A table on a terminal; one `text<TAB>probability` line each in a pipe."""
+    started = time.perf_counter()
+    check_completion_options(count, until, max_tokens, beam)
+    if sample:
+        Sampling(temperature, top_k, top_p)
+    path = ModelStore().resolve(model)
+    prefix = _read_prompt(prefix)
     from . import api, ui
     from .search import default_beam_width
 
-    started = time.perf_counter()
-    prefix = _read_prompt(prefix)
     beam = beam or default_beam_width(count)
-    language_model = api.load(model)
+    language_model = api.load(path)
     loaded = time.perf_counter()
     completions = language_model.complete(prefix, n=count, until=until, max_tokens=max_tokens, beam_width=beam,
                                           normalize=normalize, sample=sample, temperature=temperature,
@@ -256,11 +267,14 @@ def generate(
     seed: Optional[int] = typer.Option(None, help="The same seed gives the same text."),
 ) -> None:
     """Sample text from a model, streamed as it is produced."""
-    from . import api
     from rich.text import Text
 
+    Sampling(temperature, top_k, top_p)
+    path = ModelStore().resolve(model)
     prompt = _read_prompt(prompt)
-    chunks = api.load(model).generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+    from . import api
+
+    chunks = api.load(path).generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                                       seed=seed)
     console = _stdout()
     console.print(Text(prompt, style="dim"), end="")
@@ -278,9 +292,11 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Perplexity and bits/nats per character of FILE under a model."""
+    check_path(file)
+    path = ModelStore().resolve(model)
     from . import api, ui
 
-    evaluation = api.load(model).evaluate(file)
+    evaluation = api.load(path).evaluate(file)
     if as_json:
         typer.echo(json.dumps(evaluation.to_dict()))
     else:
@@ -291,12 +307,12 @@ def evaluate(
 @friendly_errors
 def repl(model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP)) -> None:
     """Type text and see the model's continuation as you type; Enter for ranked completions. :help for more."""
+    path = ModelStore().resolve(model)
     from . import api
     from .repl import Repl
-    from .store import ModelStore
     from .terminal import line_reader
 
-    session = Repl(api.load(model), _stdout(), load_model=api.load)
+    session = Repl(api.load(path), _stdout(), load_model=api.load)
     reader = line_reader(session.suggest, ModelStore().root / "repl-history")
     raise typer.Exit(session.run(reader))
 
@@ -306,7 +322,6 @@ def repl(model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_H
 def models() -> None:
     """List the models in the store (* marks the default)."""
     from . import ui
-    from .store import ModelStore
 
     store = ModelStore()
     found = store.list()
@@ -323,11 +338,10 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print the model's whole header as JSON."),
 ) -> None:
     """Show a model's configuration, training run and metrics."""
+    path = ModelStore().resolve(model)
     from . import ui
     from .bundle import load_bundle
-    from .store import ModelStore
 
-    path = ModelStore().resolve(model)
     header = load_bundle(path).header
     if as_json:
         typer.echo(json.dumps({"path": str(path), **header}, indent=2))

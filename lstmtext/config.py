@@ -15,6 +15,8 @@ CELLS = ("lstm", "gru", "rnn")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
+UNTIL = ("sentence", "line", "word", "none")  # where a completion stops
+
 # Upper bounds on the vocabulary; SentencePiece is told they are soft, so a small corpus gets fewer pieces.
 DEFAULT_VOCAB_SIZE = {"char": 1024, "word": 10000, "bpe": 2000, "unigram": 2000}
 DEFAULT_SEQ_LEN = {"char": 64, "word": 35, "bpe": 64, "unigram": 64}
@@ -156,3 +158,36 @@ def choose_sizes(level: str, train_tokens: int, train: TrainConfig, hidden_size:
     reason = (f"{train_tokens:,} training tokens and a budget of {budget}: "
               f"{layers}×{hidden_size} {level}-level model, batch {batch_size} × {seq_len} tokens")
     return Sizing(hidden_size, layers, seq_len, batch_size, epochs, reason)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise BadInput(f"temperature {self.temperature} must be positive", "use e.g. --temperature 0.8")
+        if self.top_k is not None and self.top_k < 1:
+            raise BadInput(f"top-k {self.top_k} must be at least 1", "use e.g. --top-k 40, or leave it out")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise BadInput(f"top-p {self.top_p} is outside (0, 1]", "use e.g. --top-p 0.9, or leave it out")
+
+
+def check_model_options(cell: str, layers: int | None, hidden_size: int | None, embed_size: int | None,
+                        dropout: float) -> None:
+    """Fail on bad model options before any work (the real config waits for the vocabulary size)."""
+    def given_or(value: int | None) -> int:
+        return 1 if value is None else value
+
+    ModelConfig(vocab_size=2, cell=cell, layers=given_or(layers), hidden_size=given_or(hidden_size),
+                embed_size=given_or(embed_size), dropout=dropout)
+
+
+def check_completion_options(n: int, until: str, max_tokens: int, beam_width: int | None) -> None:
+    _choice("--until", until, UNTIL)
+    for option, value, example in (("-n", n, 5), ("--max-tokens", max_tokens, 40)):
+        _require(value >= 1, f"{option} {value} must be at least 1", f"pass e.g. {option} {example}")
+    _require(beam_width is None or beam_width >= n, f"--beam {beam_width} is smaller than -n {n}",
+             f"use --beam {n} or more, or leave it out")

@@ -7,33 +7,16 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 
-from .errors import BadInput
+from .config import Sampling
 from .healing import TokenTable, advance
 from .inference import Stepper
 from .model import State
 
-UNTIL = ("sentence", "line", "word", "none")
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?]")
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-
-    def __post_init__(self) -> None:
-        if not self.temperature > 0:
-            raise BadInput(f"temperature {self.temperature} must be positive", "use e.g. --temperature 0.8")
-        if self.top_k is not None and self.top_k < 1:
-            raise BadInput(f"top-k {self.top_k} must be at least 1", "use e.g. --top-k 40, or leave it out")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise BadInput(f"top-p {self.top_p} is outside (0, 1]", "use e.g. --top-p 0.9, or leave it out")
 
 
 def filtered_logits(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:

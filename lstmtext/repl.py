@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .errors import LstmtextError
-from .generate import UNTIL
+from .config import UNTIL
 from .ui import choices_table, completions_table
 
 MODES = ("complete", "generate", "choose")

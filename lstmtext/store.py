@@ -12,7 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .bundle import atomic_write
+from .files import atomic_write
 from .errors import BadInput, ModelNotFound
 
 MODEL_SUFFIX = ".lstm"

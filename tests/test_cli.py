@@ -179,6 +179,8 @@ def test_resume_without_a_checkpoint_fails_with_one_line(run, tiny_corpus, user_
     (["--max-time", "0"], ["--max-time"]),
     (["--name", "../x"], ["not a usable model name"]),
     (["--precision", "fp16", "--device", "cpu"], ["fp16 needs a CUDA GPU", "fp32 or bf16"]),
+    (["--layers", "0"], ["--layers 0"]),
+    (["--hidden", "0"], ["--hidden 0"]),
 ])
 def test_bad_options_fail_with_one_line(run, tiny_corpus, args, words):
     assert_one_line_error(run("train", tiny_corpus, *args), 2, *words)
@@ -190,3 +192,27 @@ def test_bad_sampling_options_fail_with_one_line(run, trained):
     assert_one_line_error(run("complete", "x", "-n", "0"), 2, "-n 0")
     assert_one_line_error(run("complete", "x", "-n", "5", "--beam", "2"), 2, "--beam 2")
     assert_one_line_error(run("complete", "x", "--sample", "--top-p", "2"), 2, "top-p")
+
+
+NO_TORCH_CHECK = """
+import sys
+from lstmtext.cli import main
+sys.argv = ["lstmtext", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as leaving:
+    print("exit", leaving.code, "torch imported:", "torch" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "missing.txt"], ["train", "x.txt", "--level", "bogus"],
+                                  ["complete", "x", "--model", "ghost"], ["complete", "x", "-n", "0"],
+                                  ["generate", "--temperature", "0"], ["eval", "missing.txt"],
+                                  ["info", "--model", "ghost"], ["tokenize", "missing.txt"], ["models"]])
+def test_help_and_errors_that_need_no_model_do_not_import_torch(args, tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", NO_TORCH_CHECK, *args], capture_output=True, text=True, cwd=tmp_path,
+                          env={"LSTMTEXT_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"})
+    assert "torch imported: False" in done.stdout, done.stdout + done.stderr

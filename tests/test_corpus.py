@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from lstmtext.config import ModelConfig, TokenizerConfig
-from lstmtext.corpus import (batchify, bptt_windows, check_length, encode_corpus, inspect_corpus, iter_lines,
-                             split_train_val, windows_per_epoch)
+from lstmtext.corpus import (batchify, bptt_windows, check_length, encode_corpus, split_train_val,
+                             windows_per_epoch)
+from lstmtext.textfile import inspect_corpus, iter_lines
 from lstmtext.errors import CorpusError
 from lstmtext.model import RecurrentLM
 from lstmtext.tokenizer import sample_sentences, train_tokenizer
