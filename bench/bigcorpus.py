@@ -9,6 +9,7 @@ The text is the project's own data/ lines, shuffled block by block; the point is
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import subprocess
@@ -67,10 +68,19 @@ def measure(megabytes: int) -> dict:
     return {"corpus_sizes": results, "target_peak_rss_mb": RSS_TARGET_MB}
 
 
+def measure_in_fresh_process(megabytes: int) -> dict:
+    """`measure` run by a new, small Python process. Linux carries a process's peak RSS over into the children
+    it forks, so measuring from a process that has grown (the bench, after its speed runs) would report its own
+    size instead of the training's."""
+    done = subprocess.run([sys.executable, "-m", "bench.bigcorpus", "--megabytes", str(megabytes)], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=int, default=1000)
-    print(measure(parser.parse_args().megabytes))
+    print(json.dumps(measure(parser.parse_args().megabytes)))
 
 
 if __name__ == "__main__":
