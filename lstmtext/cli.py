@@ -278,8 +278,8 @@ def generate(
                                       seed=seed)
     console = _stdout()
     console.print(Text(prompt, style="dim"), end="")
-    for chunk in chunks:
-        console.print(Text(chunk), end="")
+    for chunk in chunks:  # straight to the stream: Rich's rendering would cost more than the model per token
+        console.file.write(chunk)
         console.file.flush()
     console.print()
 
