@@ -129,7 +129,8 @@ def beam_search(stepper: Stepper, start: tuple[State, torch.Tensor], table: Toke
             if total == float("-inf"):
                 break
             parent, token_id = divmod(flat, log_probs.shape[1])
-            path = paths[parent].extend(token_id, table.token_bytes[token_id], total - paths[parent].log_prob)
+            step_log_prob = min(0.0, total - paths[parent].log_prob)  # a difference of sums can round above 0
+            path = paths[parent].extend(token_id, table.token_bytes[token_id], step_log_prob)
             text = rule.finished_text(path)
             if text is not None:
                 results.add(text, path)
