@@ -189,8 +189,10 @@ def speed_table(figures: dict) -> Table:
         table.add_row(f"train {name.replace('_', ' ')} (2 layers, batch 32 × 128)",
                       f"{run['tokens_per_s']:,} tok/s, {run['lstm_gflops']:.0f} GFLOP/s", f"{run['fraction_of_roofline']:.0%}")
     for name, paths in figures["generation_ms_per_token"].items():
-        table.add_row(f"generate, {name.upper()}, 2 layers, batch 1", f"{paths['generate_int8']:.3f} ms/token",
+        table.add_row(f"generate step, {name.upper()}, 2 layers, batch 1", f"{paths['generate_int8']:.3f} ms/token",
                       f"fp32 {paths['single_stream_fp32']:.3f}")
+        table.add_row(f"generate end to end, {name.upper()}", f"{paths['generate_end_to_end']:.3f} ms/token",
+                      "with sampling")
     for level, rate in figures["tokenize_mb_per_s"].items():
         table.add_row(f"tokenize, {level}", f"{rate:.1f} MB/s", "")
     cli = figures["cli_seconds"]

@@ -75,8 +75,8 @@ def training_throughput(hidden: int, precision: str, vocab: int = CHAR_VOCAB, st
 
 
 def generation_ms_per_token(hidden: int, tokens: int = 1000) -> dict:
-    """Per token at batch 1: `generate`'s single stream (int8 gate weights), the same in fp32, and the batched
-    exact step that beam search uses."""
+    """Per token at batch 1: the model step `generate` uses (a single stream, int8 gate weights), the same in
+    fp32, the batched exact step that beam search uses, and `generate` end to end."""
     torch.manual_seed(0)
     stepper = Stepper(RecurrentLM(ModelConfig(vocab_size=CHAR_VOCAB, layers=2, hidden_size=hidden,
                                               embed_size=hidden)))
@@ -93,7 +93,23 @@ def generation_ms_per_token(hidden: int, tokens: int = 1000) -> dict:
             _, current = stepper.step(token, current)
 
     figures["beam_step_fp32"] = round(median_seconds(batched) / tokens * 1000, 4)
+    figures["generate_end_to_end"] = generate_end_to_end_ms(hidden)
     return figures
+
+
+def generate_end_to_end_ms(hidden: int, tokens: int = 3000) -> float:
+    """`LanguageModel.generate` as the CLI runs it (sampling, healing and decoding included), per token."""
+    from lstmtext.api import LanguageModel
+
+    text = (ROOT / "data" / "corpus.txt").read_text(encoding="utf-8")
+    tokenizer = train_tokenizer(text.splitlines(keepends=True), TokenizerConfig("char"))
+    torch.manual_seed(0)
+    model = RecurrentLM(ModelConfig(vocab_size=tokenizer.vocab_size, layers=2, hidden_size=hidden,
+                                    embed_size=hidden))
+    with tempfile.TemporaryDirectory() as folder:
+        language_model = LanguageModel(model, tokenizer, {}, cache_dir=Path(folder))
+        seconds = median_seconds(lambda: "".join(language_model.generate("The", length=tokens, seed=1)), runs=3)
+    return round(seconds / tokens * 1000, 4)
 
 
 def tokenize_mb_per_s(level: str, megabytes: int = 8) -> float:
