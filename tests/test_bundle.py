@@ -76,3 +76,16 @@ def test_save_replaces_atomically_and_leaves_no_temporary_file(tmp_path):
     loaded = load_bundle(path)
     assert loaded.header == {"a": 2} and torch.equal(loaded.weights["w"], torch.zeros(2))
     assert loaded.tokenizer_blobs == {"main": b"y"}
+
+
+def test_writes_clear_the_leftovers_of_killed_writers_but_not_of_live_ones(tmp_path):
+    import os
+
+    from lstmtext.files import atomic_write
+
+    target = tmp_path / "m.ckpt"
+    dead, alive = tmp_path / ".m.ckpt.999999999.tmp", tmp_path / f".m.ckpt.{os.getppid()}.tmp"
+    dead.write_bytes(b"half")
+    alive.write_bytes(b"being written")
+    atomic_write(target, b"whole")
+    assert target.read_bytes() == b"whole" and not dead.exists() and alive.exists()
