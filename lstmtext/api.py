@@ -29,7 +29,7 @@ from . import __version__, distributed
 from .bundle import Bundle, load_bundle, save_bundle
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint as write_checkpoint
 from .config import (ModelConfig, TokenizerConfig, TrainConfig, check_completion_options, check_model_options,
-                     choose_sizes)
+                     choose_sizes, require_at_least_one)
 from .corpus import batchify, bptt_windows, check_length, encode_corpus, split_train_val
 from .device import pick_device, pick_precision, seed_everything
 from .errors import BadInput, BadModelFile, CorpusError, TrainingInterrupted
@@ -154,7 +154,7 @@ class LanguageModel:
     def next_tokens(self, prefix: str, n: int = 5) -> list[Completion]:
         """The `n` most likely next pieces of text after `prefix` (one token each, or the rest of a half-typed
         word's token), most likely first."""
-        _check_positive("-n", n, 5)
+        require_at_least_one("-n", n, 5)
         tail, start = self._start(prefix)
         found = beam_search(self._stepper, start, self._tokens, tail, n=n, width=default_beam_width(n),
                             rule=StopRule(NEXT_TOKEN, 1))
@@ -164,7 +164,7 @@ class LanguageModel:
                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> Iterator[str]:
         """Sample `length` tokens after `prompt`, yielding text as it is produced. The same seed gives the
         same text."""
-        _check_positive("--length", length, 200)
+        require_at_least_one("--length", length, 200)
         sampling = Sampling(temperature, top_k, top_p)
         tail, start = self._start(prompt)
         return sample_stream(self._stepper, start, self._tokens, tail, length=length, sampling=sampling,
@@ -197,11 +197,6 @@ def _reading_context(prefix: str) -> str:
     prompt starts with a lowercase letter, a fragment from the middle of a sentence (so that "my" is read as
     the word " my" the model knows, not as a word glued to whatever came before)."""
     return " " if prefix[:1].islower() else _LINE_START
-
-
-def _check_positive(option: str, value: int, example: int) -> None:
-    if value < 1:
-        raise BadInput(f"{option} {value} must be at least 1", f"pass e.g. {option} {example}")
 
 
 def _generator(seed: int | None) -> torch.Generator:

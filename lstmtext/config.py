@@ -119,7 +119,8 @@ class TrainConfig:
         _require(self.max_time is None or self.max_time > 0, f"--max-time {self.max_time} must be positive",
                  "pass a number of seconds, e.g. --max-time 60")
         _require(self.checkpoint_minutes is None or self.checkpoint_minutes > 0,
-                 f"--checkpoint-minutes {self.checkpoint_minutes} must be positive", "pass e.g. --checkpoint-minutes 10")
+                 f"--checkpoint-minutes {self.checkpoint_minutes} must be positive",
+                 "pass e.g. --checkpoint-minutes 10")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -167,12 +168,12 @@ class Sampling:
     top_p: float | None = None
 
     def __post_init__(self) -> None:
-        if not self.temperature > 0:
-            raise BadInput(f"temperature {self.temperature} must be positive", "use e.g. --temperature 0.8")
-        if self.top_k is not None and self.top_k < 1:
-            raise BadInput(f"top-k {self.top_k} must be at least 1", "use e.g. --top-k 40, or leave it out")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise BadInput(f"top-p {self.top_p} is outside (0, 1]", "use e.g. --top-p 0.9, or leave it out")
+        _require(self.temperature > 0, f"temperature {self.temperature} must be positive",
+                 "use e.g. --temperature 0.8")
+        _require(self.top_k is None or self.top_k >= 1, f"top-k {self.top_k} must be at least 1",
+                 "use e.g. --top-k 40, or leave it out")
+        _require(self.top_p is None or 0 < self.top_p <= 1, f"top-p {self.top_p} is outside (0, 1]",
+                 "use e.g. --top-p 0.9, or leave it out")
 
 
 def check_model_options(cell: str, layers: int | None, hidden_size: int | None, embed_size: int | None,
@@ -185,9 +186,13 @@ def check_model_options(cell: str, layers: int | None, hidden_size: int | None, 
                 embed_size=given_or(embed_size), dropout=dropout)
 
 
+def require_at_least_one(option: str, value: int, example: int) -> None:
+    _require(value >= 1, f"{option} {value} must be at least 1", f"pass e.g. {option} {example}")
+
+
 def check_completion_options(n: int, until: str, max_tokens: int, beam_width: int | None) -> None:
     _choice("--until", until, UNTIL)
-    for option, value, example in (("-n", n, 5), ("--max-tokens", max_tokens, 40)):
-        _require(value >= 1, f"{option} {value} must be at least 1", f"pass e.g. {option} {example}")
+    require_at_least_one("-n", n, 5)
+    require_at_least_one("--max-tokens", max_tokens, 40)
     _require(beam_width is None or beam_width >= n, f"--beam {beam_width} is smaller than -n {n}",
              f"use --beam {n} or more, or leave it out")
