@@ -18,6 +18,7 @@ import torch
 import torch.distributed as dist
 
 from .errors import BadInput
+from .model import State, map_state
 
 
 @dataclass(frozen=True)
@@ -79,25 +80,23 @@ def agree(flags: list[bool], device: torch.device) -> list[bool]:
     return [bool(v) for v in tensor.tolist()]
 
 
-def gather_rows(state, device: torch.device):
+def gather_rows(state: State, device: torch.device) -> State:
     """Every rank's recurrent state (L, b, H), joined along the batch in rank order: (L, world × b, H)."""
-    if state is None:
-        return None
-    if isinstance(state, tuple):
-        return tuple(gather_rows(part, device) for part in state)
-    parts = [torch.empty_like(state, device=device) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, state.to(device).contiguous())
-    return torch.cat(parts, dim=1).cpu()
+    def gather(part: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(part, device=device) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, part.to(device).contiguous())
+        return torch.cat(parts, dim=1).cpu()
+
+    return map_state(state, gather)
 
 
-def own_rows(state, ranks: Ranks):
+def own_rows(state: State, ranks: Ranks) -> State:
     """This rank's rows of a state gathered by `gather_rows`."""
-    if state is None:
-        return None
-    if isinstance(state, tuple):
-        return tuple(own_rows(part, ranks) for part in state)
-    share = state.shape[1] // ranks.world_size
-    return state[:, ranks.rank * share:(ranks.rank + 1) * share]
+    def rows(part: torch.Tensor) -> torch.Tensor:
+        share = part.shape[1] // ranks.world_size
+        return part[:, ranks.rank * share:(ranks.rank + 1) * share]
+
+    return map_state(state, rows)
 
 
 def gather_rng(states: dict[str, torch.Tensor], ranks: Ranks, device: torch.device) -> dict[str, torch.Tensor]:

@@ -18,7 +18,7 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 
-from .model import RecurrentLM, State
+from .model import RecurrentLM, State, map_state
 
 _CACHED_PROMPTS = 16
 
@@ -195,6 +195,4 @@ def expand_state(state: State, copies: int) -> State:
 
 def select_state(state: State, index: torch.Tensor) -> State:
     """The states of the streams at `index` (in that order)."""
-    if isinstance(state, tuple):
-        return tuple(part.index_select(1, index.to(part.device)) for part in state)
-    return state.index_select(1, index.to(state.device))
+    return map_state(state, lambda part: part.index_select(1, index.to(part.device)))

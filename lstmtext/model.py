@@ -10,6 +10,8 @@ Knows nothing about files or the CLI.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -69,10 +71,15 @@ class RecurrentLM(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def detach_state(state: State) -> State:
-    """Keep the hidden state's values but cut the graph, so backprop stops at the batch boundary."""
+def map_state(state: State, function: Callable[[torch.Tensor], torch.Tensor]) -> State:
+    """`function` applied to each tensor of a recurrent state ((h, c) for an LSTM, h otherwise); None stays None."""
     if state is None:
         return None
     if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
-    return state.detach()
+        return tuple(function(part) for part in state)
+    return function(state)
+
+
+def detach_state(state: State) -> State:
+    """Keep the hidden state's values but cut the graph, so backprop stops at the batch boundary."""
+    return map_state(state, torch.Tensor.detach)

@@ -26,7 +26,7 @@ from .corpus import bptt_windows, windows_per_epoch
 from .device import autocast
 from .distributed import Ranks, agree, gather_rng, gather_rows, own_rng, own_rows
 from .errors import TrainingFailed
-from .model import RecurrentLM, State, detach_state
+from .model import RecurrentLM, State, detach_state, map_state
 
 LN2 = math.log(2)
 _BAD_STEPS_BEFORE_ROLLBACK = 3
@@ -211,8 +211,7 @@ class Trainer:
         state, rng = checkpoint.recurrent_state, checkpoint.rng
         if self.ranks is not None and "processes" in checkpoint.header:  # a checkpoint file, not a snapshot
             state, rng = own_rows(state, self.ranks), own_rng(rng, self.ranks)
-        self.state = tuple(s.to(self.device) for s in state) if isinstance(state, tuple) else \
-            (state.to(self.device) if state is not None else None)
+        self.state = map_state(state, lambda part: part.to(self.device))
         if not quiet_rng:
             restore_rng(rng)
 
