@@ -299,19 +299,22 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     base = load(init_from, store=store) if init_from is not None else None
     if checkpoint is not None:
         plan = _RunPlan.from_checkpoint(checkpoint)
+        ids = encode_corpus(info, plan.tokenizer, store.token_cache_dir)
         observer.on_note(f"resuming at step {checkpoint.header['position']['step']:,} from "
                          f"{checkpoint_path(destination)} with the settings it started with")
     elif base is not None:
         shape = base.config
-        plan = _plan_run(base.tokenizer, training, info, store, cell=shape.cell, layers=shape.layers,
+        ids = encode_corpus(info, base.tokenizer, store.token_cache_dir)
+        plan = _plan_run(base.tokenizer, training, ids, info.path, cell=shape.cell, layers=shape.layers,
                          hidden_size=shape.hidden_size, embed_size=shape.embed_size, dropout=dropout,
                          tie_weights=shape.tie_weights)
         observer.on_note(f"fine-tuning {base.path}: its {base.tokenizer.level} tokenizer and its "
                          f"{shape.layers}×{shape.hidden_size} {shape.cell.upper()} are kept")
     else:
-        plan = _plan_run(learn_tokenizer(iter_lines(info.path), tokenizer), training, info, store, cell=cell,
-                         layers=layers, hidden_size=hidden_size, embed_size=embed_size, dropout=dropout,
-                         tie_weights=tie_weights)
+        text_tokenizer = learn_tokenizer(iter_lines(info.path), tokenizer)
+        ids = encode_corpus(info, text_tokenizer, store.token_cache_dir)
+        plan = _plan_run(text_tokenizer, training, ids, info.path, cell=cell, layers=layers, hidden_size=hidden_size,
+                         embed_size=embed_size, dropout=dropout, tie_weights=tie_weights)
     training = plan.training
     seed_everything(training.seed)
     device = pick_device(training.device)
@@ -319,7 +322,6 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     if distributed.launched_by_torchrun():
         ranks, device = distributed.start(device)
     precision = pick_precision(training.precision, device)
-    ids = encode_corpus(info, plan.tokenizer, store.token_cache_dir)
     train_ids, val_ids = split_train_val(ids, training.val_fraction)
     observer.on_note(plan.sizing)
 
@@ -390,14 +392,13 @@ def _model_header(plan: _RunPlan, info, tokens: int, outcome, run: dict) -> dict
     }
 
 
-def _plan_run(text_tokenizer: Tokenizer, training: TrainConfig, info, store: ModelStore, *, cell: str,
+def _plan_run(text_tokenizer: Tokenizer, training: TrainConfig, ids: np.ndarray, corpus: Path, *, cell: str,
               layers: int | None, hidden_size: int | None, embed_size: int | None, dropout: float,
               tie_weights: bool) -> _RunPlan:
-    """Choose the sizes a new run leaves open, from the corpus (as tokenized) and the budget."""
-    ids = encode_corpus(info, text_tokenizer, store.token_cache_dir)
+    """Choose the sizes a new run leaves open, from the corpus's token ids and the budget."""
     train_ids, val_ids = split_train_val(ids, training.val_fraction)
     sizing = choose_sizes(text_tokenizer.level, len(train_ids), training, hidden_size, layers)
-    check_length(train_ids, val_ids, sizing.seq_len, info.path)
+    check_length(train_ids, val_ids, sizing.seq_len, corpus)
     batch_size = max(1, min(sizing.batch_size, len(train_ids) // (sizing.seq_len + 1)))
     if training.batch_size is None:  # an automatic batch splits evenly over the processes torchrun started
         processes = distributed.world_size()
