@@ -93,7 +93,7 @@ class SingleStream:
         self.int8 = packed is not None
         self.decoder_weight = cell.decoder_weight.t().contiguous()  # (V, H)
         h_all, c_all = state
-        embed = cell.embedding.shape[1]
+        self.embed = embed = cell.embedding.shape[1]
         # Each layer reads [input | previous h] from one buffer; its new h is written back in place.
         self.inputs = [torch.cat([torch.zeros(1, embed if layer == 0 else self.hidden), h_all[layer]], dim=1)
                        for layer in range(len(self.layers))]
@@ -104,7 +104,7 @@ class SingleStream:
     def step(self, token_id: int) -> torch.Tensor:
         """Feed one token; the next-token logits (V,)."""
         hidden = self.hidden
-        self.inputs[0][0, : self.cell.embedding.shape[1]] = self.cell.embedding[token_id]
+        self.inputs[0][0, : self.embed] = self.cell.embedding[token_id]
         for layer, weights in enumerate(self.layers):
             both = self.inputs[layer]
             gates = torch.ops.quantized.linear_dynamic(both, weights) if self.int8 else \
