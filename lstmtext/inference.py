@@ -91,34 +91,36 @@ class SingleStream:
         packed = cell.int8_layers if int8 else None
         self.layers = packed or [(w.t().contiguous(), b) for w, b in cell.layers]
         self.int8 = packed is not None
+        self.linear_int8 = torch.ops.quantized.linear_dynamic.default if self.int8 else None
         self.decoder_weight = cell.decoder_weight.t().contiguous()  # (V, H)
         h_all, c_all = state
-        self.embed = embed = cell.embedding.shape[1]
-        # Each layer reads [input | previous h] from one buffer; its new h is written back in place.
+        embed = cell.embedding.shape[1]
+        # Each layer reads [input | previous h] from one buffer; its new h is written back in place, and into the
+        # next layer's buffer. Views into the buffers are made once, here, not on every token.
         self.inputs = [torch.cat([torch.zeros(1, embed if layer == 0 else self.hidden), h_all[layer]], dim=1)
                        for layer in range(len(self.layers))]
-        self.cells = [c_all[layer].clone() for layer in range(len(self.layers))]
-        self.scratch = torch.empty(1, self.hidden)
+        self.token_slot = self.inputs[0][0, :embed]
+        self.h_views = [both[0, -self.hidden:] for both in self.inputs]
+        self.next_inputs = [following[0, : self.hidden] for following in self.inputs[1:]] + [None]
+        self.cells = [c_all[layer][0].clone() for layer in range(len(self.layers))]
+        self.scratch = torch.empty(self.hidden)
 
-    @torch.inference_mode()
     def step(self, token_id: int) -> torch.Tensor:
-        """Feed one token; the next-token logits (V,)."""
-        hidden = self.hidden
-        self.inputs[0][0, : self.embed] = self.cell.embedding[token_id]
-        for layer, weights in enumerate(self.layers):
-            both = self.inputs[layer]
-            gates = torch.ops.quantized.linear_dynamic(both, weights) if self.int8 else \
-                F.linear(both, weights[0], weights[1])
-            gates[:, : 3 * hidden].sigmoid_()
-            gates[:, 3 * hidden:].tanh_()
-            input_gate, forget_gate, output_gate, candidate = gates.split(hidden, dim=1)
-            cell = self.cells[layer]
+        """Feed one token; the next-token logits (V,). (No inference_mode: no tensor here tracks gradients, and
+        entering the mode would cost microseconds on every token.)"""
+        self.token_slot.copy_(self.cell.embedding[token_id])
+        for both, weights, cell, h, following in zip(self.inputs, self.layers, self.cells, self.h_views,
+                                                     self.next_inputs):
+            gates = self.linear_int8(both, weights) if self.int8 else F.linear(both, weights[0], weights[1])
+            gates = gates.view(4, self.hidden)
+            gates[:3].sigmoid_()
+            gates[3].tanh_()
+            input_gate, forget_gate, output_gate, candidate = gates.unbind(0)
             cell.mul_(forget_gate).addcmul_(input_gate, candidate)  # c' = f*c + i*g
-            h = both[:, -hidden:]
             torch.mul(output_gate, torch.tanh(cell, out=self.scratch), out=h)  # h' = o * tanh(c')
-            if layer + 1 < len(self.layers):
-                self.inputs[layer + 1][:, :hidden] = h
-        return F.linear(h, self.decoder_weight, self.cell.decoder_bias)[0].float()
+            if following is not None:
+                following.copy_(h)
+        return torch.addmv(self.cell.decoder_bias, self.decoder_weight, h)
 
 
 class ModuleStream:
