@@ -28,9 +28,10 @@ import torch
 from . import __version__, distributed
 from .bundle import Bundle, load_bundle, save_bundle
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint as write_checkpoint
-from .config import (ModelConfig, TokenizerConfig, TrainConfig, check_completion_options, check_model_options,
-                     choose_sizes, require_at_least_one)
-from .corpus import batchify, bptt_windows, check_length, encode_corpus, split_train_val
+from .config import (ModelConfig, Regularization, TokenizerConfig, TrainConfig, check_completion_options,
+                     check_model_options, check_regularization, choose_sizes, peak_learning_rate,
+                     require_at_least_one)
+from .corpus import batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out
 from .device import pick_device, pick_precision, seed_everything
 from .errors import BadInput, BadModelFile, CorpusError, TrainingInterrupted
 from .generate import Sampling, sample_stream
@@ -42,8 +43,8 @@ from .store import ModelStore
 from .tokenizer import (Tokenizer, TokenizerStats, tokenizer_from_blobs, tokenizer_stats,
                         train_tokenizer as learn_tokenizer)
 from .signals import StopSignals
-from .textfile import inspect_corpus, iter_lines
-from .training import LN2, QuietObserver, StopRequested, Trainer, TrainObserver, stream_nll
+from .textfile import CorpusInfo, inspect_corpus, iter_lines
+from .training import LN2, QuietObserver, StopRequested, Trainer, TrainObserver, stream_nll, training_speed
 
 _LINE_START = "\n"
 _EVAL_BATCH = 16
@@ -274,8 +275,9 @@ def checkpoint_path(model_path: Path) -> Path:
 
 def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerConfig(),
           training: TrainConfig = TrainConfig(), cell: str = "lstm", layers: int | None = None,
-          hidden_size: int | None = None, embed_size: int | None = None, dropout: float = 0.2,
-          tie_weights: bool = True, resume: bool = False, init_from: str | os.PathLike | None = None,
+          hidden_size: int | None = None, embed_size: int | None = None,
+          regularization: Regularization = Regularization(), tie_weights: bool = True, resume: bool = False,
+          init_from: str | os.PathLike | None = None,
           name: str | None = None, out: str | os.PathLike | None = None, store: ModelStore | None = None,
           observer: TrainObserver | None = None) -> TrainResult | None:
     """Tokenize `corpus`, train a model on it and save it: to `out` if given, else into the store under
@@ -289,7 +291,8 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     is_main = distributed.is_main_process()
     observer = observer if observer is not None and is_main else QuietObserver()
     started = time.monotonic()
-    check_model_options(cell, layers, hidden_size, embed_size, dropout)
+    check_model_options(cell, layers, hidden_size, embed_size)
+    check_regularization(regularization)
     info = inspect_corpus(corpus)
     name = None if out is not None else (name or default_model_name(corpus))
     destination = Path(out) if out is not None else store.path_for(name)
@@ -305,16 +308,16 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     elif base is not None:
         shape = base.config
         ids = encode_corpus(info, base.tokenizer, store.token_cache_dir)
-        plan = _plan_run(base.tokenizer, training, ids, info.path, cell=shape.cell, layers=shape.layers,
-                         hidden_size=shape.hidden_size, embed_size=shape.embed_size, dropout=dropout,
-                         tie_weights=shape.tie_weights)
+        plan = _plan_run(base.tokenizer, training, ids, info, cell=shape.cell, layers=shape.layers,
+                         hidden_size=shape.hidden_size, embed_size=shape.embed_size,
+                         regularization=regularization, tie_weights=shape.tie_weights)
         observer.on_note(f"fine-tuning {base.path}: its {base.tokenizer.level} tokenizer and its "
                          f"{shape.layers}×{shape.hidden_size} {shape.cell.upper()} are kept")
     else:
         text_tokenizer = learn_tokenizer(iter_lines(info.path), tokenizer)
         ids = encode_corpus(info, text_tokenizer, store.token_cache_dir)
-        plan = _plan_run(text_tokenizer, training, ids, info.path, cell=cell, layers=layers, hidden_size=hidden_size,
-                         embed_size=embed_size, dropout=dropout, tie_weights=tie_weights)
+        plan = _plan_run(text_tokenizer, training, ids, info, cell=cell, layers=layers, hidden_size=hidden_size,
+                         embed_size=embed_size, regularization=regularization, tie_weights=tie_weights)
     training = plan.training
     seed_everything(training.seed)
     device = pick_device(training.device)
@@ -322,7 +325,6 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     if distributed.launched_by_torchrun():
         ranks, device = distributed.start(device)
     precision = pick_precision(training.precision, device)
-    train_ids, val_ids = split_train_val(ids, training.val_fraction)
     observer.on_note(plan.sizing)
 
     network = RecurrentLM(plan.model)
@@ -330,9 +332,9 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
         seed_everything(training.seed + ranks.rank)
     if base is not None:
         network.load_saved_weights(base.model.weights_for_saving())
-    val_sample = val_ids[: training.eval_tokens]
-    val_streams = batchify(val_sample, max(1, min(training.batch_size, len(val_sample) // 2)))
-    chars_per_token = len(plan.tokenizer.decode(val_sample)) / len(val_sample)
+    streams, val_streams = hold_out(batchify(ids, training.batch_size),
+                                    held_out_count(len(ids), training.val_fraction, training.eval_tokens))
+    chars_per_token = len(plan.tokenizer.decode(val_streams.ravel())) / val_streams.size
 
     def sample(model: RecurrentLM) -> str:
         return LanguageModel(model, plan.tokenizer, {}, cache_dir=store.token_cache_dir).sample_text(
@@ -343,7 +345,6 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
             snapshot, tokenizer_blobs=plan.tokenizer.blobs(),
             header={**snapshot.header, "plan": plan.to_dict(info.sha256)}))
 
-    streams = batchify(train_ids, training.batch_size)
     with StopSignals() as signals:
         try:
             trainer = Trainer(network, training, distributed.shard_streams(streams, ranks) if ranks else streams,
@@ -392,21 +393,28 @@ def _model_header(plan: _RunPlan, info, tokens: int, outcome, run: dict) -> dict
     }
 
 
-def _plan_run(text_tokenizer: Tokenizer, training: TrainConfig, ids: np.ndarray, corpus: Path, *, cell: str,
-              layers: int | None, hidden_size: int | None, embed_size: int | None, dropout: float,
-              tie_weights: bool) -> _RunPlan:
-    """Choose the sizes a new run leaves open, from the corpus's token ids and the budget."""
-    train_ids, val_ids = split_train_val(ids, training.val_fraction)
-    sizing = choose_sizes(text_tokenizer.level, len(train_ids), training, hidden_size, layers)
-    check_length(train_ids, val_ids, sizing.seq_len, corpus)
-    batch_size = max(1, min(sizing.batch_size, len(train_ids) // (sizing.seq_len + 1)))
+def _plan_run(text_tokenizer: Tokenizer, training: TrainConfig, ids: np.ndarray, corpus: CorpusInfo, *, cell: str,
+              layers: int | None, hidden_size: int | None, embed_size: int | None,
+              regularization: Regularization, tie_weights: bool) -> _RunPlan:
+    """Choose the sizes a new run leaves open, from the corpus's token ids, the budget and, for a time
+    budget, this machine's measured speed (not under torchrun, where every process must choose alike)."""
+    held_out = held_out_count(len(ids), training.val_fraction, training.eval_tokens)
+    train_tokens = len(ids) - held_out
+    speed = None
+    if training.max_time is not None and not distributed.launched_by_torchrun():
+        speed = training_speed(pick_device(training.device), text_tokenizer.vocab_size, layers or 2)
+    sizing = choose_sizes(text_tokenizer.level, train_tokens, training, hidden_size, layers, regularization,
+                          speed, corpus.chars / len(ids))
+    check_length(train_tokens, held_out, sizing.seq_len, corpus.path)
+    batch_size = max(1, min(sizing.batch_size, train_tokens // (sizing.seq_len + 1)))
     if training.batch_size is None:  # an automatic batch splits evenly over the processes torchrun started
         processes = distributed.world_size()
         batch_size = max(processes, batch_size // processes * processes)
-    training = replace(training, seq_len=sizing.seq_len, batch_size=batch_size, epochs=sizing.epochs)
+    training = replace(training, seq_len=sizing.seq_len, batch_size=batch_size, epochs=sizing.epochs,
+                       lr=training.lr or peak_learning_rate(sizing.hidden_size))
     config = ModelConfig(vocab_size=text_tokenizer.vocab_size, cell=cell, layers=sizing.layers,
                          hidden_size=sizing.hidden_size, embed_size=embed_size or sizing.hidden_size,
-                         dropout=dropout, tie_weights=tie_weights)
+                         tie_weights=tie_weights, **sizing.regularization)
     return _RunPlan(text_tokenizer, training, config, sizing.reason)
 
 

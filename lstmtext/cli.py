@@ -21,8 +21,8 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .config import (CELLS, LEVELS, Sampling, TokenizerConfig, TrainConfig, check_completion_options,
-                     check_model_options)
+from .config import (CELLS, LEVELS, Regularization, Sampling, TokenizerConfig, TrainConfig,
+                     check_completion_options, check_model_options, check_regularization)
 from .errors import BadInput, LstmtextError
 from .store import ModelStore
 from .textfile import check_path
@@ -131,10 +131,20 @@ def train(
     hidden: Optional[int] = typer.Option(None, help="Hidden size (default: chosen from corpus and budget)."),
     embed: Optional[int] = typer.Option(None, help="Embedding size (default: the hidden size, so the "
                                                    "decoder can share the embedding)."),
-    dropout: float = typer.Option(0.2, help="Dropout between layers and before the decoder."),
+    dropout: Optional[float] = typer.Option(None, help="Locked dropout between layers and before the decoder "
+                                                       "(default for this and the next five: from the passes "
+                                                       "over the corpus the budget allows)."),
+    input_dropout: Optional[float] = typer.Option(None, help="Locked dropout on the embeddings."),
+    embed_dropout: Optional[float] = typer.Option(None, help="Drop whole tokens from the embedding matrix."),
+    weight_drop: Optional[float] = typer.Option(None, help="DropConnect on the hidden-to-hidden weights."),
+    ar: Optional[float] = typer.Option(None, "--ar", help="Activation regularization (penalty on the size of "
+                                                          "the last layer's output)."),
+    tar: Optional[float] = typer.Option(None, "--tar", help="Temporal activation regularization (penalty on its "
+                                                            "change from step to step)."),
     seq_len: Optional[int] = typer.Option(None, help="Tokens per backprop-through-time window (default: by level)."),
     batch_size: Optional[int] = typer.Option(None, help="Parallel text streams per step (default: by corpus size)."),
-    lr: float = typer.Option(TrainConfig.lr, help="Peak learning rate (AdamW, warm-up then cosine)."),
+    lr: Optional[float] = typer.Option(None, help="Peak learning rate (AdamW, warm-up then cosine; default: "
+                                                  "0.006 up to hidden size 256, less for wider models)."),
     clip: float = typer.Option(TrainConfig.clip, help="Gradient norm clipping (0: off)."),
     epochs: Optional[int] = typer.Option(None, help="Passes over the corpus."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps."),
@@ -160,7 +170,9 @@ def train(
                            checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes)
     if name is not None and out is not None:
         raise BadInput("--name and --out both given", "use --name to save into the store, or --out for a file")
-    check_model_options(cell, layers, hidden, embed, dropout)
+    regularization = Regularization(dropout, input_dropout, embed_dropout, weight_drop, ar, tar)
+    check_model_options(cell, layers, hidden, embed)
+    check_regularization(regularization)
     check_path(corpus)
     from . import api, ui
     from .errors import TrainingInterrupted
@@ -168,7 +180,7 @@ def train(
     try:
         with ui.TrainDisplay(_stderr()) as display:
             result = api.train(corpus, tokenizer=tokenizer_config, training=training, cell=cell, layers=layers,
-                               hidden_size=hidden, embed_size=embed, dropout=dropout, resume=resume,
+                               hidden_size=hidden, embed_size=embed, regularization=regularization, resume=resume,
                                init_from=init_from, name=name, out=out, observer=display)
     except TrainingInterrupted as stop:
         arguments = sys.argv[1:] if "--resume" in sys.argv else [*sys.argv[1:], "--resume"]

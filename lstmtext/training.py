@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from .checkpoint import Checkpoint, capture_rng, restore_rng
-from .config import TrainConfig
+from .config import ModelConfig, TrainConfig, recurrent_parameters
 from .corpus import bptt_windows, windows_per_epoch
 from .device import autocast
 from .distributed import Ranks, agree, gather_rng, gather_rows, own_rng, own_rows
@@ -37,6 +37,8 @@ NAN_STEPS_VARIABLE = "LSTMTEXT_TEST_NAN_STEPS"
 # Test hook: act as if Ctrl-C came right after this step (rank 0's counts, as for a real signal).
 STOP_AFTER_VARIABLE = "LSTMTEXT_TEST_STOP_AFTER_STEP"
 _FINAL_LR_FRACTION = 0.1
+_SPEED_PROBE_SECONDS = 0.25
+_LSTM_SHARE_OF_MATMUL = 0.55  # measured: 22k tokens/s at 2×256 where the probe gives 40k
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,43 @@ def stream_nll(model: RecurrentLM, windows: Iterable[tuple[np.ndarray, np.ndarra
             total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum").item()
             count += y.numel()
     return total, count
+
+
+def training_speed(device: torch.device, vocab_size: int, layers: int) -> Callable[[int], float]:
+    """Estimated training tokens/s of a model with hidden size H on `device`, as a function of H: the
+    device's measured matmul rate over the FLOPs a token costs (6 per weight: forward 2, backward 4),
+    times the share of that rate the LSTM's training step reaches (`_LSTM_SHARE_OF_MATMUL`, measured)."""
+    rows, inner, outer = 2048, 512, 1024
+    a = torch.randn(rows, inner, device=device)
+    b = torch.randn(inner, outer, device=device)
+    seconds: list[float] = []
+    probe_started = time.perf_counter()
+    # The fastest of many over a quarter of a second: the first calls wake the thread pool, and on a shared
+    # machine a neighbour's burst should not shrink the model.
+    while len(seconds) < 12 or (time.perf_counter() - probe_started < _SPEED_PROBE_SECONDS and len(seconds) < 200):
+        started = time.perf_counter()
+        torch.mm(a, b)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - started)
+    flops_per_second = 2 * rows * inner * outer / min(seconds)
+
+    def tokens_per_second(hidden: int) -> float:
+        weights = recurrent_parameters(hidden, hidden, layers) + hidden * vocab_size
+        return _LSTM_SHARE_OF_MATMUL * flops_per_second / (6 * weights)
+
+    return tokens_per_second
+
+
+def activation_penalty(raw: torch.Tensor, dropped: torch.Tensor, config: ModelConfig) -> torch.Tensor | float:
+    """AR (the size of the last layer's dropped-out output) and TAR (how much its raw output changes from one
+    step to the next), as AWD-LSTM adds them to the loss; 0 when both are off."""
+    penalty = 0.0
+    if config.activation_reg:
+        penalty = penalty + config.activation_reg * dropped.float().pow(2).mean()
+    if config.temporal_reg and raw.shape[1] > 1:
+        penalty = penalty + config.temporal_reg * (raw[:, 1:] - raw[:, :-1]).float().pow(2).mean()
+    return penalty
 
 
 def learning_rate(config: TrainConfig, step: int, fraction_done: float, total_steps: int | None) -> float:
@@ -332,15 +371,16 @@ class Trainer:
         x = torch.from_numpy(inputs.astype(np.int64)).to(self.device)  # (B, T)
         y = torch.from_numpy(targets.astype(np.int64)).to(self.device)  # (B, T)
         with autocast(self.device, self.precision):
-            logits, state = self.train_model(x, detach_state(state))  # (B, T, V)
+            logits, state, outputs = self.train_model(x, detach_state(state), with_outputs=True)  # (B, T, V)
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        objective = loss + activation_penalty(*outputs, self.model.config)
         if self.position.step + 1 in self.nan_steps:  # the test hook: a one-off fault at this step
             self.nan_steps.discard(self.position.step + 1)
-            loss = loss * float("nan")
+            loss = objective = loss * float("nan")
         self.optimizer.zero_grad(set_to_none=True)
         # Backward even through a non-finite loss: with several processes every rank must join the gradient
         # averaging, and the averaged norm then tells all of them alike to skip the step.
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(objective).backward()
         self.scaler.unscale_(self.optimizer)
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip or float("inf"))
         finite = bool(torch.isfinite(norm) and torch.isfinite(loss))

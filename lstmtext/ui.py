@@ -215,8 +215,9 @@ def info_table(header: dict, path: str) -> Table:
     model, metrics, corpus, run = (header.get(k, {}) for k in ("model", "metrics", "corpus", "run"))
     tokenizer = header.get("tokenizer", {})
     table.add_row("model", f"{model.get('layers')}-layer {model.get('cell', '').upper()}, hidden "
-                           f"{model.get('hidden_size')}, embedding {model.get('embed_size')}, dropout "
-                           f"{model.get('dropout')}, {run.get('parameters', 0):,} parameters")
+                           f"{model.get('hidden_size')}, embedding {model.get('embed_size')}, "
+                           f"{run.get('parameters', 0):,} parameters")
+    table.add_row("regularization", _regularization(model))
     table.add_row("tokenizer", f"{tokenizer.get('level')} level, {tokenizer.get('vocab_size', 0):,} pieces")
     table.add_row("corpus", f"{corpus.get('name')}: {corpus.get('chars', 0):,} characters, "
                             f"{corpus.get('tokens', 0):,} tokens")
@@ -229,6 +230,15 @@ def info_table(header: dict, path: str) -> Table:
                                   f"({run.get('precision')})")
     table.add_row("created", f"{header.get('created')} by lstmtext {header.get('lstmtext_version')}")
     return table
+
+
+_REGULARIZERS = (("dropout", "dropout"), ("input_dropout", "input dropout"), ("embed_dropout", "embedding dropout"),
+                 ("weight_drop", "weight drop"), ("activation_reg", "AR"), ("temporal_reg", "TAR"))
+
+
+def _regularization(model: dict) -> str:
+    used = [f"{label} {model[key]:g}" for key, label in _REGULARIZERS if model.get(key)]
+    return ", ".join(used) or "none"
 
 
 def evaluation_table(evaluation: Evaluation, path: str) -> Table:

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from lstmtext.config import ModelConfig, TokenizerConfig
-from lstmtext.corpus import (batchify, bptt_windows, check_length, encode_corpus, split_train_val,
+from lstmtext.corpus import (batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out,
                              windows_per_epoch)
 from lstmtext.textfile import inspect_corpus, iter_lines
 from lstmtext.errors import CorpusError
@@ -52,15 +52,23 @@ def test_memmap_holds_the_whole_text_and_is_reused(tiny_corpus, char_tokenizer, 
     assert np.array_equal(ids, again)
 
 
-def test_validation_split_is_the_tail():
-    ids = np.arange(100)
-    train, val = split_train_val(ids, 0.1)
-    assert list(val) == list(range(90, 100)) and list(train) == list(range(90))
+def test_validation_is_held_out_from_every_part_of_the_corpus():
+    streams = batchify(np.arange(1000), batch_size=10)  # 10 streams of 100 consecutive tokens
+    train, val = hold_out(streams, held_out_count(1000, 0.1, most=10_000))
+    assert val.shape == (10, 10) and train.shape == (10, 90)
+    assert [row[0] for row in val] == [90 + 100 * b for b in range(10)]  # the end of each tenth of the text
+    assert np.intersect1d(train, val).size == 0 and np.union1d(train, val).size == 1000
+    assert np.shares_memory(train, streams) and np.shares_memory(val, streams)  # views: no copy of the corpus
+
+
+def test_a_big_corpus_holds_out_no_more_than_it_can_use():
+    assert held_out_count(10_000_000, 0.1, most=32_768) == 32_768
+    assert held_out_count(20_000, 0.1, most=32_768) == 2_000
 
 
 def test_too_short_corpus_is_refused(tmp_path):
     with pytest.raises(CorpusError, match="too short"):
-        check_length(np.arange(10), np.arange(2), seq_len=32, path=tmp_path / "x.txt")
+        check_length(10, 2, seq_len=32, path=tmp_path / "x.txt")
 
 
 def test_windows_continue_each_stream_where_the_last_batch_ended():

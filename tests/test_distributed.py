@@ -7,7 +7,7 @@ import sys
 import torch
 
 import lstmtext
-from lstmtext.config import TokenizerConfig, TrainConfig
+from lstmtext.config import Regularization, TokenizerConfig, TrainConfig
 from lstmtext.device import seed_everything
 from lstmtext.model import RecurrentLM
 from lstmtext.store import ModelStore
@@ -16,6 +16,7 @@ from lstmtext.store import ModelStore
 # half-batch gradients where one process takes the mean over the whole batch.
 TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 SETTINGS = dict(seq_len=16, batch_size=4, max_steps=10, device="cpu")
+NO_DROPOUT = ["--dropout", "0", "--input-dropout", "0", "--embed-dropout", "0", "--weight-drop", "0"]
 
 
 SMALL = ["--level", "char", "--layers", "1", "--hidden", "32", "--seq-len", "16", "--batch-size", "4",
@@ -31,11 +32,12 @@ def torchrun(corpus, out, *options, processes=2, **env):
 
 
 def test_two_processes_match_one_with_the_same_global_batch(tiny_corpus, tmp_path):
-    launched = torchrun(tiny_corpus, tmp_path / "ddp.lstm", "--dropout", "0", "--max-steps", "10")
+    launched = torchrun(tiny_corpus, tmp_path / "ddp.lstm", *NO_DROPOUT, "--max-steps", "10")
     assert launched.returncode == 0, launched.stderr[-3000:]
     assert launched.stdout.count("saved model") == 1  # rank 0 alone reports and writes
     single = lstmtext.train(tiny_corpus, tokenizer=TokenizerConfig("char"), training=TrainConfig(**SETTINGS),
-                            layers=1, hidden_size=32, dropout=0.0, out=tmp_path / "one.lstm",
+                            layers=1, hidden_size=32, regularization=Regularization(0.0, 0.0, 0.0, 0.0),
+                            out=tmp_path / "one.lstm",
                             store=ModelStore(root=tmp_path / "home1"))
     ddp = lstmtext.load(tmp_path / "ddp.lstm")
     assert ddp.header["run"]["steps"] == single.steps == 10
@@ -48,7 +50,8 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_corpus, tmp_pat
 
 
 def test_a_multi_process_run_interrupted_and_resumed_ends_bit_identical(tiny_corpus, tmp_path):
-    options = ["--max-steps", "12", "--checkpoint-every", "5"]  # dropout on: every rank's generator matters
+    options = ["--max-steps", "12", "--checkpoint-every", "5", "--dropout", "0.2", "--weight-drop", "0.2"]
+    # dropout on: every rank's generator matters
     assert torchrun(tiny_corpus, tmp_path / "whole.lstm", *options).returncode == 0
     stopped = torchrun(tiny_corpus, tmp_path / "cut.lstm", *options, LSTMTEXT_TEST_STOP_AFTER_STEP="7")
     assert stopped.returncode != 0 and "interrupted after step 7" in stopped.stderr

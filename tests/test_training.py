@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import lstmtext
-from lstmtext.config import TokenizerConfig, TrainConfig, choose_sizes
+from lstmtext.config import Regularization, TokenizerConfig, TrainConfig, choose_sizes
 from lstmtext.checkpoint import load_checkpoint
 from lstmtext.errors import CorpusError, TrainingInterrupted
 from lstmtext.training import learning_rate
@@ -95,6 +95,32 @@ def test_auto_sizing_grows_with_the_corpus_and_keeps_user_choices():
     fixed = choose_sizes("char", 20_000, TrainConfig(seq_len=16, batch_size=3), hidden_size=99, layers=4)
     assert (fixed.seq_len, fixed.batch_size, fixed.hidden_size, fixed.layers) == (16, 3, 99, 4)
     assert "20,000 training tokens" in small.reason
+
+
+def test_a_time_budget_sizes_the_model_by_this_machines_speed():
+    def speed(rate):
+        return lambda hidden: rate / hidden ** 2  # tokens/s falls with the square of the hidden size
+
+    budget = TrainConfig(max_time=100)
+    slow = choose_sizes("char", 1_000_000, budget, tokens_per_second=speed(4e9))
+    fast = choose_sizes("char", 1_000_000, budget, tokens_per_second=speed(4e11))
+    assert slow.hidden_size < fast.hidden_size
+    assert speed(4e9)(slow.hidden_size) * 100 >= 2 * 1_000_000  # it still reads the corpus twice
+    tiny = choose_sizes("char", 20_000, budget, tokens_per_second=speed(4e11))
+    assert tiny.hidden_size < fast.hidden_size  # no more weights than the corpus can teach
+    assert "passes" in slow.reason
+
+
+def test_regularization_follows_the_passes_over_the_corpus_and_keeps_user_choices():
+    one_pass = choose_sizes("word", 5_000_000, TrainConfig(epochs=1)).regularization
+    many = choose_sizes("word", 20_000, TrainConfig(epochs=30)).regularization
+    assert one_pass["dropout"] == one_pass["weight_drop"] == 0.0
+    assert many["dropout"] > 0 and many["weight_drop"] > 0 and many["embed_dropout"] > 0
+    mine = choose_sizes("word", 20_000, TrainConfig(epochs=30), regularization=Regularization(dropout=0.05,
+                                                                                              weight_drop=0.0))
+    assert mine.regularization["dropout"] == 0.05 and mine.regularization["weight_drop"] == 0.0
+    assert mine.regularization["input_dropout"] == many["input_dropout"]
+    assert choose_sizes("char", 20_000, TrainConfig(epochs=30)).regularization["embed_dropout"] == 0.0
 
 
 class SignalAtStep(Recorder):
