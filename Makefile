@@ -1,6 +1,7 @@
 # make demo: set up, train a small model on data/corpus.txt and complete a prompt.
 # make test: set up, then run the test suite.
 # make bench: set up, then measure latency on this machine (bench/results.json).
+# make quality: set up, then train with the defaults on tinyshakespeare for fixed times (bench/quality.json).
 # GPU users: make setup TORCH_SPEC="torch==2.13.0" TORCH_INDEX=https://download.pytorch.org/whl/cu126
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 
 PROMPT ?= When there is fire
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench quality clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +30,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+quality: setup
+	$(BIN)/python -m bench.quality
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -60,8 +60,9 @@ def training_throughput(hidden: int, precision: str, vocab: int = CHAR_VOCAB, st
     torch.manual_seed(0)
     model = RecurrentLM(ModelConfig(vocab_size=vocab, layers=2, hidden_size=hidden, embed_size=hidden))
     streams = np.random.default_rng(0).integers(0, vocab, (BATCH, SEQ * (steps + 4) + 1)).astype(np.uint16)
-    trainer = Trainer(model, TrainConfig(seq_len=SEQ, batch_size=BATCH, max_steps=10 ** 6), streams, streams[:, :64],
-                      1.0, torch.device("cpu"), precision, lambda m: "", QuietObserver())
+    config = TrainConfig(seq_len=SEQ, batch_size=BATCH, lr=1e-3, max_steps=10 ** 6)
+    trainer = Trainer(model, config, streams, streams[:, :64], 1.0, torch.device("cpu"), precision, lambda m: "",
+                      QuietObserver())
     windows = [(streams[:, i * SEQ:(i + 1) * SEQ], streams[:, i * SEQ + 1:(i + 1) * SEQ + 1]) for i in range(steps + 2)]
 
     def one_step(index: int = 0) -> None:
