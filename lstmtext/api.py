@@ -28,9 +28,9 @@ import torch
 from . import __version__, distributed
 from .bundle import Bundle, load_bundle, save_bundle
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint as write_checkpoint
-from .config import (ModelConfig, Regularization, TokenizerConfig, TrainConfig, check_completion_options,
-                     check_model_options, check_regularization, choose_sizes, peak_learning_rate,
-                     require_at_least_one)
+from .config import (DEFAULT_LAYERS, ModelConfig, Regularization, TokenizerConfig, TrainConfig,
+                     check_completion_options, check_model_options, check_regularization, choose_sizes,
+                     peak_learning_rate, require_at_least_one)
 from .corpus import batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out
 from .device import pick_device, pick_precision, seed_everything
 from .errors import BadInput, BadModelFile, CorpusError, TrainingInterrupted
@@ -402,7 +402,7 @@ def _plan_run(text_tokenizer: Tokenizer, training: TrainConfig, ids: np.ndarray,
     train_tokens = len(ids) - held_out
     speed = None
     if training.max_time is not None and not distributed.launched_by_torchrun():
-        speed = training_speed(pick_device(training.device), text_tokenizer.vocab_size, layers or 2)
+        speed = training_speed(pick_device(training.device), text_tokenizer.vocab_size, layers or DEFAULT_LAYERS)
     sizing = choose_sizes(text_tokenizer.level, train_tokens, training, hidden_size, layers, regularization,
                           speed, corpus.chars / len(ids))
     check_length(train_tokens, held_out, sizing.seq_len, corpus.path)

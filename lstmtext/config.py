@@ -20,6 +20,7 @@ UNTIL = ("sentence", "line", "word", "none")  # where a completion stops
 
 # Upper bounds on the vocabulary; SentencePiece is told they are soft, so a small corpus gets fewer pieces.
 DEFAULT_VOCAB_SIZE = {"char": 1024, "word": 10000, "bpe": 2000, "unigram": 2000}
+DEFAULT_LAYERS = 3  # beat two layers of the same width in 92 s and in 300 s (see TOKENS_PER_WEIGHT)
 DEFAULT_SEQ_LEN = {"char": 64, "word": 35, "bpe": 64, "unigram": 64}
 # Without --epochs/--max-steps/--max-time, train for about this many tokens (at least one epoch).
 DEFAULT_TOKEN_BUDGET = 3_000_000
@@ -57,7 +58,7 @@ class TokenizerConfig:
 class ModelConfig:
     vocab_size: int
     cell: str = "lstm"
-    layers: int = 2
+    layers: int = DEFAULT_LAYERS
     hidden_size: int = 256
     embed_size: int = 256
     tie_weights: bool = True
@@ -213,30 +214,38 @@ def choose_sizes(level: str, train_tokens: int, train: TrainConfig, hidden_size:
                  tokens_per_second: Callable[[int], float] | None = None, chars_per_token: float = 1.0) -> Sizing:
     """Pick sequence length, batch size, hidden size, layers and regularization from the corpus and the budget.
 
-    Values the user set are kept. With a time budget and `tokens_per_second(hidden_size)` (this machine's
-    training speed), the hidden size is the largest that still reads the corpus `_PASSES_WANTED` times in
-    that time; without one, small corpora get small models (they overfit big ones). Regularization follows
-    from the passes over the corpus the budget allows.
+    Values the user set are kept. The hidden size is the largest that reads `TOKENS_PER_WEIGHT` tokens per
+    weight within the budget (the compute-optimal size) and has no more weights than the corpus can teach.
+    A time budget is turned into tokens by `tokens_per_second(hidden_size)`, this machine's measured training
+    speed; without that measure, only the corpus decides. Regularization follows from the passes over the
+    corpus the budget allows.
     """
     seq_len = train.seq_len or DEFAULT_SEQ_LEN[level]
     # Small corpora get small batches: more updates per epoch matter more than throughput there.
     batch_size = train.batch_size or max(4, min(32, train_tokens // (seq_len * 50)))
-    layers = layers or 2
-    timed = train.max_time is not None and tokens_per_second is not None
-    if hidden_size is None:
-        train_chars = train_tokens * chars_per_token
-        hidden_size = _hidden_for_time(train_tokens, train_chars, layers, train.max_time, tokens_per_second) \
-            if timed else _hidden_for_corpus(train_chars, layers)
+    layers = layers or DEFAULT_LAYERS
     epochs = train.epochs
     if epochs is None and train.max_steps is None and train.max_time is None:
         epochs = max(1, min(MAX_AUTO_EPOCHS, math.ceil(DEFAULT_TOKEN_BUDGET / max(train_tokens, 1))))
+
+    def tokens_read(size: int) -> float | None:
+        """Training tokens a model of this hidden size reads within the budget; None when unknown."""
+        if epochs:
+            return float(epochs * train_tokens)
+        if train.max_steps:
+            return float(train.max_steps * batch_size * seq_len)
+        return tokens_per_second(size) * train.max_time if tokens_per_second is not None else None
+
+    if hidden_size is None:
+        measured_time = train.max_time is not None and tokens_per_second is not None
+        hidden_size = _compute_optimal_hidden(train_tokens * chars_per_token, layers, tokens_read,
+                                              largest=_HIDDEN_SIZES[-1] if measured_time else _LARGEST_UNTIMED)
+    seen = tokens_read(hidden_size)
+    passes = (train_tokens if seen is None else seen) / max(train_tokens, 1)
     if epochs:
-        passes, budget = float(epochs), f"{epochs} epochs"
-    elif train.max_steps:
-        passes, budget = train.max_steps * batch_size * seq_len / max(train_tokens, 1), f"{train.max_steps} steps"
+        budget = f"{epochs} epoch{'s' if epochs > 1 else ''}"
     else:
-        seen = tokens_per_second(hidden_size) * train.max_time if timed else float(train_tokens)
-        passes, budget = seen / max(train_tokens, 1), f"{train.max_time:g} s"
+        budget = f"{train.max_steps} steps" if train.max_steps else f"{train.max_time:g} s"
     resolved = regularization.resolve(passes, level)
     strength = _regularization_strength(passes)
     reason = (f"{train_tokens:,} training tokens and a budget of {budget} (about {passes:.1f} passes): "
@@ -246,12 +255,16 @@ def choose_sizes(level: str, train_tokens: int, train: TrainConfig, hidden_size:
 
 
 _HIDDEN_SIZES = (128, 192, 256, 384, 512, 768, 1024)
-_LARGEST_UNTIMED = 512  # without a time budget, no wider than this
-# A timed run reads its corpus at least this often. Measured on tinyshakespeare (held-out last 10%): in 92 s,
-# 2×192 for 3.4 passes beat 2×256 for 2 (1.534 against 1.548 nats/char); in 300 s, 2×256 for about 6 passes
-# beat 2×384 for 3 (1.469 against 1.507), both with light regularization.
-_PASSES_WANTED = 3.5
+_LARGEST_UNTIMED = 512  # without a measured time budget, no wider than this
 _PARAMETERS_PER_CHAR = 5  # no more recurrent weights than this per character of training text
+
+
+# A run reads at least this many training tokens per recurrent weight (the compute-optimal size; the optimum
+# is flat). Measured on tinyshakespeare (held-out last 10%; light regularization; tokens read per weight
+# in brackets): in 92 s 3×192 (3.0) beat 3×128 (11) and 2×192 (5.8): 1.513, 1.539 and 1.534 nats/char; in 300 s
+# 3×256 (3.3) and 3×192 (10) tie at 1.433 and 1.436, ahead of 2×192 (16), 2×256 (5.4) and 2×384 (1.2): 1.450,
+# 1.469 and 1.507.
+TOKENS_PER_WEIGHT = 2.0
 
 
 def _teachable_sizes(train_chars: float, layers: int) -> list[int]:
@@ -260,16 +273,14 @@ def _teachable_sizes(train_chars: float, layers: int) -> list[int]:
             if recurrent_parameters(size, size, layers) <= _PARAMETERS_PER_CHAR * train_chars]
 
 
-def _hidden_for_corpus(train_chars: float, layers: int) -> int:
-    fitting = [size for size in _teachable_sizes(train_chars, layers) if size <= _LARGEST_UNTIMED]
-    return max(fitting, default=_HIDDEN_SIZES[0])
+def _compute_optimal_hidden(train_chars: float, layers: int, tokens_read: Callable[[int], float | None],
+                            largest: int) -> int:
+    """The largest teachable hidden size up to `largest` that reads `TOKENS_PER_WEIGHT` tokens per weight."""
+    def reads_enough(size: int) -> bool:
+        read = tokens_read(size)
+        return read is None or read >= TOKENS_PER_WEIGHT * recurrent_parameters(size, size, layers)
 
-
-def _hidden_for_time(train_tokens: int, train_chars: float, layers: int, seconds: float,
-                     tokens_per_second: Callable[[int], float]) -> int:
-    """The largest teachable hidden size that reads the corpus `_PASSES_WANTED` times in `seconds`."""
-    fitting = [size for size in _teachable_sizes(train_chars, layers)
-               if tokens_per_second(size) * seconds >= _PASSES_WANTED * train_tokens]
+    fitting = [size for size in _teachable_sizes(train_chars, layers) if size <= largest and reads_enough(size)]
     return max(fitting, default=_HIDDEN_SIZES[0])
 
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import lstmtext
-from lstmtext.config import Regularization, TokenizerConfig, TrainConfig, choose_sizes
+from lstmtext.config import (TOKENS_PER_WEIGHT, Regularization, TokenizerConfig, TrainConfig, choose_sizes,
+                             recurrent_parameters)
 from lstmtext.checkpoint import load_checkpoint
 from lstmtext.errors import CorpusError, TrainingInterrupted
 from lstmtext.training import learning_rate
@@ -105,7 +106,10 @@ def test_a_time_budget_sizes_the_model_by_this_machines_speed():
     slow = choose_sizes("char", 1_000_000, budget, tokens_per_second=speed(4e9))
     fast = choose_sizes("char", 1_000_000, budget, tokens_per_second=speed(4e11))
     assert slow.hidden_size < fast.hidden_size
-    assert speed(4e9)(slow.hidden_size) * 100 >= 2 * 1_000_000  # it still reads the corpus twice
+    read = speed(4e9)(slow.hidden_size) * 100
+    assert read >= TOKENS_PER_WEIGHT * recurrent_parameters(slow.hidden_size, slow.hidden_size, slow.layers)
+    longer = choose_sizes("char", 1_000_000, TrainConfig(max_time=10_000), tokens_per_second=speed(4e9))
+    assert longer.hidden_size > slow.hidden_size
     tiny = choose_sizes("char", 20_000, budget, tokens_per_second=speed(4e11))
     assert tiny.hidden_size < fast.hidden_size  # no more weights than the corpus can teach
     assert "passes" in slow.reason
