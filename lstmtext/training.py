@@ -37,10 +37,10 @@ NAN_STEPS_VARIABLE = "LSTMTEXT_TEST_NAN_STEPS"
 # Test hook: act as if Ctrl-C came right after this step (rank 0's counts, as for a real signal).
 STOP_AFTER_VARIABLE = "LSTMTEXT_TEST_STOP_AFTER_STEP"
 _FINAL_LR_FRACTION = 0.1
-_SPEED_PROBE_SECONDS = 0.25
-# Measured with light regularization on 2 cores: 2×192 trains at 32-39k tokens/s and 2×256 at 19-20k, where the
-# probe's matmul rate alone would give 91k and 52k.
-_LSTM_SHARE_OF_MATMUL = 0.4
+_SPEED_PROBE_SECONDS = 0.5
+# Measured on 2 cores, light regularization: 3×192 trains at 21k tokens/s (113 GFLOP/s over its weights and
+# the decoder's) where the probe runs at 156-171 GFLOP/s.
+_LSTM_SHARE_OF_STEP = 0.7
 
 
 @dataclass(frozen=True)
@@ -155,27 +155,31 @@ def stream_nll(model: RecurrentLM, windows: Iterable[tuple[np.ndarray, np.ndarra
 
 
 def training_speed(device: torch.device, vocab_size: int, layers: int) -> Callable[[int], float]:
-    """Estimated training tokens/s of a model with hidden size H on `device`, as a function of H: the
-    device's measured matmul rate over the FLOPs a token costs (6 per weight: forward 2, backward 4),
-    times the share of that rate the LSTM's training step reaches (`_LSTM_SHARE_OF_MATMUL`, measured)."""
-    rows, inner, outer = 2048, 512, 1024
-    a = torch.randn(rows, inner, device=device)
-    b = torch.randn(inner, outer, device=device)
+    """Estimated training tokens/s of a model with hidden size H on `device`, as a function of H: the rate at
+    which this device runs an LSTM's forward and backward pass (timed on a small one; 6 FLOPs per weight and
+    token: forward 2, backward 4), spread over the weights of a model that size, times the share of that rate
+    the whole training step keeps (`_LSTM_SHARE_OF_STEP`, measured). A plain matmul probe was tried first and
+    drifted twice as much as training did on a shared machine."""
+    probe_hidden, batch, length = 256, 32, 64
+    lstm = torch.nn.LSTM(probe_hidden, probe_hidden, layers, batch_first=True).to(device)
+    inputs = torch.randn(batch, length, probe_hidden, device=device)
     seconds: list[float] = []
     probe_started = time.perf_counter()
-    # The fastest of many over a quarter of a second: the first calls wake the thread pool, and on a shared
-    # machine a neighbour's burst should not shrink the model.
-    while len(seconds) < 12 or (time.perf_counter() - probe_started < _SPEED_PROBE_SECONDS and len(seconds) < 200):
+    # The first pass wakes the thread pool and is not counted; then the fastest of the rest, so that a
+    # neighbour's burst on a shared machine does not shrink the model.
+    while len(seconds) < 4 or (time.perf_counter() - probe_started < _SPEED_PROBE_SECONDS and len(seconds) < 50):
         started = time.perf_counter()
-        torch.mm(a, b)
+        outputs, _ = lstm(inputs)
+        outputs.sum().backward()
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - started)
-    flops_per_second = 2 * rows * inner * outer / min(seconds)
+    flops_per_second = 6 * recurrent_parameters(probe_hidden, probe_hidden, layers) * batch * length \
+        / min(seconds[1:])
 
     def tokens_per_second(hidden: int) -> float:
         weights = recurrent_parameters(hidden, hidden, layers) + hidden * vocab_size
-        return _LSTM_SHARE_OF_MATMUL * flops_per_second / (6 * weights)
+        return _LSTM_SHARE_OF_STEP * flops_per_second / (6 * weights)
 
     return tokens_per_second
 
