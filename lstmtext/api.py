@@ -404,7 +404,7 @@ def _plan_run(text_tokenizer: Tokenizer, training: TrainConfig, ids: np.ndarray,
     if training.max_time is not None and not distributed.launched_by_torchrun():
         speed = training_speed(pick_device(training.device), text_tokenizer.vocab_size, layers or DEFAULT_LAYERS)
     sizing = choose_sizes(text_tokenizer.level, train_tokens, training, hidden_size, layers, regularization,
-                          speed, corpus.chars / len(ids))
+                          speed, corpus.chars / len(ids), text_tokenizer.vocab_size)
     check_length(train_tokens, held_out, sizing.seq_len, corpus.path)
     batch_size = max(1, min(sizing.batch_size, train_tokens // (sizing.seq_len + 1)))
     if training.batch_size is None:  # an automatic batch splits evenly over the processes torchrun started

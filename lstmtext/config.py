@@ -152,10 +152,10 @@ def peak_learning_rate(hidden_size: int) -> float:
 
 @dataclass(frozen=True)
 class Regularization:
-    """The AWD-LSTM regularizers as the user set them (see model.py); None: chosen from how many passes over
-    the corpus the budget allows. A single pass leaves nothing to overfit, and dropout would only slow
-    learning; a few passes want a little of each (it also carries better to text unlike the corpus); a small
-    corpus seen many times needs them all, strongly."""
+    """The AWD-LSTM regularizers as the user set them (see model.py); None: chosen from how much the run
+    could overfit (`regularization_strength`). A single pass leaves nothing to overfit, and dropout would only
+    slow learning; a few passes want a little of each (it also carries better to text unlike the corpus); a
+    small corpus seen many times, or one with far more weights than tokens, needs them all, strongly."""
 
     dropout: float | None = None  # locked dropout between layers and on the last layer's output
     input_dropout: float | None = None  # locked dropout on the embeddings
@@ -164,9 +164,9 @@ class Regularization:
     activation_reg: float | None = None  # AR: penalty on the size of the last layer's output
     temporal_reg: float | None = None  # TAR: penalty on its change from step to step
 
-    def resolve(self, passes: float, level: str) -> dict[str, float]:
-        """Every regularizer's value: the user's where set, else the preset for `passes` over the corpus."""
-        preset = _REGULARIZATION_PRESETS[_regularization_strength(passes)]
+    def resolve(self, strength: str, level: str) -> dict[str, float]:
+        """Every regularizer's value: the user's where set, else the preset of this strength."""
+        preset = _REGULARIZATION_PRESETS[strength]
         values = {name: value if value is not None else preset[name] for name, value in asdict(self).items()}
         if self.embed_dropout is None and level == "char":
             values["embed_dropout"] = 0.0  # a character dropped everywhere at once is not a word made unknown
@@ -183,12 +183,17 @@ _REGULARIZATION_PRESETS = {
 }
 
 
-def _regularization_strength(passes: float) -> str:
-    """Measured on tinyshakespeare (held-out last 10%, 300 s, 2×256, about 6 passes): none 1.521 nats/char,
-    light 1.469, strong 1.537 (it holds back a model that has not yet begun to overfit)."""
+def regularization_strength(passes: float, weights_per_token: float) -> str:
+    """None for about one pass over the corpus; beyond, light or strong by the overfitting risk: the passes
+    times the weights (embeddings included) each training token has to teach. Measured on tinyshakespeare
+    (held-out last 10%, 300 s): char 2×256 (risk 7) none 1.521 nats/char, light 1.469, strong 1.537; bpe 3×256
+    (risk 56) light 1.501, strong 1.526; word 3×192 (risk 90) light 1.854, strong 1.784."""
     if passes < 1.5:
         return "none"
-    return "light" if passes < 20 else "strong"
+    return "light" if passes * weights_per_token < _STRONG_REGULARIZATION_RISK else "strong"
+
+
+_STRONG_REGULARIZATION_RISK = 75
 
 
 def check_regularization(regularization: Regularization) -> None:
@@ -211,14 +216,15 @@ class Sizing:
 
 def choose_sizes(level: str, train_tokens: int, train: TrainConfig, hidden_size: int | None = None,
                  layers: int | None = None, regularization: Regularization = Regularization(),
-                 tokens_per_second: Callable[[int], float] | None = None, chars_per_token: float = 1.0) -> Sizing:
+                 tokens_per_second: Callable[[int], float] | None = None, chars_per_token: float = 1.0,
+                 vocab_size: int = 0) -> Sizing:
     """Pick sequence length, batch size, hidden size, layers and regularization from the corpus and the budget.
 
     Values the user set are kept. The hidden size is the largest that reads `TOKENS_PER_WEIGHT` tokens per
     weight within the budget (the compute-optimal size) and has no more weights than the corpus can teach.
     A time budget is turned into tokens by `tokens_per_second(hidden_size)`, this machine's measured training
     speed; without that measure, only the corpus decides. Regularization follows from the passes over the
-    corpus the budget allows.
+    corpus the budget allows and the weights (`vocab_size` embeddings included) per training token.
     """
     seq_len = train.seq_len or DEFAULT_SEQ_LEN[level]
     # Small corpora get small batches: more updates per epoch matter more than throughput there.
@@ -246,8 +252,9 @@ def choose_sizes(level: str, train_tokens: int, train: TrainConfig, hidden_size:
         budget = f"{epochs} epoch{'s' if epochs > 1 else ''}"
     else:
         budget = f"{train.max_steps} steps" if train.max_steps else f"{train.max_time:g} s"
-    resolved = regularization.resolve(passes, level)
-    strength = _regularization_strength(passes)
+    weights = recurrent_parameters(hidden_size, hidden_size, layers) + vocab_size * hidden_size
+    strength = regularization_strength(passes, weights / max(train_tokens, 1))
+    resolved = regularization.resolve(strength, level)
     reason = (f"{train_tokens:,} training tokens and a budget of {budget} (about {passes:.1f} passes): "
               f"{layers}×{hidden_size} {level}-level model, batch {batch_size} × {seq_len} tokens, "
               f"{'no' if strength == 'none' else strength} regularization")

@@ -125,6 +125,11 @@ def test_regularization_follows_the_passes_over_the_corpus_and_keeps_user_choice
     assert mine.regularization["dropout"] == 0.05 and mine.regularization["weight_drop"] == 0.0
     assert mine.regularization["input_dropout"] == many["input_dropout"]
     assert choose_sizes("char", 20_000, TrainConfig(epochs=30)).regularization["embed_dropout"] == 0.0
+    # The same passes over the same corpus: a 10,000-word vocabulary has far more weights to overfit than 65 chars.
+    chars = choose_sizes("char", 300_000, TrainConfig(epochs=10), hidden_size=192, vocab_size=65)
+    words = choose_sizes("word", 300_000, TrainConfig(epochs=10), hidden_size=192, vocab_size=10_000)
+    assert chars.regularization["dropout"] < words.regularization["dropout"]
+    assert "light regularization" in chars.reason and "strong regularization" in words.reason
 
 
 class SignalAtStep(Recorder):
