@@ -1,96 +1,22 @@
-"""The `lstmtext` command line: a thin Typer layer over `lstmtext.api`.
-
-Results go to stdout, progress and diagnostics to stderr. Errors a user can cause become one line,
-`error: <what> — <how to fix>`, and exit code 2 (bad input) or 1 (failure). torch is imported only by the
-commands that need a model, so --help and input errors stay fast.
-"""
+"""The commands for text: tokenize, train, complete, generate, eval, repl, models, info."""
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import shlex
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from . import __version__
-from .config import (CELLS, LEVELS, Regularization, Sampling, TokenizerConfig, TrainConfig,
-                     check_completion_options, check_model_options, check_regularization)
-from .errors import BadInput, LstmtextError
-from .store import ModelStore
-from .textfile import check_path
-
-app = typer.Typer(
-    name="lstmtext", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-    help="Train an LSTM language model on your own text, then complete and generate text in its style.",
-)
-
-MODEL_HELP = "Model name in the store, or a path to a .lstm file (default: $LSTMTEXT_MODEL, else the default model)."
-
-
-def _console(stderr: bool = False) -> Console:
-    """A console that never hard-wraps, and writes no colour or style codes when NO_COLOR is set."""
-    plain = bool(os.environ.get("NO_COLOR"))
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, color_system=None if plain else "auto")
-
-
-def _stdout() -> Console:
-    return _console()
-
-
-def _stderr() -> Console:
-    return _console(stderr=True)
-
-
-def friendly_errors(command: Callable) -> Callable:
-    """Turn the errors a user can cause into one stderr line and an exit code, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except LstmtextError as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            typer.echo("error: interrupted — nothing new was saved and earlier models are untouched", err=True)
-            raise typer.Exit(130) from None
-        except OSError as error:
-            where = f" ({error.filename})" if error.filename else ""
-            typer.echo(f"error: {error.strerror or error}{where} — check the path, permissions and free space",
-                       err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-def _read_prompt(text: str) -> str:
-    """The prompt itself, or stdin for "-" without the final newline `echo` adds."""
-    if text != "-":
-        return text
-    data = sys.stdin.read()
-    return data[:-2] if data.endswith("\r\n") else data[:-1] if data.endswith("\n") else data
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"lstmtext {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main_options(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
-) -> None:
-    """Train an LSTM language model on your own text, then complete and generate text in its style."""
-
+from ..config import (CELLS, LEVELS, Regularization, Sampling, TokenizerConfig, TrainConfig,
+                      check_completion_options, check_model_options, check_regularization)
+from ..errors import BadInput
+from ..store import ModelStore
+from ..textfile import check_path
+from .common import MODEL_HELP, read_prompt, err_console, out_console, app, friendly_errors
 
 @app.command()
 @friendly_errors
@@ -104,8 +30,8 @@ def tokenize(
     """Learn a SentencePiece tokenizer from CORPUS, write it, and show its stats."""
     config = TokenizerConfig(level=level, vocab_size=vocab_size)
     check_path(corpus)
-    from . import api, ui
-    from .files import atomic_write
+    from .. import api, ui
+    from ..files import atomic_write
 
     tokenizer, stats = api.train_tokenizer(corpus, config)
     out = out or Path(f"{api.default_model_name(corpus)}.{level}.model")
@@ -114,7 +40,7 @@ def tokenize(
         path = out if part == "main" else out.with_name(f"{out.stem}.{part}{out.suffix}")
         atomic_write(path, blob)
         written.append(str(path))
-    _stdout().print(ui.tokenizer_table(stats, written))
+    out_console().print(ui.tokenizer_table(stats, written))
 
 
 @app.command()
@@ -174,11 +100,11 @@ def train(
     check_model_options(cell, layers, hidden, embed)
     check_regularization(regularization)
     check_path(corpus)
-    from . import api, ui
-    from .errors import TrainingInterrupted
+    from .. import api, ui
+    from ..errors import TrainingInterrupted
 
     try:
-        with ui.TrainDisplay(_stderr()) as display:
+        with ui.TrainDisplay(err_console()) as display:
             result = api.train(corpus, tokenizer=tokenizer_config, training=training, cell=cell, layers=layers,
                                hidden_size=hidden, embed_size=embed, regularization=regularization, resume=resume,
                                init_from=init_from, name=name, out=out, observer=display)
@@ -190,10 +116,10 @@ def train(
     if result is None:
         return  # another process of a torchrun launch: rank 0 reports
     saved = f"model '{result.name}' (now the default)" if result.name else "model"
-    _stdout().print(f"saved {saved} to {result.path}: {result.bits_per_char:.3f} bits/char on held-out text "
+    out_console().print(f"saved {saved} to {result.path}: {result.bits_per_char:.3f} bits/char on held-out text "
                     f"after {result.steps:,} steps in {result.elapsed:.0f} s")
     model_option = "" if result.name else f" --model {result.path}"
-    _stderr().print(f'next: lstmtext complete "Some words"{model_option}', style="dim")
+    err_console().print(f'next: lstmtext complete "Some words"{model_option}', style="dim")
 
 
 @app.command()
@@ -224,9 +150,9 @@ def complete(
     if sample:
         Sampling(temperature, top_k, top_p)
     path = ModelStore().resolve(model)
-    prefix = _read_prompt(prefix)
-    from . import api, ui
-    from .search import default_beam_width
+    prefix = read_prompt(prefix)
+    from .. import api, ui
+    from ..search import default_beam_width
 
     beam = beam or default_beam_width(count)
     language_model = api.load(path)
@@ -243,9 +169,9 @@ def complete(
         timing = {"load": _ms(loaded - started), "complete": _ms(finished - loaded), "total": _ms(finished - started)}
         typer.echo(_completions_json(prefix, completions, settings, timing))
         return
-    console = _stdout()
+    console = out_console()
     if not completions:
-        _stderr().print("no completion found — try a larger --max-tokens or --beam")
+        err_console().print("no completion found — try a larger --max-tokens or --beam")
     elif console.is_terminal:
         how = "sampled" if sample else f"beam width {beam}"
         console.print(ui.completions_table(prefix, completions, f"{how}, {_ms(finished - loaded):.0f} ms"))
@@ -283,12 +209,12 @@ def generate(
 
     Sampling(temperature, top_k, top_p)
     path = ModelStore().resolve(model)
-    prompt = _read_prompt(prompt)
-    from . import api
+    prompt = read_prompt(prompt)
+    from .. import api
 
     chunks = api.load(path).generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                                       seed=seed)
-    console = _stdout()
+    console = out_console()
     console.print(Text(prompt, style="dim"), end="")
     for chunk in chunks:  # straight to the stream: Rich's rendering would cost more than the model per token
         console.file.write(chunk)
@@ -306,13 +232,13 @@ def evaluate(
     """Perplexity and bits/nats per character of FILE under a model."""
     check_path(file)
     path = ModelStore().resolve(model)
-    from . import api, ui
+    from .. import api, ui
 
     evaluation = api.load(path).evaluate(file)
     if as_json:
         typer.echo(json.dumps(evaluation.to_dict()))
     else:
-        _stdout().print(ui.evaluation_table(evaluation, str(file)))
+        out_console().print(ui.evaluation_table(evaluation, str(file)))
 
 
 @app.command()
@@ -320,11 +246,11 @@ def evaluate(
 def repl(model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP)) -> None:
     """Type text and see the model's continuation as you type; Enter for ranked completions. :help for more."""
     path = ModelStore().resolve(model)
-    from . import api
-    from .repl import Repl
-    from .terminal import line_reader
+    from .. import api
+    from ..repl import Repl
+    from ..terminal import line_reader
 
-    session = Repl(api.load(path), _stdout(), load_model=api.load)
+    session = Repl(api.load(path), out_console(), load_model=api.load)
     reader = line_reader(session.suggest, ModelStore().root / "repl-history")
     raise typer.Exit(session.run(reader))
 
@@ -333,14 +259,14 @@ def repl(model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_H
 @friendly_errors
 def models() -> None:
     """List the models in the store (* marks the default)."""
-    from . import ui
+    from .. import ui
 
     store = ModelStore()
     found = store.list()
     if not found:
-        _stderr().print(f"no models in {store.models_dir} yet — train one with `lstmtext train corpus.txt`")
+        err_console().print(f"no models in {store.models_dir} yet — train one with `lstmtext train corpus.txt`")
         return
-    _stdout().print(ui.models_table(found))
+    out_console().print(ui.models_table(found))
 
 
 @app.command()
@@ -351,15 +277,11 @@ def info(
 ) -> None:
     """Show a model's configuration, training run and metrics."""
     path = ModelStore().resolve(model)
-    from . import ui
-    from .bundle import load_bundle
+    from .. import ui
+    from ..bundle import load_bundle
 
     header = load_bundle(path).header
     if as_json:
         typer.echo(json.dumps({"path": str(path), **header}, indent=2))
     else:
-        _stdout().print(ui.info_table(header, str(path)))
-
-
-def main() -> None:
-    app()
+        out_console().print(ui.info_table(header, str(path)))
