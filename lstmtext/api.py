@@ -26,11 +26,12 @@ import numpy as np
 import torch
 
 from . import __version__, distributed
+from .activations import Inspection, inspect_text
 from .bundle import Bundle, load_bundle, save_bundle
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint as write_checkpoint
 from .config import (DEFAULT_LAYERS, ModelConfig, Regularization, TokenizerConfig, TrainConfig,
-                     check_completion_options, check_model_options, check_regularization, choose_sizes,
-                     peak_learning_rate, require_at_least_one)
+                     check_completion_options, check_inspect_options, check_model_options, check_regularization,
+                     choose_sizes, peak_learning_rate, require_at_least_one)
 from .corpus import batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out
 from .device import pick_device, pick_precision, seed_everything
 from .errors import BadInput, BadModelFile, CorpusError, TrainingInterrupted
@@ -170,6 +171,15 @@ class LanguageModel:
         tail, start = self._start(prompt)
         return sample_stream(self._stepper, start, self._tokens, tail, length=length, sampling=sampling,
                              generator=_generator(seed))
+
+    def inspect(self, text: str, *, show: str = "forget", layer: int | None = None, units: list[int] | None = None,
+                count: int = 3) -> Inspection:
+        """What the LSTM does at each token of `text`: `show` (a gate, the candidate, the cell or the hidden state)
+        for the given `units` of `layer` (1 is the bottom; default the top), or for the `count` most telling ones."""
+        check_inspect_options(show, layer, units or [], count)
+        context = self.tokenizer.encode(_reading_context(text))
+        return inspect_text(self.model, self.tokenizer, context, text, show=show, layer=layer, units=units,
+                            count=count)
 
     def evaluate(self, path: str | os.PathLike) -> Evaluation:
         """Perplexity and bits/nats per character of a text file under this model."""

@@ -17,6 +17,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 UNTIL = ("sentence", "line", "word", "none")  # where a completion stops
+SHOWN = ("forget", "input", "output", "candidate", "cell", "hidden")  # what `inspect` can colour text by
 
 # Upper bounds on the vocabulary; SentencePiece is told they are soft, so a small corpus gets fewer pieces.
 DEFAULT_VOCAB_SIZE = {"char": 1024, "word": 10000, "bpe": 2000, "unigram": 2000}
@@ -332,3 +333,11 @@ def check_completion_options(n: int, until: str, max_tokens: int, beam_width: in
     require_at_least_one("--max-tokens", max_tokens, 40)
     _require(beam_width is None or beam_width >= n, f"--beam {beam_width} is smaller than -n {n}",
              f"use --beam {n} or more, or leave it out")
+
+
+def check_inspect_options(show: str, layer: int | None, units: list[int], count: int) -> None:
+    """What can be checked before a model is loaded; its layers and width are checked against the model."""
+    _choice("--show", show, SHOWN)
+    _require(layer is None or layer >= 1, f"--layer {layer} must be at least 1", "layers count from 1: --layer 1")
+    _require(all(unit >= 0 for unit in units), "--unit must be 0 or more", "units count from 0: --unit 0")
+    require_at_least_one("--units", count, 3)

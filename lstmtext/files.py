@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import BadInput
+
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that a crash leaves either the old file or the new one, never half of one."""
@@ -42,3 +44,9 @@ def _process_exists(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Before any work: an output path must not be a folder (missing folders above it are made when writing)."""
+    if path.is_dir():
+        raise BadInput(f"{option} {path} is a folder", f"give a file name, e.g. {option} {path / 'out'}")

@@ -23,6 +23,31 @@ def user_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModelStore:
     return ModelStore()
 
 
+@pytest.fixture()
+def run():
+    """Run the CLI in-process: run("complete", "x", "-n", 2) → a Typer/Click result."""
+    from typer.testing import CliRunner
+
+    from lstmtext.cli import app
+
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(app, [str(a) for a in args], input=input)
+
+    return invoke
+
+
+def assert_one_line_error(result, code, *words):
+    """The CLI's contract for errors a user causes: one `error: what — fix` line, the exit code, no traceback."""
+    assert result.exit_code == code
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and " — " in lines[0], result.stderr
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in lines[0]
+
+
 @pytest.fixture(scope="session")
 def corpus_text() -> str:
     return (DATA / "corpus.txt").read_text(encoding="utf-8")

@@ -1,22 +1,11 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from lstmtext.cli import app
+from .conftest import assert_one_line_error
 
-COMMANDS = ["tokenize", "train", "complete", "generate", "eval", "repl", "models", "info"]
+COMMANDS = ["tokenize", "train", "complete", "generate", "eval", "repl", "models", "info", "inspect"]
 TINY = ["--layers", "1", "--hidden", "16", "--seq-len", "16", "--batch-size", "2", "--max-steps", "4"]
-
-
-@pytest.fixture()
-def run():
-    runner = CliRunner()
-
-    def invoke(*args, input=None):
-        return runner.invoke(app, [str(a) for a in args], input=input)
-
-    return invoke
 
 
 @pytest.fixture()
@@ -29,15 +18,6 @@ def trained(run, tiny_corpus, user_store):
 @pytest.fixture()
 def lord_model_path(lord_models):
     return lord_models["char"].path
-
-
-def assert_one_line_error(result, code, *words):
-    assert result.exit_code == code
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and " — " in lines[0], result.stderr
-    assert "Traceback" not in result.output
-    for word in words:
-        assert word in lines[0]
 
 
 def test_help_lists_every_command(run):
@@ -208,7 +188,8 @@ except SystemExit as leaving:
 @pytest.mark.parametrize("args", [["--help"], ["train", "missing.txt"], ["train", "x.txt", "--level", "bogus"],
                                   ["complete", "x", "--model", "ghost"], ["complete", "x", "-n", "0"],
                                   ["generate", "--temperature", "0"], ["eval", "missing.txt"],
-                                  ["info", "--model", "ghost"], ["tokenize", "missing.txt"], ["models"]])
+                                  ["info", "--model", "ghost"], ["tokenize", "missing.txt"], ["models"],
+                                  ["inspect", "x", "--show", "bogus"], ["inspect", "x", "--model", "ghost"]])
 def test_help_and_errors_that_need_no_model_do_not_import_torch(args, tmp_path):
     import subprocess
     import sys
