@@ -28,13 +28,14 @@ DEFAULT_TOKEN_BUDGET = 3_000_000
 MAX_AUTO_EPOCHS = 30
 
 
-def _require(condition: bool, problem: str, fix: str) -> None:
+def require(condition: bool, problem: str, fix: str) -> None:
+    """Raise BadInput(problem, fix) unless `condition`."""
     if not condition:
         raise BadInput(problem, fix)
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    _require(value in allowed, f"unknown {name} '{value}'", f"use one of: {', '.join(allowed)}")
+    require(value in allowed, f"unknown {name} '{value}'", f"use one of: {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,10 @@ class TokenizerConfig:
     def __post_init__(self) -> None:
         _choice("level", self.level, LEVELS)
         if self.vocab_size is not None:
-            _require(self.vocab_size >= 300 or self.level == "word",
+            require(self.vocab_size >= 300 or self.level == "word",
                      f"--vocab-size {self.vocab_size} is too small for level {self.level}",
                      "use at least 300 (256 byte-fallback pieces are always included)")
-            _require(self.vocab_size >= 10, f"--vocab-size {self.vocab_size} is too small", "use at least 10")
+            require(self.vocab_size >= 10, f"--vocab-size {self.vocab_size} is too small", "use at least 10")
 
     @property
     def max_vocab_size(self) -> int:
@@ -74,15 +75,15 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         _choice("cell", self.cell, CELLS)
-        _require(self.vocab_size > 1, "the vocabulary has fewer than 2 pieces", "train on more text")
-        _require(self.layers >= 1, f"--layers {self.layers} must be at least 1", "pass --layers 1 or more")
-        _require(self.hidden_size >= 1, f"--hidden {self.hidden_size} must be positive", "pass e.g. --hidden 256")
-        _require(self.embed_size >= 1, f"--embed {self.embed_size} must be positive", "pass e.g. --embed 256")
+        require(self.vocab_size > 1, "the vocabulary has fewer than 2 pieces", "train on more text")
+        require(self.layers >= 1, f"--layers {self.layers} must be at least 1", "pass --layers 1 or more")
+        require(self.hidden_size >= 1, f"--hidden {self.hidden_size} must be positive", "pass e.g. --hidden 256")
+        require(self.embed_size >= 1, f"--embed {self.embed_size} must be positive", "pass e.g. --embed 256")
         for option, value in (("--dropout", self.dropout), ("--input-dropout", self.input_dropout),
                               ("--embed-dropout", self.embed_dropout), ("--weight-drop", self.weight_drop)):
-            _require(0.0 <= value < 1.0, f"{option} {value} is outside [0, 1)", f"pass e.g. {option} 0.2")
+            require(0.0 <= value < 1.0, f"{option} {value} is outside [0, 1)", f"pass e.g. {option} 0.2")
         for option, value in (("--ar", self.activation_reg), ("--tar", self.temporal_reg)):
-            _require(value >= 0, f"{option} {value} must not be negative", f"pass e.g. {option} 1")
+            require(value >= 0, f"{option} {value} must not be negative", f"pass e.g. {option} 1")
 
     @property
     def regularized(self) -> bool:
@@ -127,17 +128,17 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _choice("precision", self.precision, PRECISIONS)
         _choice("device", self.device, DEVICES)
-        _require(self.lr is None or self.lr > 0, f"--lr {self.lr} must be positive", "pass e.g. --lr 0.003")
-        _require(self.clip >= 0, f"--clip {self.clip} must not be negative", "pass 0 to turn clipping off")
-        _require(0.0 < self.val_fraction < 0.5, f"validation fraction {self.val_fraction} is outside (0, 0.5)",
+        require(self.lr is None or self.lr > 0, f"--lr {self.lr} must be positive", "pass e.g. --lr 0.003")
+        require(self.clip >= 0, f"--clip {self.clip} must not be negative", "pass 0 to turn clipping off")
+        require(0.0 < self.val_fraction < 0.5, f"validation fraction {self.val_fraction} is outside (0, 0.5)",
                  "use e.g. 0.1")
         for name, value in (("--seq-len", self.seq_len), ("--batch-size", self.batch_size),
                             ("--epochs", self.epochs), ("--max-steps", self.max_steps),
                             ("--eval-every", self.eval_every), ("--checkpoint-every", self.checkpoint_every)):
-            _require(value is None or value >= 1, f"{name} {value} must be at least 1", f"pass {name} 1 or more")
-        _require(self.max_time is None or self.max_time > 0, f"--max-time {self.max_time} must be positive",
+            require(value is None or value >= 1, f"{name} {value} must be at least 1", f"pass {name} 1 or more")
+        require(self.max_time is None or self.max_time > 0, f"--max-time {self.max_time} must be positive",
                  "pass a number of seconds, e.g. --max-time 60")
-        _require(self.checkpoint_minutes is None or self.checkpoint_minutes > 0,
+        require(self.checkpoint_minutes is None or self.checkpoint_minutes > 0,
                  f"--checkpoint-minutes {self.checkpoint_minutes} must be positive",
                  "pass e.g. --checkpoint-minutes 10")
 
@@ -306,11 +307,11 @@ class Sampling:
     top_p: float | None = None
 
     def __post_init__(self) -> None:
-        _require(self.temperature > 0, f"temperature {self.temperature} must be positive",
+        require(self.temperature > 0, f"temperature {self.temperature} must be positive",
                  "use e.g. --temperature 0.8")
-        _require(self.top_k is None or self.top_k >= 1, f"top-k {self.top_k} must be at least 1",
+        require(self.top_k is None or self.top_k >= 1, f"top-k {self.top_k} must be at least 1",
                  "use e.g. --top-k 40, or leave it out")
-        _require(self.top_p is None or 0 < self.top_p <= 1, f"top-p {self.top_p} is outside (0, 1]",
+        require(self.top_p is None or 0 < self.top_p <= 1, f"top-p {self.top_p} is outside (0, 1]",
                  "use e.g. --top-p 0.9, or leave it out")
 
 
@@ -324,20 +325,20 @@ def check_model_options(cell: str, layers: int | None, hidden_size: int | None, 
 
 
 def require_at_least_one(option: str, value: int, example: int) -> None:
-    _require(value >= 1, f"{option} {value} must be at least 1", f"pass e.g. {option} {example}")
+    require(value >= 1, f"{option} {value} must be at least 1", f"pass e.g. {option} {example}")
 
 
 def check_completion_options(n: int, until: str, max_tokens: int, beam_width: int | None) -> None:
     _choice("--until", until, UNTIL)
     require_at_least_one("-n", n, 5)
     require_at_least_one("--max-tokens", max_tokens, 40)
-    _require(beam_width is None or beam_width >= n, f"--beam {beam_width} is smaller than -n {n}",
+    require(beam_width is None or beam_width >= n, f"--beam {beam_width} is smaller than -n {n}",
              f"use --beam {n} or more, or leave it out")
 
 
 def check_inspect_options(show: str, layer: int | None, units: list[int], count: int) -> None:
     """What can be checked before a model is loaded; its layers and width are checked against the model."""
     _choice("--show", show, SHOWN)
-    _require(layer is None or layer >= 1, f"--layer {layer} must be at least 1", "layers count from 1: --layer 1")
-    _require(all(unit >= 0 for unit in units), "--unit must be 0 or more", "units count from 0: --unit 0")
+    require(layer is None or layer >= 1, f"--layer {layer} must be at least 1", "layers count from 1: --layer 1")
+    require(all(unit >= 0 for unit in units), "--unit must be 0 or more", "units count from 0: --unit 0")
     require_at_least_one("--units", count, 3)

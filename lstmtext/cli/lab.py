@@ -11,9 +11,10 @@ import typer
 from rich.console import Console
 
 from ..config import SHOWN, check_inspect_options
+from ..errors import BadInput
 from ..files import check_output_file
 from ..store import ModelStore
-from .common import MODEL_HELP, app, friendly_errors, out_console, read_prompt
+from .common import MODEL_HELP, app, err_console, friendly_errors, out_console, read_prompt
 
 
 @app.command()
@@ -55,3 +56,86 @@ def inspect(
         console.print(view)
     else:
         typer.echo(heatmap.inspection_lines(inspection))
+
+
+experiments = typer.Typer(no_args_is_help=True, help="Experiments that show what an LSTM can do, on this machine.")
+app.add_typer(experiments, name="experiment")
+
+
+def _numbers(option: str, text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise BadInput(f"{option} '{text}' is not a list of whole numbers", f"e.g. {option} 10,50,200") from None
+
+
+@experiments.command("long-range")
+@friendly_errors
+def long_range(
+    quick: bool = typer.Option(False, "--quick", help="A shorter run (about three minutes on 2 CPU cores): "
+                                                      "1,500 steps, gaps 10, 50, 100 and 200."),
+    gaps: Optional[str] = typer.Option(None, help="Gaps to score, comma-separated (default 10,25,50,100,200); "
+                                                  "the longest is also the longest trained on."),
+    cells: str = typer.Option("lstm,gru,rnn", help="Which networks to compare."),
+    hidden: Optional[int] = typer.Option(None, help="Units in each network's one layer (default 64)."),
+    steps: Optional[int] = typer.Option(None, help="Training steps for each network (default 5,000)."),
+    lr: Optional[float] = typer.Option(None, help="AdamW learning rate, the same for all (default 0.002)."),
+    seed: int = typer.Option(0, help="The same seed gives the same sequences, weights and table."),
+    plot: Path = typer.Option(Path("long-range.png"), help="Where to save a PNG plot (needs matplotlib)."),
+    no_plot: bool = typer.Option(False, "--no-plot", help="Do not save a plot."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object: accuracy per cell and gap."),
+) -> None:
+    """Train same-size LSTM, GRU and plain RNN models to remember a subject across G filler words (the word
+    after the cue depends on it: fire … smoke, panda … China) and show their accuracy at that word against G."""
+    from dataclasses import replace
+
+    from ..experiment import QUICK, LongRangeConfig
+
+    base = QUICK if quick else LongRangeConfig()
+    changes = {"gaps": _numbers("--gaps", gaps) if gaps else None, "cells": tuple(cells.split(",")),
+               "hidden_size": hidden, "steps": steps, "lr": lr, "seed": seed}
+    config = replace(base, **{key: value for key, value in changes.items() if value is not None})
+    if not no_plot:
+        check_output_file(plot, "--plot")
+    from .. import experiment_view
+    from ..experiment import run_long_range
+    from ..files import atomic_write
+
+    result = run_long_range(config, _experiment_progress(config))
+    console = out_console()
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+    elif console.is_terminal:
+        console.print(experiment_view.long_range_table(result))
+    else:
+        typer.echo(experiment_view.long_range_lines(result))
+    if not no_plot:
+        image = experiment_view.plot_png(result)
+        if image is None:
+            err_console().print("no plot: matplotlib is not installed (pip install matplotlib)", style="dim")
+        else:
+            atomic_write(plot, image)
+            err_console().print(f"plot saved to {plot}", style="dim")
+
+
+def _experiment_progress(config):
+    """A progress callback: a Rich bar per network on a terminal, one line per finished network elsewhere."""
+    console = err_console()
+    if not console.is_terminal:
+        def report(cell: str, step: int) -> None:
+            if step == config.steps:
+                console.print(f"{cell}: trained {step:,} steps")
+        return report
+    from rich.progress import Progress
+
+    progress = Progress(console=console, transient=True)
+    tasks: dict[str, int] = {}
+
+    def show(cell: str, step: int) -> None:
+        if cell not in tasks:
+            progress.start()
+            tasks[cell] = progress.add_task(f"training {cell}", total=config.steps)
+        progress.update(tasks[cell], completed=step)
+        if step == config.steps and len(tasks) == len(config.cells):
+            progress.stop()
+    return show

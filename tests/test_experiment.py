@@ -1,0 +1,62 @@
+"""The long-range experiment: its sequences, that a network learns them, determinism, and the command."""
+
+import json
+
+import pytest
+import torch
+
+from lstmtext.experiment import CUE, PAIRS, VOCABULARY, LongRangeConfig, make_sequences, render, run_long_range
+
+from .conftest import assert_one_line_error
+
+
+def test_sequences_name_one_subject_exactly_gap_words_before_the_cue():
+    gaps = torch.tensor([1, 5, 30, 30])
+    tokens, answers = make_sequences(gaps, 32, torch.Generator().manual_seed(0))
+    assert tokens.shape == (4, 32)
+    subjects = [VOCABULARY.index(s) for s, _ in PAIRS]
+    for row, gap, answer in zip(tokens.tolist(), gaps.tolist(), answers.tolist()):
+        assert row[-1] == VOCABULARY.index(CUE)
+        where = [i for i, t in enumerate(row) if t in subjects]
+        assert where == [32 - 2 - gap]  # one subject, gap fillers between it and the cue
+        assert dict(PAIRS)[VOCABULARY[row[where[0]]]] == VOCABULARY[answer]
+    assert render(tokens[0]).endswith(" so")
+
+
+def test_an_lstm_learns_a_short_gap_and_the_run_repeats_with_its_seed():
+    config = LongRangeConfig(gaps=(2, 4), cells=("lstm",), hidden_size=16, steps=250, test_sequences=200, lr=1e-2)
+    steps_seen = []
+    first = run_long_range(config, lambda cell, step: steps_seen.append((cell, step)))
+    assert steps_seen[-1] == ("lstm", 250) and len(steps_seen) == 250
+    assert first.accuracy["lstm"][2] > 0.6 > first.chance  # learned, far above 1 in 8
+    assert run_long_range(config).accuracy == first.accuracy
+
+
+def test_the_command_prints_accuracy_per_cell_and_gap(run, tmp_path):
+    result = run("experiment", "long-range", "--steps", "5", "--gaps", "2,3", "--hidden", "8", "--cells",
+                 "lstm,rnn", "--json", "--plot", tmp_path / "plot.png")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert set(shown["accuracy"]) == {"lstm", "rnn"} and shown["gaps"] == [2, 3]
+    assert all(0 <= a <= 1 for by_gap in shown["accuracy"].values() for a in by_gap.values())
+    assert shown["chance"] == 1 / len(PAIRS)
+    try:
+        import matplotlib  # noqa: F401
+        assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    except ImportError:
+        assert "matplotlib is not installed" in result.stderr and not (tmp_path / "plot.png").exists()
+
+    plain = run("experiment", "long-range", "--steps", "2", "--gaps", "2", "--hidden", "4", "--cells", "gru",
+                "--no-plot")
+    assert plain.stdout.splitlines() == ["gap\tgru", plain.stdout.splitlines()[1]]
+    assert plain.stdout.splitlines()[1].startswith("2\t")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--gaps", "ten"], ["--gaps 'ten'", "10,50,200"]),
+    (["--gaps", "0,5"], ["at least 1"]),
+    (["--cells", "lstm,transformer"], ["unknown cell 'transformer'"]),
+    (["--steps", "0"], ["--steps 0"]),
+])
+def test_bad_experiment_options_fail_with_one_line(run, args, words):
+    assert_one_line_error(run("experiment", "long-range", "--no-plot", *args), 2, *words)
