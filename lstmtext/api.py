@@ -35,6 +35,7 @@ from .config import (DEFAULT_LAYERS, ModelConfig, Regularization, TokenizerConfi
 from .corpus import batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out
 from .device import pick_device, pick_precision, seed_everything
 from .errors import BadInput, BadModelFile, CorpusError, TrainingInterrupted
+from .export import ExportReport, export_model
 from .generate import Sampling, sample_stream
 from .healing import SplitPrefix, TokenTable, split_prefix
 from .inference import Stepper
@@ -194,6 +195,11 @@ class LanguageModel:
         nats_per_char = nats_per_token * len(ids) / info.chars
         return Evaluation(nats_per_char / LN2, nats_per_char, math.exp(min(nats_per_token, 50.0)), len(ids),
                           info.chars)
+
+    def export(self, path: str | os.PathLike, fmt: str, sample_text: str = "When there is fire") -> ExportReport:
+        """Write this model as ONNX or TorchScript (see export.py), traced on `sample_text` and checked on it."""
+        token_ids = self.tokenizer.encode(_LINE_START) + self.tokenizer.encode(sample_text)
+        return export_model(self.model, self.header, self.tokenizer.blobs(), Path(path), fmt, token_ids)
 
     def save(self, path: str | os.PathLike) -> None:
         save_bundle(Path(path), Bundle(self.model.weights_for_saving(), self.header, self.tokenizer.blobs()))

@@ -17,6 +17,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 UNTIL = ("sentence", "line", "word", "none")  # where a completion stops
+EXPORT_FORMATS = ("onnx", "torchscript")
 SHOWN = ("forget", "input", "output", "candidate", "cell", "hidden")  # what `inspect` can colour text by
 
 # Upper bounds on the vocabulary; SentencePiece is told they are soft, so a small corpus gets fewer pieces.

@@ -4,7 +4,8 @@ import pytest
 
 from .conftest import assert_one_line_error
 
-COMMANDS = ["tokenize", "train", "complete", "generate", "eval", "repl", "models", "info", "inspect"]
+COMMANDS = ["tokenize", "train", "complete", "generate", "eval", "repl", "models", "info", "inspect", "experiment",
+            "export"]
 TINY = ["--layers", "1", "--hidden", "16", "--seq-len", "16", "--batch-size", "2", "--max-steps", "4"]
 
 
@@ -189,7 +190,9 @@ except SystemExit as leaving:
                                   ["complete", "x", "--model", "ghost"], ["complete", "x", "-n", "0"],
                                   ["generate", "--temperature", "0"], ["eval", "missing.txt"],
                                   ["info", "--model", "ghost"], ["tokenize", "missing.txt"], ["models"],
-                                  ["inspect", "x", "--show", "bogus"], ["inspect", "x", "--model", "ghost"]])
+                                  ["inspect", "x", "--show", "bogus"], ["inspect", "x", "--model", "ghost"],
+                                  ["export", "-f", "tflite"], ["export", "-f", "onnx", "--model", "ghost"],
+                                  ["experiment", "long-range", "--gaps", "x"]])
 def test_help_and_errors_that_need_no_model_do_not_import_torch(args, tmp_path):
     import subprocess
     import sys

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from ..config import SHOWN, check_inspect_options
+from ..config import EXPORT_FORMATS, SHOWN, check_inspect_options
 from ..errors import BadInput
 from ..files import check_output_file
 from ..store import ModelStore
@@ -139,3 +139,43 @@ def _experiment_progress(config):
         if step == config.steps and len(tasks) == len(config.cells):
             progress.stop()
     return show
+
+
+_SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
+_ONNX_PACKAGES = ("onnx", "onnxscript")
+
+
+@app.command()
+@friendly_errors
+def export(
+    fmt: str = typer.Option(..., "--format", "-f", help=f"{' or '.join(EXPORT_FORMATS)}."),
+    out: Optional[Path] = typer.Option(None, help="The file to write (default: the model's name with .onnx or "
+                                                  ".pt, in this folder)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+) -> None:
+    """Write a model as ONNX or TorchScript for deployment: token ids and the recurrent state in, next-token
+    log-probabilities and the new state out, with the tokenizer and header inside the file. The file is run once
+    and its probabilities compared with lstmtext's."""
+    import importlib.util
+
+    if fmt not in EXPORT_FORMATS:
+        raise BadInput(f"unknown --format '{fmt}'", f"use one of: {', '.join(EXPORT_FORMATS)}")
+    missing = [name for name in _ONNX_PACKAGES if fmt == "onnx" and importlib.util.find_spec(name) is None]
+    if missing:
+        raise BadInput(f"ONNX export needs {' and '.join(missing)}, which is not installed",
+                       "pip install 'lstmtext[export]'")
+    path = ModelStore().resolve(model)
+    out = out or Path(path.stem + _SUFFIXES[fmt])
+    check_output_file(out, "--out")
+    from .. import api
+
+    report = api.load(path).export(out, fmt)
+    names = {"onnx": "ONNX", "torchscript": "TorchScript"}
+    inputs, outputs = ", ".join(report.spec.inputs), ", ".join(report.spec.outputs)
+    out_console().print(f"exported {path.stem} to {report.path} ({names[fmt]}, {report.size / 1e6:.1f} MB): "
+                        f"inputs {inputs}; outputs {outputs}")
+    if report.max_difference is None:
+        err_console().print("not checked: install onnxruntime to run the file once and compare", style="dim")
+    else:
+        gap = f"within {report.max_difference:.1e} of" if report.max_difference else "identical to"
+        err_console().print(f"checked: its next-token probabilities are {gap} lstmtext's", style="dim")
