@@ -343,3 +343,34 @@ def check_inspect_options(show: str, layer: int | None, units: list[int], count:
     require(layer is None or layer >= 1, f"--layer {layer} must be at least 1", "layers count from 1: --layer 1")
     require(all(unit >= 0 for unit in units), "--unit must be 0 or more", "units count from 0: --unit 0")
     require_at_least_one("--units", count, 3)
+
+
+@dataclass(frozen=True)
+class LongRangeConfig:
+    """The long-range memory experiment (experiment.py): which gaps to score, which networks, their size and
+    training; QUICK_LONG_RANGE is `--quick`."""
+    gaps: tuple[int, ...] = (10, 25, 50, 100, 200)
+    cells: tuple[str, ...] = ("lstm", "gru", "rnn")
+    hidden_size: int = 64
+    steps: int = 5000
+    batch_size: int = 32
+    lr: float = 2e-3
+    clip: float = 1.0
+    test_sequences: int = 500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(bool(self.gaps) and min(self.gaps) >= 1, "every gap must be at least 1", "e.g. --gaps 10,50,200")
+        require(bool(self.cells), "no cell to train", "e.g. --cells lstm,gru,rnn")
+        for cell in self.cells:
+            require(cell in CELLS, f"unknown cell '{cell}'", f"use some of: {', '.join(CELLS)}")
+        require_at_least_one("--hidden", self.hidden_size, 64)
+        require_at_least_one("--steps", self.steps, 5000)
+        require(self.lr > 0, f"--lr {self.lr} must be positive", "pass e.g. --lr 0.002")
+
+    @property
+    def sequence_length(self) -> int:
+        return max(self.gaps) + 2  # subject, the gap, the cue
+
+
+QUICK_LONG_RANGE = LongRangeConfig(gaps=(10, 50, 100, 200), steps=1500, test_sequences=300)

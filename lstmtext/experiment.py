@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .config import CELLS, ModelConfig, require, require_at_least_one
+from .config import LongRangeConfig, ModelConfig
 from .device import seed_everything
 from .model import RecurrentLM
 
@@ -31,35 +31,6 @@ FILLERS = ("and", "the", "we", "watched", "slowly", "while", "a", "long", "quiet
            "hills", "near", "old", "town", "with", "bright", "grey", "stones")
 CUE = "so"
 VOCABULARY = tuple(s for s, _ in PAIRS) + tuple(a for _, a in PAIRS) + FILLERS + (CUE,)
-
-
-@dataclass(frozen=True)
-class LongRangeConfig:
-    gaps: tuple[int, ...] = (10, 25, 50, 100, 200)
-    cells: tuple[str, ...] = ("lstm", "gru", "rnn")
-    hidden_size: int = 64
-    steps: int = 5000
-    batch_size: int = 32
-    lr: float = 2e-3
-    clip: float = 1.0
-    test_sequences: int = 500
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        require(bool(self.gaps) and min(self.gaps) >= 1, "every gap must be at least 1", "e.g. --gaps 10,50,200")
-        require(bool(self.cells), "no cell to train", "e.g. --cells lstm,gru,rnn")
-        for cell in self.cells:
-            require(cell in CELLS, f"unknown cell '{cell}'", f"use some of: {', '.join(CELLS)}")
-        require_at_least_one("--hidden", self.hidden_size, 64)
-        require_at_least_one("--steps", self.steps, 5000)
-        require(self.lr > 0, f"--lr {self.lr} must be positive", "pass e.g. --lr 0.002")
-
-    @property
-    def sequence_length(self) -> int:
-        return max(self.gaps) + 2  # subject, the gap, the cue
-
-
-QUICK = LongRangeConfig(gaps=(10, 50, 100, 200), steps=1500, test_sequences=300)
 
 
 @dataclass

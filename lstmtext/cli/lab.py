@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from ..config import EXPORT_FORMATS, SHOWN, check_inspect_options
+from ..config import EXPORT_FORMATS, QUICK_LONG_RANGE, SHOWN, LongRangeConfig, check_inspect_options
 from ..errors import BadInput
 from ..files import check_output_file
 from ..store import ModelStore
@@ -89,9 +89,7 @@ def long_range(
     after the cue depends on it: fire … smoke, panda … China) and show their accuracy at that word against G."""
     from dataclasses import replace
 
-    from ..experiment import QUICK, LongRangeConfig
-
-    base = QUICK if quick else LongRangeConfig()
+    base = QUICK_LONG_RANGE if quick else LongRangeConfig()
     changes = {"gaps": _numbers("--gaps", gaps) if gaps else None, "cells": tuple(cells.split(",")),
                "hidden_size": hidden, "steps": steps, "lr": lr, "seed": seed}
     config = replace(base, **{key: value for key, value in changes.items() if value is not None})
