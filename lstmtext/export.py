@@ -118,6 +118,7 @@ def export_onnx(model: RecurrentLM, header: dict, tokenizer_blobs: dict[str, byt
                                     input_names=list(spec.inputs), output_names=list(spec.outputs),
                                     dynamic_shapes=shapes, opset_version=_ONNX_OPSET, verbose=False)
     proto = program.model_proto
+    _name_free_axes(proto)
     metadata = {HEADER_KEY: json.dumps(header)}
     metadata.update({TOKENIZER_KEY + part: base64.b64encode(blob).decode() for part, blob in tokenizer_blobs.items()})
     for key, value in metadata.items():
@@ -150,6 +151,17 @@ def reference_log_probs(model: RecurrentLM, token_ids: list[int]) -> np.ndarray:
     """What an exported file must give for `token_ids` from a zero state: (T, V) log-probabilities."""
     with torch.no_grad():
         return wrapper_for(model)(*example_inputs(model, token_ids))[0][0].numpy()
+
+
+def _name_free_axes(proto) -> None:
+    """The exporter annotates `log_probs` and the values before it with the traced length, though the graph
+    takes any length: name the axes free and drop the intermediate annotations (optional hints, which
+    onnxruntime infers again), or onnxruntime warns on every other length."""
+    del proto.graph.value_info[:]
+    for output in proto.graph.output:
+        if output.name == "log_probs":
+            batch, time = output.type.tensor_type.shape.dim[:2]
+            batch.dim_param, time.dim_param = "batch", "time"
 
 
 def exported_log_probs(path: Path, fmt: str, model: RecurrentLM, token_ids: list[int]) -> np.ndarray | None:
