@@ -1,6 +1,6 @@
 """Inside an LSTM on a piece of text: at every token, each layer's input, forget and output gates, its candidate,
 cell state and hidden state, computed from the very weights `nn.LSTM` runs (a test checks that they reproduce its
-hidden states), and which units are worth looking at. Draws nothing (ui.py does) and knows no files.
+hidden states), and which units are worth looking at. Draws nothing (heatmap.py does) and knows no files.
 
 PyTorch stores an LSTM layer's four gates one above the other in `weight_ih`/`weight_hh`, in the order
 input, forget, candidate (g), output; per step:
@@ -45,7 +45,7 @@ def trace_lstm(lstm: nn.LSTM, inputs: torch.Tensor) -> list[dict[str, np.ndarray
             h = o * torch.tanh(c)
             for name, value in zip(SHOWN, (f, i, o, g, c, h)):
                 steps[name].append(value)
-        layers.append({name: torch.stack(values).numpy() for name, values in steps.items()})
+        layers.append({name: torch.stack(values).cpu().numpy() for name, values in steps.items()})
         x = torch.stack(steps["hidden"])  # (T, H): the next layer's input
     return layers
 
@@ -178,7 +178,7 @@ def inspect_text(model: RecurrentLM, tokenizer: Tokenizer, context: list[int], t
         embedded = model.embedding(torch.tensor(context + ids, device=device))  # (T, E)
     values = trace_lstm(model.rnn, embedded)[layer - 1][show][len(context):].astype(np.float64)  # (T, H)
     pieces = token_texts(tokenizer, ids)
-    chosen = [Unit(u, "chosen") for u in units] if units else pick_units(values, pieces, count)
+    chosen = [Unit(u, "chosen with --unit") for u in units] if units else pick_units(values, pieces, count)
     shown = values[:, [unit.index for unit in chosen]]
     return Inspection(pieces, [[round(float(v), 6) for v in row] for row in shown], show, layer, chosen,
                       value_range(show, shown))

@@ -48,8 +48,8 @@ class TokenizerConfig:
         _choice("level", self.level, LEVELS)
         if self.vocab_size is not None:
             require(self.vocab_size >= 300 or self.level == "word",
-                     f"--vocab-size {self.vocab_size} is too small for level {self.level}",
-                     "use at least 300 (256 byte-fallback pieces are always included)")
+                    f"--vocab-size {self.vocab_size} is too small for level {self.level}",
+                    "use at least 300 (256 byte-fallback pieces are always included)")
             require(self.vocab_size >= 10, f"--vocab-size {self.vocab_size} is too small", "use at least 10")
 
     @property
@@ -132,16 +132,16 @@ class TrainConfig:
         require(self.lr is None or self.lr > 0, f"--lr {self.lr} must be positive", "pass e.g. --lr 0.003")
         require(self.clip >= 0, f"--clip {self.clip} must not be negative", "pass 0 to turn clipping off")
         require(0.0 < self.val_fraction < 0.5, f"validation fraction {self.val_fraction} is outside (0, 0.5)",
-                 "use e.g. 0.1")
+                "use e.g. 0.1")
         for name, value in (("--seq-len", self.seq_len), ("--batch-size", self.batch_size),
                             ("--epochs", self.epochs), ("--max-steps", self.max_steps),
                             ("--eval-every", self.eval_every), ("--checkpoint-every", self.checkpoint_every)):
             require(value is None or value >= 1, f"{name} {value} must be at least 1", f"pass {name} 1 or more")
         require(self.max_time is None or self.max_time > 0, f"--max-time {self.max_time} must be positive",
-                 "pass a number of seconds, e.g. --max-time 60")
+                "pass a number of seconds, e.g. --max-time 60")
         require(self.checkpoint_minutes is None or self.checkpoint_minutes > 0,
-                 f"--checkpoint-minutes {self.checkpoint_minutes} must be positive",
-                 "pass e.g. --checkpoint-minutes 10")
+                f"--checkpoint-minutes {self.checkpoint_minutes} must be positive",
+                "pass e.g. --checkpoint-minutes 10")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -309,11 +309,11 @@ class Sampling:
 
     def __post_init__(self) -> None:
         require(self.temperature > 0, f"temperature {self.temperature} must be positive",
-                 "use e.g. --temperature 0.8")
+                "use e.g. --temperature 0.8")
         require(self.top_k is None or self.top_k >= 1, f"top-k {self.top_k} must be at least 1",
-                 "use e.g. --top-k 40, or leave it out")
+                "use e.g. --top-k 40, or leave it out")
         require(self.top_p is None or 0 < self.top_p <= 1, f"top-p {self.top_p} is outside (0, 1]",
-                 "use e.g. --top-p 0.9, or leave it out")
+                "use e.g. --top-p 0.9, or leave it out")
 
 
 def check_model_options(cell: str, layers: int | None, hidden_size: int | None, embed_size: int | None) -> None:
@@ -334,7 +334,7 @@ def check_completion_options(n: int, until: str, max_tokens: int, beam_width: in
     require_at_least_one("-n", n, 5)
     require_at_least_one("--max-tokens", max_tokens, 40)
     require(beam_width is None or beam_width >= n, f"--beam {beam_width} is smaller than -n {n}",
-             f"use --beam {n} or more, or leave it out")
+            f"use --beam {n} or more, or leave it out")
 
 
 def check_inspect_options(show: str, layer: int | None, units: list[int], count: int) -> None:

@@ -57,7 +57,7 @@ def inspection_view(inspection: Inspection) -> Group:
     blocks: list = []
     for column, unit in enumerate(inspection.units):
         title = f"layer {inspection.layer}, unit {unit.index}: {NAMES[inspection.show]}"
-        blocks.append(Text.assemble((title, "bold"), (f" — {unit.why}" if unit.why != "chosen" else "", "dim")))
+        blocks.append(Text.assemble((title, "bold"), (f" — {unit.why}", "dim")))
         blocks.append(coloured_text(inspection.tokens, [row[column] for row in inspection.values], low, high))
         blocks.append(Text())
     blocks.append(legend(low, high))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Optional
 
@@ -99,7 +101,8 @@ def long_range(
     from ..experiment import run_long_range
     from ..files import atomic_write
 
-    result = run_long_range(config, _experiment_progress(config))
+    with _experiment_progress(config) as progress:
+        result = run_long_range(config, progress)
     console = out_console()
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
@@ -116,27 +119,26 @@ def long_range(
             err_console().print(f"plot saved to {plot}", style="dim")
 
 
-def _experiment_progress(config):
-    """A progress callback: a Rich bar per network on a terminal, one line per finished network elsewhere."""
+@contextlib.contextmanager
+def _experiment_progress(config: LongRangeConfig) -> Iterator[Callable[[str, int], None]]:
+    """A progress callback: a Rich bar per network on a terminal (cleared at the end, also on Ctrl-C), one line
+    per trained network elsewhere."""
     console = err_console()
     if not console.is_terminal:
         def report(cell: str, step: int) -> None:
             if step == config.steps:
                 console.print(f"{cell}: trained {step:,} steps")
-        return report
+        yield report
+        return
     from rich.progress import Progress
 
-    progress = Progress(console=console, transient=True)
     tasks: dict[str, int] = {}
-
-    def show(cell: str, step: int) -> None:
-        if cell not in tasks:
-            progress.start()
-            tasks[cell] = progress.add_task(f"training {cell}", total=config.steps)
-        progress.update(tasks[cell], completed=step)
-        if step == config.steps and len(tasks) == len(config.cells):
-            progress.stop()
-    return show
+    with Progress(console=console, transient=True) as progress:
+        def show(cell: str, step: int) -> None:
+            if cell not in tasks:
+                tasks[cell] = progress.add_task(f"training {cell}", total=config.steps)
+            progress.update(tasks[cell], completed=step)
+        yield show
 
 
 _SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
