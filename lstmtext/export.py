@@ -26,7 +26,7 @@ from .files import atomic_write
 from .model import RecurrentLM
 
 HEADER_KEY = "lstmtext.header"
-TOKENIZER_KEY = "lstmtext.tokenizer."  # + the part's name ("main", and "chars" for word level)
+TOKENIZER_KEY = "lstmtext.tokenizer."  # + the part's name ("main", and "fallback" for word level)
 _ONNX_OPSET = 18
 
 
