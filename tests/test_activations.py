@@ -103,6 +103,7 @@ def test_terminal_view_is_coloured_and_the_pipe_gets_tab_separated_values(run, t
     assert "background-color" in page.read_text() and "input gate" not in page.read_text()
     assert "forget gate" in page.read_text()
     assert result.stdout.splitlines()[0].startswith("token\tunit ")  # CliRunner is a pipe
+    assert "layer 2, unit" in result.stderr and "layer 2, unit" not in result.stdout  # why, kept off the data
 
 
 @pytest.mark.parametrize("args, words", [

@@ -58,6 +58,8 @@ def inspect(
         console.print(view)
     else:
         typer.echo(heatmap.inspection_lines(inspection))
+        for unit in inspection.units:  # why these units: on stderr, so the values stay clean for a script
+            err_console().print(f"layer {inspection.layer}, unit {unit.index}: {unit.why}", style="dim")
 
 
 experiments = typer.Typer(no_args_is_help=True, help="Experiments that show what an LSTM can do, on this machine.")
