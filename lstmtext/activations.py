@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import SHOWN
-from .errors import BadInput
+from .config import SHOWN, require
 from .model import RecurrentLM
 from .tokenizer import Tokenizer
 
@@ -159,20 +158,17 @@ def inspect_text(model: RecurrentLM, tokenizer: Tokenizer, context: list[int], t
     """Run `model` over `context` (read, not shown) then `text`; `layer` None is the top one, `units` None picks
     `count` of them (see `pick_units`)."""
     config = model.config
-    if config.cell != "lstm":
-        raise BadInput(f"inspect shows an LSTM's gates and this is a {config.cell} model",
-                       "pick an LSTM model with --model (trained with --cell lstm, the default)")
+    require(config.cell == "lstm", f"inspect shows an LSTM's gates and this is a {config.cell} model",
+            "pick an LSTM model with --model (trained with --cell lstm, the default)")
     layer = config.layers if layer is None else layer
-    if not 1 <= layer <= config.layers:
-        raise BadInput(f"--layer {layer} is not a layer of this {config.layers}-layer model",
-                       f"use 1 to {config.layers}")
+    require(1 <= layer <= config.layers, f"--layer {layer} is not a layer of this {config.layers}-layer model",
+            f"use 1 to {config.layers}")
     for unit in units or []:
-        if not 0 <= unit < config.hidden_size:
-            raise BadInput(f"--unit {unit} is not a unit of this model's {config.hidden_size}-wide layers",
-                           f"use 0 to {config.hidden_size - 1}")
+        require(0 <= unit < config.hidden_size,
+                f"--unit {unit} is not a unit of this model's {config.hidden_size}-wide layers",
+                f"use 0 to {config.hidden_size - 1}")
     ids = tokenizer.encode(text)
-    if not ids:
-        raise BadInput("there is no text to inspect", 'pass some, e.g. "When there is fire, there is smoke."')
+    require(bool(ids), "there is no text to inspect", 'pass some, e.g. "When there is fire, there is smoke."')
     device = next(model.parameters()).device
     with torch.no_grad():
         embedded = model.embedding(torch.tensor(context + ids, device=device))  # (T, E)

@@ -255,8 +255,8 @@ def choose_sizes(level: str, train_tokens: int, train: TrainConfig, hidden_size:
         budget = f"{epochs} epoch{'s' if epochs > 1 else ''}"
     else:
         budget = f"{train.max_steps} steps" if train.max_steps else f"{train.max_time:g} s"
-    weights = recurrent_parameters(hidden_size, hidden_size, layers) + vocab_size * hidden_size
-    strength = regularization_strength(passes, weights / max(train_tokens, 1))
+    weights_per_token = trained_weights(hidden_size, layers, vocab_size) / max(train_tokens, 1)
+    strength = regularization_strength(passes, weights_per_token)
     resolved = regularization.resolve(strength, level)
     reason = (f"{train_tokens:,} training tokens and a budget of {budget} (about {passes:.1f} passes): "
               f"{layers}×{hidden_size} {level}-level model, batch {batch_size} × {seq_len} tokens, "
@@ -293,6 +293,12 @@ def _compute_optimal_hidden(train_chars: float, layers: int, tokens_read: Callab
 
     fitting = [size for size in _teachable_sizes(train_chars, layers) if size <= largest and reads_enough(size)]
     return max(fitting, default=_HIDDEN_SIZES[0])
+
+
+def trained_weights(hidden_size: int, layers: int, vocab_size: int) -> int:
+    """The weights every training token updates in a model with embeddings as wide as its layers: the
+    recurrent ones and the (tied) embedding / decoder matrix."""
+    return recurrent_parameters(hidden_size, hidden_size, layers) + vocab_size * hidden_size
 
 
 def recurrent_parameters(hidden_size: int, embed_size: int, layers: int) -> int:
@@ -337,6 +343,10 @@ def check_completion_options(n: int, until: str, max_tokens: int, beam_width: in
             f"use --beam {n} or more, or leave it out")
 
 
+def check_export_format(fmt: str) -> None:
+    _choice("--format", fmt, EXPORT_FORMATS)
+
+
 def check_inspect_options(show: str, layer: int | None, units: list[int], count: int) -> None:
     """What can be checked before a model is loaded; its layers and width are checked against the model."""
     _choice("--show", show, SHOWN)
@@ -363,7 +373,7 @@ class LongRangeConfig:
         require(bool(self.gaps) and min(self.gaps) >= 1, "every gap must be at least 1", "e.g. --gaps 10,50,200")
         require(bool(self.cells), "no cell to train", "e.g. --cells lstm,gru,rnn")
         for cell in self.cells:
-            require(cell in CELLS, f"unknown cell '{cell}'", f"use some of: {', '.join(CELLS)}")
+            _choice("cell", cell, CELLS)
         require_at_least_one("--hidden", self.hidden_size, 64)
         require_at_least_one("--steps", self.steps, 5000)
         require(self.lr > 0, f"--lr {self.lr} must be positive", "pass e.g. --lr 0.002")

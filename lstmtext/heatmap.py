@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from rich.console import Group
 from rich.text import Text
 
+from .ui import tab_field
+
 if TYPE_CHECKING:
     from .activations import Inspection
 
@@ -67,7 +69,6 @@ def inspection_view(inspection: Inspection) -> Group:
 def inspection_lines(inspection: Inspection) -> str:
     """For pipes: a header, then one line per token: the token (newlines and tabs escaped) and its values."""
     header = "\t".join(["token"] + [f"unit {unit.index}" for unit in inspection.units])
-    rows = ["\t".join([piece.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")]
-                      + [f"{value:.4f}" for value in values])
+    rows = ["\t".join([tab_field(piece)] + [f"{value:.4f}" for value in values])
             for piece, values in zip(inspection.tokens, inspection.values)]
     return "\n".join([header, *rows])

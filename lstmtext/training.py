@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from .checkpoint import Checkpoint, capture_rng, restore_rng
-from .config import ModelConfig, TrainConfig, recurrent_parameters
+from .config import ModelConfig, TrainConfig, recurrent_parameters, trained_weights
 from .corpus import bptt_windows, windows_per_epoch
 from .device import autocast
 from .distributed import Ranks, agree, gather_rng, gather_rows, own_rng, own_rows
@@ -178,8 +178,7 @@ def training_speed(device: torch.device, vocab_size: int, layers: int) -> Callab
         / min(seconds[1:])
 
     def tokens_per_second(hidden: int) -> float:
-        weights = recurrent_parameters(hidden, hidden, layers) + hidden * vocab_size
-        return _LSTM_SHARE_OF_STEP * flops_per_second / (6 * weights)
+        return _LSTM_SHARE_OF_STEP * flops_per_second / (6 * trained_weights(hidden, layers, vocab_size))
 
     return tokens_per_second
 

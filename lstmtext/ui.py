@@ -172,13 +172,15 @@ def completions_table(prompt: str, completions: list[Completion], caption: str =
     return table
 
 
+def tab_field(text: str) -> str:
+    """Text as one field of a tab-separated line: backslashes, newlines and tabs written as \\\\, \\n, \\t."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+
 def completion_lines(prompt: str, completions: list[Completion]) -> str:
     """Plain output for pipes: one completion per line, the whole text then a tab and its probability
     (newlines and tabs inside the text written as \\n and \\t)."""
-    def one_line(text: str) -> str:
-        return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
-
-    return "\n".join(f"{one_line(prompt + c.text)}\t{c.probability:.4g}" for c in completions)
+    return "\n".join(f"{tab_field(prompt + c.text)}\t{c.probability:.4g}" for c in completions)
 
 
 def _visible_piece(text: str) -> str:

@@ -12,7 +12,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from ..config import EXPORT_FORMATS, QUICK_LONG_RANGE, SHOWN, LongRangeConfig, check_inspect_options
+from ..config import (EXPORT_FORMATS, QUICK_LONG_RANGE, SHOWN, LongRangeConfig, check_export_format,
+                      check_inspect_options)
 from ..errors import BadInput
 from ..files import check_output_file
 from ..store import ModelStore
@@ -160,8 +161,7 @@ def export(
     and its probabilities compared with lstmtext's."""
     import importlib.util
 
-    if fmt not in EXPORT_FORMATS:
-        raise BadInput(f"unknown --format '{fmt}'", f"use one of: {', '.join(EXPORT_FORMATS)}")
+    check_export_format(fmt)
     missing = [name for name in _ONNX_PACKAGES if fmt == "onnx" and importlib.util.find_spec(name) is None]
     if missing:
         raise BadInput(f"ONNX export needs {' and '.join(missing)}, which is not installed",
