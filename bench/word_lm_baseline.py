@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
-DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "tinyshakespeare.txt"
+from bench.quality import DEFAULT_CORPUS, split_text
+
 
 
 def words_of(text: str) -> list[str]:
@@ -69,9 +70,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=300)
     args = parser.parse_args()
     torch.manual_seed(1111)
-    text = args.corpus.read_text(encoding="utf-8")
-    cut = int(len(text) * 0.9)
-    train_text, test_text = text[:cut], text[cut:]
+    train_text, test_text = split_text(args.corpus.read_text(encoding="utf-8"))
     valid_cut = int(len(train_text) * 0.9)
     train_words, valid_words, test_words = (words_of(train_text[:valid_cut]), words_of(train_text[valid_cut:]),
                                             words_of(test_text))
