@@ -15,9 +15,8 @@ from __future__ import annotations
 import functools
 import math
 import os
-import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,24 +28,29 @@ from . import __version__, distributed
 from .activations import Inspection, inspect_text
 from .bundle import Bundle, load_bundle, save_bundle
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint as write_checkpoint
-from .config import (DEFAULT_LAYERS, ModelConfig, Regularization, TokenizerConfig, TrainConfig,
+from .config import (DEFAULT_LAYERS, MAX_PROMPT_CHARS, ModelConfig, Regularization, TokenizerConfig, TrainConfig,
                      check_completion_options, check_inspect_options, check_model_options, check_regularization,
-                     choose_sizes, peak_learning_rate, require_at_least_one)
+                     check_fits, check_seed, choose_sizes, peak_learning_rate, require_at_least_one,
+                     training_memory)
 from .corpus import batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out
-from .device import pick_device, pick_precision, seed_everything
+from .device import (PrecisionChoice, choose_precision, one_thread, pick_device, precisions_to_measure,
+                     seed_everything, use_cpu_threads)
 from .errors import BadInput, BadModelFile, CorpusError, TrainingInterrupted
 from .export import ExportReport, export_model
 from .generate import Sampling, sample_stream
+from .machine import available_memory
 from .healing import SplitPrefix, TokenTable, split_prefix
 from .inference import Stepper
 from .model import RecurrentLM, State
 from .search import NEXT_TOKEN, Found, StopRule, beam_search, default_beam_width, sample_completions
-from .store import ModelStore
+from .store import ModelStore, default_model_name
 from .tokenizer import (Tokenizer, TokenizerStats, tokenizer_from_blobs, tokenizer_stats,
                         train_tokenizer as learn_tokenizer)
 from .signals import StopSignals
-from .textfile import CorpusInfo, inspect_corpus, iter_lines
-from .training import LN2, QuietObserver, StopRequested, Trainer, TrainObserver, stream_nll, training_speed
+from .files import check_output_file
+from .textfile import CorpusInfo, check_text, inspect_corpus, iter_lines, readable_copy
+from .training import (LN2, QuietObserver, StopRequested, Trainer, TrainObserver, probe_speed, stream_nll,
+                       training_speed)
 
 _LINE_START = "\n"
 _EVAL_BATCH = 16
@@ -109,6 +113,7 @@ class LanguageModel:
 
     def _start(self, prefix: str) -> tuple[bytes, tuple[State, torch.Tensor]]:
         """The typed end of `prefix` still to re-type, and the model's state after the rest of it."""
+        prefix = readable_end(check_text(prefix, "the prompt"))
         text = _reading_context(prefix) + prefix
         split = split_prefix(text, self.tokenizer) if prefix else SplitPrefix(self.tokenizer.encode(text), b"")
         return split.tail, self._stepper.prime(split.head_ids or self.tokenizer.encode(_LINE_START))
@@ -132,8 +137,10 @@ class LanguageModel:
         ending at the end of the sentence, line or word (`until`) or after `max_tokens` tokens. A prefix that
         ends inside a word is continued inside that word, whatever the tokenizer level."""
         check_completion_options(n, until, max_tokens, beam_width)
+        check_seed("seed", seed)
         width = beam_width or default_beam_width(n)
-        sampling = Sampling(temperature, top_k, top_p) if sample else None
+        sampling = Sampling(temperature, top_k, top_p)  # checked even when not sampling: a typo is still a typo
+        sampling = sampling if sample else None
         tail, start = self._start(prefix)
         rule = StopRule(until, max_tokens)
         if sampling is not None:
@@ -168,24 +175,27 @@ class LanguageModel:
         """Sample `length` tokens after `prompt`, yielding text as it is produced. The same seed gives the
         same text."""
         require_at_least_one("--length", length, 200)
+        check_seed("seed", seed)
         sampling = Sampling(temperature, top_k, top_p)
         tail, start = self._start(prompt)
-        return sample_stream(self._stepper, start, self._tokens, tail, length=length, sampling=sampling,
-                             generator=_generator(seed))
+        return one_thread(sample_stream(self._stepper, start, self._tokens, tail, length=length,
+                                        sampling=sampling, generator=_generator(seed)))
 
     def inspect(self, text: str, *, show: str = "forget", layer: int | None = None, units: list[int] | None = None,
                 count: int = 3) -> Inspection:
         """What the LSTM does at each token of `text`: `show` (a gate, the candidate, the cell or the hidden state)
         for the given `units` of `layer` (1 is the bottom; default the top), or for the `count` most telling ones."""
         check_inspect_options(show, layer, units or [], count)
+        check_text(text, "the text")
         context = self.tokenizer.encode(_reading_context(text))
         return inspect_text(self.model, self.tokenizer, context, text, show=show, layer=layer, units=units,
                             count=count)
 
     def evaluate(self, path: str | os.PathLike) -> Evaluation:
-        """Perplexity and bits/nats per character of a text file under this model."""
-        info = inspect_corpus(path)
-        ids = encode_corpus(info, self.tokenizer, self.cache_dir)
+        """Perplexity and bits/nats per character of a text file (or a pipe) under this model."""
+        with readable_copy(path, self.cache_dir.parent) as readable:
+            info = inspect_corpus(readable)
+            ids = encode_corpus(info, self.tokenizer, self.cache_dir)
         if len(ids) < 2:
             raise CorpusError(f"{path} is too short to evaluate (fewer than 2 tokens)", "pass a longer text")
         seq_len = self.header.get("training", {}).get("seq_len") or 64
@@ -207,6 +217,19 @@ class LanguageModel:
     def sample_text(self, length: int, seed: int = 0) -> str:
         """A short sample (temperature 0.8) for progress displays."""
         return "".join(self.generate("", length=length, temperature=0.8, seed=seed))
+
+
+def readable_end(prompt: str) -> str:
+    """The end of `prompt` the model reads: all of it, or for a prompt over `MAX_PROMPT_CHARS` characters what
+    follows its first line break (else word break) within the last `MAX_PROMPT_CHARS`."""
+    if len(prompt) <= MAX_PROMPT_CHARS:
+        return prompt
+    end = prompt[-MAX_PROMPT_CHARS:]
+    for separator in ("\n", " "):
+        cut = end.find(separator)
+        if cut != -1:
+            return end[cut + 1:]
+    return end
 
 
 def _reading_context(prefix: str) -> str:
@@ -235,6 +258,11 @@ def load(model: str | os.PathLike | None = None, *, store: ModelStore | None = N
     except (KeyError, RuntimeError, TypeError, ValueError) as error:
         raise BadModelFile(f"{path} is damaged or incomplete ({type(error).__name__}: {error})",
                            "retrain the model with `lstmtext train`") from None
+    broken = [name for name, tensor in bundle.weights.items()
+              if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        raise BadModelFile(f"{path} has weights that are not finite numbers (NaN or infinity) in {broken[0]}",
+                           "use an earlier copy of the model, or train it again")
     return LanguageModel(network, tokenizer, bundle.header, path, store.token_cache_dir)
 
 
@@ -242,9 +270,10 @@ def train_tokenizer(corpus: str | os.PathLike, config: TokenizerConfig = Tokeniz
                     store: ModelStore | None = None) -> tuple[Tokenizer, TokenizerStats]:
     """Learn a tokenizer from a corpus file and measure it on that corpus."""
     store = store or ModelStore()
-    info = inspect_corpus(corpus)
-    tokenizer = learn_tokenizer(iter_lines(info.path), config)
-    ids = encode_corpus(info, tokenizer, store.token_cache_dir)
+    with readable_copy(corpus, store.cache_dir) as readable:
+        info = inspect_corpus(readable)
+        tokenizer = learn_tokenizer(iter_lines(info.path), config)
+        ids = encode_corpus(info, tokenizer, store.token_cache_dir)
     return tokenizer, tokenizer_stats(tokenizer, np.bincount(ids, minlength=tokenizer.vocab_size), info.chars)
 
 
@@ -259,29 +288,31 @@ class TrainResult:
     elapsed: float
 
 
-def default_model_name(corpus: str | os.PathLike) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(corpus).stem).strip("-._")
-    return name or "model"
-
-
 @dataclass(frozen=True)
 class _RunPlan:
     """What a training run trains: its tokenizer and its settings, resolved (sizes chosen)."""
 
     tokenizer: Tokenizer
-    training: TrainConfig
+    training: TrainConfig  # its precision resolved: never "auto"
     model: ModelConfig
     sizing: str
+    precision: PrecisionChoice
 
     def to_dict(self, corpus_sha256: str) -> dict:
         return {"level": self.tokenizer.level, "training": self.training.to_dict(), "model": self.model.to_dict(),
-                "sizing": self.sizing, "corpus_sha256": corpus_sha256}
+                "sizing": self.sizing, "precision_reason": self.precision.reason, "corpus_sha256": corpus_sha256}
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Checkpoint) -> "_RunPlan":
         saved = checkpoint.header["plan"]
-        return cls(tokenizer_from_blobs(saved["level"], checkpoint.tokenizer_blobs), TrainConfig(**saved["training"]),
-                   ModelConfig.from_dict(saved["model"]), saved["sizing"])
+        training = TrainConfig(**saved["training"])
+        reason = saved.get("precision_reason", "chosen")
+        precision = PrecisionChoice(training.precision, f"{reason}, when the run began")
+        if training.precision == "auto":  # a checkpoint from before precisions were resolved in the plan
+            precision = choose_precision("auto", pick_device(training.device))
+            training = replace(training, precision=precision.precision)
+        return cls(tokenizer_from_blobs(saved["level"], checkpoint.tokenizer_blobs), training,
+                   ModelConfig.from_dict(saved["model"]), saved["sizing"], precision)
 
 
 def checkpoint_path(model_path: Path) -> Path:
@@ -302,16 +333,30 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     (`checkpoint_path`); `resume` continues the run from there with the settings it started with.
     `init_from` (a model name or path) fine-tunes that model: its tokenizer and shape are kept, its weights
     are the starting point. Started by torchrun, every process trains on its share of the batch and only
-    rank 0 reports and saves (the others return None)."""
+    rank 0 reports and saves (the others return None). `corpus` may be a pipe: it is read once into a
+    temporary file."""
     store = store or ModelStore()
+    if out is None:
+        name = name if name is not None else default_model_name(corpus)
+    with readable_copy(corpus, store.cache_dir) as readable:
+        return _train(readable, tokenizer=tokenizer, training=training, cell=cell, layers=layers,
+                      hidden_size=hidden_size, embed_size=embed_size, regularization=regularization,
+                      tie_weights=tie_weights, resume=resume, init_from=init_from, name=name, out=out, store=store,
+                      observer=observer)
+
+
+def _train(corpus: Path, *, tokenizer: TokenizerConfig, training: TrainConfig, cell: str, layers: int | None,
+           hidden_size: int | None, embed_size: int | None, regularization: Regularization, tie_weights: bool,
+           resume: bool, init_from: str | os.PathLike | None, name: str | None, out: str | os.PathLike | None,
+           store: ModelStore, observer: TrainObserver | None) -> TrainResult | None:
     is_main = distributed.is_main_process()
     observer = observer if observer is not None and is_main else QuietObserver()
     started = time.monotonic()
     check_model_options(cell, layers, hidden_size, embed_size)
     check_regularization(regularization)
-    info = inspect_corpus(corpus)
-    name = None if out is not None else (name or default_model_name(corpus))
     destination = Path(out) if out is not None else store.path_for(name)
+    check_output_file(destination, "--out" if out is not None else "the model file")
+    info = inspect_corpus(corpus)
     if resume and init_from is not None:
         raise BadInput("--resume and --init-from both given", "--resume goes on with a run; --init-from starts one")
     checkpoint = _checkpoint_to_resume(checkpoint_path(destination), info.sha256) if resume else None
@@ -319,29 +364,32 @@ def train(corpus: str | os.PathLike, *, tokenizer: TokenizerConfig = TokenizerCo
     if checkpoint is not None:
         plan = _RunPlan.from_checkpoint(checkpoint)
         ids = encode_corpus(info, plan.tokenizer, store.token_cache_dir)
-        observer.on_note(f"resuming at step {checkpoint.header['position']['step']:,} from "
-                         f"{checkpoint_path(destination)} with the settings it started with")
+        start_note = (f"resuming at step {checkpoint.header['position']['step']:,} from "
+                      f"{checkpoint_path(destination)} with the settings it started with")
     elif base is not None:
         shape = base.config
         ids = encode_corpus(info, base.tokenizer, store.token_cache_dir)
         plan = _plan_run(base.tokenizer, training, ids, info, cell=shape.cell, layers=shape.layers,
                          hidden_size=shape.hidden_size, embed_size=shape.embed_size,
                          regularization=regularization, tie_weights=shape.tie_weights)
-        observer.on_note(f"fine-tuning {base.path}: its {base.tokenizer.level} tokenizer and its "
-                         f"{shape.layers}×{shape.hidden_size} {shape.cell.upper()} are kept")
+        start_note = (f"fine-tuning {base.path}: its {base.tokenizer.level} tokenizer and its "
+                      f"{shape.layers}×{shape.hidden_size} {shape.cell.upper()} are kept")
     else:
         text_tokenizer = learn_tokenizer(iter_lines(info.path), tokenizer)
         ids = encode_corpus(info, text_tokenizer, store.token_cache_dir)
         plan = _plan_run(text_tokenizer, training, ids, info, cell=cell, layers=layers, hidden_size=hidden_size,
                          embed_size=embed_size, regularization=regularization, tie_weights=tie_weights)
-    training = plan.training
+        start_note = None
+    training, precision = plan.training, plan.training.precision
     seed_everything(training.seed)
     device = pick_device(training.device)
     ranks = None
     if distributed.launched_by_torchrun():
         ranks, device = distributed.start(device)
-    precision = pick_precision(training.precision, device)
-    observer.on_note(plan.sizing)
+    check_fits(training_memory(plan.model, training.batch_size, training.seq_len), *_free_memory(device))
+    for note in (str(plan.precision), start_note, plan.sizing):
+        if note:
+            observer.on_note(note)
 
     network = RecurrentLM(plan.model)
     if ranks is not None and not ranks.is_main:  # its own dropout draws; DDP copies rank 0's initial weights
@@ -416,22 +464,43 @@ def _plan_run(text_tokenizer: Tokenizer, training: TrainConfig, ids: np.ndarray,
     budget, this machine's measured speed (not under torchrun, where every process must choose alike)."""
     held_out = held_out_count(len(ids), training.val_fraction, training.eval_tokens)
     train_tokens = len(ids) - held_out
-    speed = None
-    if training.max_time is not None and not distributed.launched_by_torchrun():
-        speed = training_speed(pick_device(training.device), text_tokenizer.vocab_size, layers or DEFAULT_LAYERS)
+    precision, speed = _precision_and_speed(training, text_tokenizer.vocab_size, layers or DEFAULT_LAYERS)
     sizing = choose_sizes(text_tokenizer.level, train_tokens, training, hidden_size, layers, regularization,
-                          speed, corpus.chars / len(ids), text_tokenizer.vocab_size)
+                          speed, corpus.chars / len(ids), text_tokenizer.vocab_size, distributed.world_size())
     check_length(train_tokens, held_out, sizing.seq_len, corpus.path)
-    batch_size = max(1, min(sizing.batch_size, train_tokens // (sizing.seq_len + 1)))
-    if training.batch_size is None:  # an automatic batch splits evenly over the processes torchrun started
-        processes = distributed.world_size()
-        batch_size = max(processes, batch_size // processes * processes)
-    training = replace(training, seq_len=sizing.seq_len, batch_size=batch_size, epochs=sizing.epochs,
-                       lr=training.lr or peak_learning_rate(sizing.hidden_size))
+    training = replace(training, seq_len=sizing.seq_len, batch_size=sizing.batch_size, epochs=sizing.epochs,
+                       lr=training.lr or peak_learning_rate(sizing.hidden_size), precision=precision.precision)
     config = ModelConfig(vocab_size=text_tokenizer.vocab_size, cell=cell, layers=sizing.layers,
                          hidden_size=sizing.hidden_size, embed_size=embed_size or sizing.hidden_size,
                          tie_weights=tie_weights, **sizing.regularization)
-    return _RunPlan(text_tokenizer, training, config, sizing.reason)
+    return _RunPlan(text_tokenizer, training, config, sizing.reason, precision)
+
+
+def _free_memory(device: torch.device) -> tuple[int | None, str]:
+    """Bytes free for training on `device`, and what to call the place."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0], f"the GPU ({device})"
+    return available_memory(), "this machine"
+
+
+def _precision_and_speed(training: TrainConfig, vocab_size: int, layers: int
+                         ) -> tuple[PrecisionChoice, Callable[[int], float] | None]:
+    """The precision to train in, and for a time budget this machine's training speed in it (tokens/s as a
+    function of the hidden size). One probe serves both; none runs under torchrun, where every process must
+    choose alike."""
+    device = pick_device(training.device)
+    candidates = precisions_to_measure(training.precision, device)
+    wants_speed = training.max_time is not None
+    if distributed.launched_by_torchrun() or not (candidates or wants_speed):
+        return choose_precision(training.precision, device), None
+    if candidates:
+        measured = probe_speed(device, layers, candidates)
+        precision = choose_precision(training.precision, device, measured)
+    else:
+        precision = choose_precision(training.precision, device)
+        measured = probe_speed(device, layers, (precision.precision,))
+    speed = training_speed(measured[precision.precision], vocab_size, layers) if wants_speed else None
+    return precision, speed
 
 
 def _checkpoint_to_resume(path: Path, corpus_sha256: str) -> Checkpoint:

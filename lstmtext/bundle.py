@@ -2,11 +2,13 @@
 tensors) and a JSON header (config, metadata, versions) in the safetensors metadata.
 
 Loading never unpickles and never executes code; pickle files are recognised and refused.
-Files are written atomically: a temporary file in the same folder, fsynced, then renamed.
+Files are written atomically: a temporary file in the same folder, fsynced, then renamed. The metadata holds
+a SHA-256 of every tensor's name, type, shape and bytes, so a file damaged on disk is refused, not half-read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from .errors import BadModelFile, ModelNotFound
+from .config import ModelConfig
+from .errors import BadModelFile, LstmtextError, ModelNotFound
 from .files import atomic_write
 
 FORMAT = "lstmtext-model"
@@ -51,8 +54,19 @@ def blob_tensor(blob: bytes) -> torch.Tensor:
 
 def write_tensors_file(path: Path, kind: FileKind, tensors: dict[str, torch.Tensor], header: dict) -> None:
     """Tensors plus a JSON header in one safetensors file, written atomically."""
-    metadata = {"format": kind.format, "format_version": str(kind.version), "header": json.dumps(header)}
+    metadata = {"format": kind.format, "format_version": str(kind.version), "header": json.dumps(header),
+                "checksum": tensors_checksum(tensors)}
     atomic_write(path, safetensors_bytes(tensors, metadata=metadata))
+
+
+def tensors_checksum(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the tensors in name order: each one's name, dtype, shape and bytes."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().data if tensor.numel() else b"")
+    return digest.hexdigest()
 
 
 def read_tensors_file(path: Path, kind: FileKind) -> tuple[dict[str, torch.Tensor], dict]:
@@ -68,14 +82,21 @@ def read_tensors_file(path: Path, kind: FileKind) -> tuple[dict[str, torch.Tenso
         raise BadModelFile(f"{path} is not an lstmtext {kind.noun} file ({error})", kind.fix) from None
     if metadata.get("format") != kind.format:
         raise BadModelFile(f"{path} is a safetensors file but not an lstmtext {kind.noun}", kind.fix)
-    version = int(metadata.get("format_version", "0"))
-    if version > kind.version:
+    version = metadata.get("format_version", "0")
+    if not version.isdigit():
+        raise BadModelFile(f"{path} has a damaged header (format_version '{version}')", kind.fix)
+    if int(version) > kind.version:
         raise BadModelFile(f"{path} uses {kind.noun} format {version}, newer than this lstmtext understands",
                            "upgrade lstmtext")
+    if "checksum" in metadata and metadata["checksum"] != tensors_checksum(tensors):
+        raise BadModelFile(f"{path} is damaged: its weights do not match the checksum written with them",
+                           f"use an earlier copy of the {kind.noun}, or train again")
     try:
         header = json.loads(metadata["header"])
     except (KeyError, json.JSONDecodeError):
         raise BadModelFile(f"{path} has a damaged header", kind.fix) from None
+    if not isinstance(header, dict):
+        raise BadModelFile(f"{path} has a damaged header (a JSON {type(header).__name__}, not an object)", kind.fix)
     return tensors, header
 
 
@@ -86,8 +107,24 @@ def save_bundle(path: Path, bundle: Bundle) -> None:
     write_tensors_file(path, MODEL_FILE, tensors, bundle.header)
 
 
+# The header's sections: each, where present, a JSON object; `model` and `tokenizer` always.
+_REQUIRED_SECTIONS = ("model", "tokenizer")
+_OPTIONAL_SECTIONS = ("training", "corpus", "metrics", "run")
+
+
 def load_bundle(path: Path) -> Bundle:
     tensors, header = read_tensors_file(path, MODEL_FILE)
+    for section in (*_REQUIRED_SECTIONS, *_OPTIONAL_SECTIONS):
+        value = header.get(section)
+        if (value is not None or section in _REQUIRED_SECTIONS) and not isinstance(value, dict):
+            raise BadModelFile(f"{path} has a damaged header ('{section}' is {_json_kind(value)}, not an object)",
+                               MODEL_FILE.fix)
+    if not isinstance(header["tokenizer"].get("level"), str):
+        raise BadModelFile(f"{path} has a damaged header (no tokenizer level)", MODEL_FILE.fix)
+    try:
+        ModelConfig.from_dict(header["model"])
+    except (LstmtextError, TypeError, ValueError) as error:
+        raise BadModelFile(f"{path} has a damaged header (its model settings: {error})", MODEL_FILE.fix) from None
     return Bundle(
         weights={n[len(_WEIGHTS):]: t for n, t in tensors.items() if n.startswith(_WEIGHTS)},
         header=header,
@@ -96,9 +133,17 @@ def load_bundle(path: Path) -> Bundle:
     )
 
 
+def _json_kind(value: object) -> str:
+    return "missing" if value is None else f"a {type(value).__name__}"
+
+
 def _refuse_pickle(path: Path) -> None:
     with path.open("rb") as handle:
-        start = handle.read(4)
-    if start.startswith(_PICKLE_SIGNATURES):
+        start = handle.read(9)
+    # A safetensors file starts with its header's length (8 bytes) and then "{": its first bytes may look like a
+    # pickle's by chance, so only a file that is not laid out as safetensors is called a pickle.
+    header_length = int.from_bytes(start[:8], "little") if len(start) == 9 else 0
+    looks_like_safetensors = start[8:9] == b"{" and 0 < header_length < path.stat().st_size
+    if start.startswith(_PICKLE_SIGNATURES) and not looks_like_safetensors:
         raise BadModelFile(f"{path} is a pickle (PyTorch) file, which could run code when loaded",
                            "lstmtext only loads its own safetensors .lstm files; retrain with `lstmtext train`")

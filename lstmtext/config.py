@@ -28,11 +28,31 @@ DEFAULT_SEQ_LEN = {"char": 64, "word": 35, "bpe": 64, "unigram": 64}
 DEFAULT_TOKEN_BUDGET = 3_000_000
 MAX_AUTO_EPOCHS = 30
 
+# What one request may ask of a model: more would take minutes and gigabytes, not give better answers.
+MAX_COMPLETIONS = 100
+MAX_BEAM_WIDTH = 256
+MAX_COMPLETION_TOKENS = 1000
+# A prompt longer than this is read from its last line or word break within this many characters: an LSTM's
+# memory is far shorter, and reading a whole book before every completion would take minutes.
+MAX_PROMPT_CHARS = 20_000
+MAX_SEED = 2 ** 63 - 1
+
 
 def require(condition: bool, problem: str, fix: str) -> None:
     """Raise BadInput(problem, fix) unless `condition`."""
     if not condition:
         raise BadInput(problem, fix)
+
+
+def require_finite(option: str, value: float | None, example: str) -> None:
+    """Infinity and NaN are never a setting: refuse them by name (`value` None means not set)."""
+    require(value is None or math.isfinite(value), f"{option} {value} is not a finite number",
+            f"pass e.g. {option} {example}")
+
+
+def check_seed(option: str, seed: int | None) -> None:
+    require(seed is None or 0 <= seed <= MAX_SEED, f"{option} {seed} is outside 0 to 2^63-1",
+            f"pass e.g. {option} 1337")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -84,6 +104,7 @@ class ModelConfig:
                               ("--embed-dropout", self.embed_dropout), ("--weight-drop", self.weight_drop)):
             require(0.0 <= value < 1.0, f"{option} {value} is outside [0, 1)", f"pass e.g. {option} 0.2")
         for option, value in (("--ar", self.activation_reg), ("--tar", self.temporal_reg)):
+            require_finite(option, value, "1")
             require(value >= 0, f"{option} {value} must not be negative", f"pass e.g. {option} 1")
 
     @property
@@ -129,6 +150,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _choice("precision", self.precision, PRECISIONS)
         _choice("device", self.device, DEVICES)
+        for option, value, example in (("--lr", self.lr, "0.003"), ("--clip", self.clip, "1"),
+                                       ("--max-time", self.max_time, "60"),
+                                       ("--checkpoint-minutes", self.checkpoint_minutes, "10"),
+                                       ("weight decay", self.weight_decay, "0.01")):
+            require_finite(option, value, example)
+        check_seed("--seed", self.seed)
         require(self.lr is None or self.lr > 0, f"--lr {self.lr} must be positive", "pass e.g. --lr 0.003")
         require(self.clip >= 0, f"--clip {self.clip} must not be negative", "pass 0 to turn clipping off")
         require(0.0 < self.val_fraction < 0.5, f"validation fraction {self.val_fraction} is outside (0, 0.5)",
@@ -220,18 +247,27 @@ class Sizing:
 def choose_sizes(level: str, train_tokens: int, train: TrainConfig, hidden_size: int | None = None,
                  layers: int | None = None, regularization: Regularization = Regularization(),
                  tokens_per_second: Callable[[int], float] | None = None, chars_per_token: float = 1.0,
-                 vocab_size: int = 0) -> Sizing:
+                 vocab_size: int = 0, processes: int = 1) -> Sizing:
     """Pick sequence length, batch size, hidden size, layers and regularization from the corpus and the budget.
 
     Values the user set are kept. The hidden size is the largest that reads `TOKENS_PER_WEIGHT` tokens per
     weight within the budget (the compute-optimal size) and has no more weights than the corpus can teach.
     A time budget is turned into tokens by `tokens_per_second(hidden_size)`, this machine's measured training
     speed; without that measure, only the corpus decides. Regularization follows from the passes over the
-    corpus the budget allows and the weights (`vocab_size` embeddings included) per training token.
+    corpus the budget allows and the weights (`vocab_size` embeddings included) per training token. The batch
+    has at most one stream per window of the corpus, and an automatic one splits evenly over `processes`.
     """
     seq_len = train.seq_len or DEFAULT_SEQ_LEN[level]
     # Small corpora get small batches: more updates per epoch matter more than throughput there.
     batch_size = train.batch_size or max(4, min(32, train_tokens // (seq_len * 50)))
+    most_streams = max(1, train_tokens // (seq_len + 1))
+    batch_note = ""
+    if batch_size > most_streams:
+        if train.batch_size:
+            batch_note = f" (--batch-size {train.batch_size:,} lowered: the corpus has {most_streams:,} windows)"
+        batch_size = most_streams
+    if train.batch_size is None:
+        batch_size = max(processes, batch_size // processes * processes)
     layers = layers or DEFAULT_LAYERS
     epochs = train.epochs
     if epochs is None and train.max_steps is None and train.max_time is None:
@@ -259,7 +295,7 @@ def choose_sizes(level: str, train_tokens: int, train: TrainConfig, hidden_size:
     strength = regularization_strength(passes, weights_per_token)
     resolved = regularization.resolve(strength, level)
     reason = (f"{train_tokens:,} training tokens and a budget of {budget} (about {passes:.1f} passes): "
-              f"{layers}×{hidden_size} {level}-level model, batch {batch_size} × {seq_len} tokens, "
+              f"{layers}×{hidden_size} {level}-level model, batch {batch_size} × {seq_len} tokens{batch_note}, "
               f"{'no' if strength == 'none' else strength} regularization")
     return Sizing(hidden_size, layers, seq_len, batch_size, epochs, resolved, reason)
 
@@ -301,6 +337,32 @@ def trained_weights(hidden_size: int, layers: int, vocab_size: int) -> int:
     return recurrent_parameters(hidden_size, hidden_size, layers) + vocab_size * hidden_size
 
 
+def training_memory(model: ModelConfig, batch_size: int, seq_len: int) -> int:
+    """About how many bytes a training run of this model needs: per weight, 4-byte copies for the weights, their
+    gradients, AdamW's two moments, the best weights and a roll-back point (weights and moments); per token of a
+    batch, what backward keeps of each layer's gates and states and of the logits."""
+    weights = (model.vocab_size * model.embed_size + recurrent_parameters(model.hidden_size, model.embed_size,
+                                                                          model.layers)
+               + model.vocab_size * (1 if model.ties_weights else model.hidden_size + 1))
+    per_token = model.layers * 8 * model.hidden_size + 3 * model.vocab_size + 2 * model.embed_size
+    return 4 * (8 * weights + batch_size * seq_len * per_token)
+
+
+def check_fits(needed: int, available: int | None, where: str) -> None:
+    """Refuse a run that would need more memory than `available` (None: unknown, so allowed)."""
+    require(available is None or needed <= available,
+            f"this model needs about {_bytes(needed)} of memory to train, and {where} has {_bytes(available or 0)} free",
+            "use a smaller --hidden, --embed, --layers or --batch-size")
+
+
+def _bytes(count: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if count < 1000:
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:,.1f} TB"
+
+
 def recurrent_parameters(hidden_size: int, embed_size: int, layers: int) -> int:
     """An LSTM's weights: per layer, four gates over [input, hidden] and two bias vectors."""
     return sum(4 * hidden_size * ((embed_size if layer == 0 else hidden_size) + hidden_size) + 8 * hidden_size
@@ -314,6 +376,7 @@ class Sampling:
     top_p: float | None = None
 
     def __post_init__(self) -> None:
+        require_finite("temperature", self.temperature, "0.8")
         require(self.temperature > 0, f"temperature {self.temperature} must be positive",
                 "use e.g. --temperature 0.8")
         require(self.top_k is None or self.top_k >= 1, f"top-k {self.top_k} must be at least 1",
@@ -341,6 +404,10 @@ def check_completion_options(n: int, until: str, max_tokens: int, beam_width: in
     require_at_least_one("--max-tokens", max_tokens, 40)
     require(beam_width is None or beam_width >= n, f"--beam {beam_width} is smaller than -n {n}",
             f"use --beam {n} or more, or leave it out")
+    for option, value, most in (("-n", n, MAX_COMPLETIONS), ("--beam", beam_width, MAX_BEAM_WIDTH),
+                                ("--max-tokens", max_tokens, MAX_COMPLETION_TOKENS)):
+        require(value is None or value <= most, f"{option} {value} is more than one request may ask for",
+                f"use {option} {most} or less")
 
 
 def check_export_format(fmt: str) -> None:
@@ -376,7 +443,9 @@ class LongRangeConfig:
             _choice("cell", cell, CELLS)
         require_at_least_one("--hidden", self.hidden_size, 64)
         require_at_least_one("--steps", self.steps, 5000)
+        require_finite("--lr", self.lr, "0.002")
         require(self.lr > 0, f"--lr {self.lr} must be positive", "pass e.g. --lr 0.002")
+        check_seed("--seed", self.seed)
 
     @property
     def sequence_length(self) -> int:

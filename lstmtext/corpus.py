@@ -6,6 +6,7 @@ numpy memmap that later runs reuse while the corpus and tokenizer are unchanged.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CorpusError
+from .files import remove_leftovers, temporary_path
 from .textfile import CorpusInfo, iter_lines
 from .tokenizer import Tokenizer
 
@@ -25,25 +27,48 @@ def token_dtype(vocab_size: int) -> np.dtype:
 
 
 def encode_corpus(info: CorpusInfo, tokenizer: Tokenizer, cache_dir: Path,
-                  chunk_lines: int = _ENCODE_LINES) -> np.memmap:
+                  chunk_lines: int = _ENCODE_LINES) -> np.ndarray:
     """Token ids of the whole corpus as a read-only memmap, encoded once and cached by content. The text is
-    read and encoded `chunk_lines` lines at a time and written out as it goes, so memory stays flat."""
+    read and encoded `chunk_lines` lines at a time and written out as it goes, so memory stays flat. Where the
+    cache cannot be written (a read-only store), the ids are encoded into memory instead."""
     key = hashlib.sha256(info.sha256.encode())
     for name, blob in sorted(tokenizer.blobs().items()):
         key.update(name.encode() + blob)
     dtype = token_dtype(tokenizer.vocab_size)
     cache = cache_dir / f"{key.hexdigest()[:32]}.{dtype.name}"
     if not cache.exists():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        temporary = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        try:
+            _write_token_cache(info, tokenizer, cache, dtype, chunk_lines)
+        except OSError as error:
+            if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            ids = np.concatenate([np.asarray(ids, dtype=dtype) for chunk in _line_chunks(info.path, chunk_lines)
+                                  for ids in tokenizer.encode_batch(chunk)] or [np.zeros(0, dtype)])
+            return _nonempty(ids, info)
+    return _nonempty(np.memmap(cache, dtype=dtype, mode="r") if cache.stat().st_size else np.zeros(0, dtype), info)
+
+
+def _write_token_cache(info: CorpusInfo, tokenizer: Tokenizer, cache: Path, dtype: np.dtype,
+                       chunk_lines: int) -> None:
+    """Encode into a temporary file beside `cache`, then rename it into place; a failure (a full disk, Ctrl-C)
+    removes the temporary file, and ones left by killed processes are cleared first."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(cache)
+    temporary = temporary_path(cache)
+    try:
         with temporary.open("wb") as out:
             for chunk in _line_chunks(info.path, chunk_lines):
                 for ids in tokenizer.encode_batch(chunk):
                     out.write(np.asarray(ids, dtype=dtype).tobytes())
         os.replace(temporary, cache)
-    if cache.stat().st_size == 0:
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _nonempty(ids: np.ndarray, info: CorpusInfo) -> np.ndarray:
+    if len(ids) == 0:
         raise CorpusError(f"{info.path} has no tokens", "pass a file with text in it")
-    return np.memmap(cache, dtype=dtype, mode="r")
+    return ids
 
 
 def _line_chunks(path: Path, size: int) -> Iterator[list[str]]:

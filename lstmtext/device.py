@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 import random
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +17,11 @@ import torch
 from .errors import BadInput
 
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+# Overrides the CPU's bf16 detection and measurement: 1 trains in bf16 under --precision auto (emulated, slow,
+# where the CPU lacks it), 0 in fp32. For tests, benchmarks and users who know better.
+CPU_BF16_VARIABLE = "LSTMTEXT_CPU_BF16"
+# auto takes bf16 on a CPU only where the measured step is at least this much faster than fp32.
+BF16_MIN_SPEEDUP = 1.2
 
 
 def pick_device(preference: str = "auto") -> torch.device:
@@ -38,23 +48,107 @@ def cpu_has_fast_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return any(flag in flags.split() for flag in _BF16_CPU_FLAGS)
 
 
-def pick_precision(preference: str, device: torch.device) -> str:
+def cpu_bf16_override() -> bool | None:
+    """$LSTMTEXT_CPU_BF16 as True (1) or False (0); None where it is not set."""
+    value = os.environ.get(CPU_BF16_VARIABLE, "").strip()
+    if not value:
+        return None
+    if value not in ("0", "1"):
+        raise BadInput(f"{CPU_BF16_VARIABLE}={value} is neither 0 nor 1",
+                       f"set {CPU_BF16_VARIABLE}=1 (bf16) or 0 (fp32), or unset it")
+    return value == "1"
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    precision: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"precision {self.precision}: {self.reason}"
+
+
+def precisions_to_measure(preference: str, device: torch.device) -> tuple[str, ...]:
+    """The precisions whose speed decides the choice: fp32 and bf16 where auto must measure (a CPU that claims
+    bf16 instructions, no override), else none."""
+    if preference == "auto" and device.type == "cpu" and cpu_bf16_override() is None and cpu_has_fast_bf16():
+        return ("fp32", "bf16")
+    return ()
+
+
+def choose_precision(preference: str, device: torch.device,
+                     measured: dict[str, float] | None = None) -> PrecisionChoice:
+    """The precision to train in, and why. `measured` is the speed (any unit, higher is faster) of each of
+    `precisions_to_measure`; without it, a CPU that claims bf16 gets it untested (as under torchrun, where every
+    process must choose alike)."""
     if preference == "fp16" and device.type != "cuda":
         raise BadInput(f"--precision fp16 needs a CUDA GPU (there is no fp16 LSTM kernel on {device.type})",
                        "use --precision fp32 or bf16")
     if preference != "auto":
-        return preference
+        return PrecisionChoice(preference, f"as asked (--precision {preference})")
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if device.type == "cpu":
-        return "bf16" if cpu_has_fast_bf16() else "fp32"
-    return "fp32"
+        if torch.cuda.is_bf16_supported():
+            return PrecisionChoice("bf16", "this GPU has bf16")
+        return PrecisionChoice("fp16", "this GPU has no bf16; fp16 with loss scaling")
+    if device.type != "cpu":
+        return PrecisionChoice("fp32", f"the safe choice on {device.type}")
+    override = cpu_bf16_override()
+    if override is not None:
+        emulated = " (this CPU has no bf16 instructions: emulated, slow)" if override and not cpu_has_fast_bf16() \
+            else ""
+        return PrecisionChoice("bf16" if override else "fp32", f"{CPU_BF16_VARIABLE}={int(override)}{emulated}")
+    if not cpu_has_fast_bf16():
+        return PrecisionChoice("fp32", "this CPU has no bf16 instructions (bf16 would be emulated, and slower)")
+    if not measured:
+        return PrecisionChoice("bf16", "this CPU has bf16 instructions (not measured)")
+    speedup = measured["bf16"] / measured["fp32"]
+    if speedup >= BF16_MIN_SPEEDUP:
+        return PrecisionChoice("bf16", f"bf16 measured {speedup:.1f}× as fast as fp32 on this CPU")
+    return PrecisionChoice("fp32", f"bf16 measured only {speedup:.2f}× as fast as fp32 on this CPU "
+                                   f"(auto wants {BF16_MIN_SPEEDUP:g}×)")
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     if precision not in ("bf16", "fp16"):
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    if device.type == "cpu" and not onednn_has_bf16_lstm():
+        # oneDNN has no bf16 LSTM on CPUs without AVX-512; PyTorch's own kernels then run it (slowly, but right).
+        stack = contextlib.ExitStack()
+        stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")  # said on every switch
+        stack.enter_context(torch.backends.mkldnn.flags(enabled=False))
+        stack.enter_context(torch.autocast(device_type="cpu", dtype=dtype))
+        return stack
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@functools.cache
+def onednn_has_bf16_lstm() -> bool:
+    """Whether this CPU's oneDNN runs an LSTM in bf16 (a fact about the machine, so asked once)."""
+    lstm = torch.nn.LSTM(8, 8)
+    try:
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            lstm(torch.zeros(2, 1, 8))
+    except RuntimeError:
+        return False
+    return True
+
+
+def use_cpu_threads(threads: int) -> None:
+    """PyTorch's CPU threads for this process (see machine.py for how many)."""
+    torch.set_num_threads(max(1, threads))
+
+
+def one_thread(chunks: Iterator[str]) -> Iterator[str]:
+    """`chunks`, produced with one CPU thread: a batch-1 step is too small to share, and a second thread only
+    waits for the first (on a busy machine, for a core that another program holds)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield from chunks
+    finally:
+        torch.set_num_threads(threads)
 
 
 def seed_everything(seed: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from .errors import BadInput
@@ -11,8 +12,9 @@ from .errors import BadInput
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that a crash leaves either the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _refuse_special_file(path, "the output")
+    remove_leftovers(path)
+    temporary = temporary_path(path)
     try:
         with temporary.open("wb") as handle:
             handle.write(data)
@@ -28,7 +30,12 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
-def _remove_leftovers(path: Path) -> None:
+def temporary_path(path: Path) -> Path:
+    """Where this process writes `path` before renaming it into place."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def remove_leftovers(path: Path) -> None:
     """Temporary files for `path` left by processes that were killed mid-write (their PID is gone)."""
     for leftover in path.parent.glob(f".{path.name}.*.tmp"):
         pid = leftover.name[len(path.name) + 2: -len(".tmp")]
@@ -47,6 +54,28 @@ def _process_exists(pid: int) -> bool:
 
 
 def check_output_file(path: Path, option: str) -> None:
-    """Before any work: an output path must not be a folder (missing folders above it are made when writing)."""
+    """Before any work: the result can be written to `path`. It is a new path or a regular file (never a folder,
+    a device or a pipe: the rename at the end would replace it), its folder can be made, and a file of its
+    temporary name can be created there (a name too long, a read-only or pseudo file system fail here)."""
     if path.is_dir():
         raise BadInput(f"{option} {path} is a folder", f"give a file name, e.g. {option} {path / 'out'}")
+    _refuse_special_file(path, option)
+    probe = temporary_path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with probe.open("xb"):
+            pass
+        probe.unlink()
+    except OSError as error:
+        raise BadInput(f"cannot write {option} {path} ({error.strerror or error})",
+                       f"choose another {option} in a folder you can write to") from None
+
+
+def _refuse_special_file(path: Path, option: str) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # a new path
+    if not stat.S_ISREG(mode):
+        raise BadInput(f"{option} {path} exists and is not a regular file (a device, pipe or socket)",
+                       "give the path of a new file or of a file to replace")

@@ -95,13 +95,26 @@ class RecurrentLM(nn.Module):
         return {name: tensor.detach().cpu().contiguous() for name, tensor in weights.items()}
 
     def load_saved_weights(self, weights: dict[str, torch.Tensor]) -> None:
-        if self.config.ties_weights:
+        """Load weights saved by `weights_for_saving`; ValueError (one line) where names or shapes differ."""
+        if self.config.ties_weights and "embedding.weight" in weights:
             weights = {**weights, "decoder.weight": weights["embedding.weight"]}
+        expected = self.state_dict()
+        missing, unexpected = sorted(expected.keys() - weights.keys()), sorted(weights.keys() - expected.keys())
+        if missing or unexpected:
+            raise ValueError(f"weights missing: {', '.join(missing) or 'none'}; unexpected: "
+                             f"{', '.join(unexpected) or 'none'}")
+        for name, tensor in weights.items():
+            if tensor.shape != expected[name].shape:
+                raise ValueError(f"{name} is {_shape(tensor)} where the model's settings need {_shape(expected[name])}")
         self.load_state_dict(weights, strict=True)
         self.rnn.flatten_parameters()
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def _shape(tensor: torch.Tensor) -> str:
+    return "×".join(map(str, tensor.shape)) or "a scalar"
 
 
 def map_state(state: State, function: Callable[[torch.Tensor], torch.Tensor]) -> State:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields, replace
 from rich.console import Console
 from rich.text import Text
 
+from .config import UNTIL, Sampling, check_completion_options
 from .errors import LstmtextError
-from .config import UNTIL
 from .ui import choices_table, completions_table
 
 MODES = ("complete", "generate", "choose")
@@ -68,7 +68,13 @@ def parse_setting(settings: Settings, name: str, value: str) -> Settings:
         raise ValueError(f":{name} needs a {kind.__name__}, e.g. :{name} {getattr(settings, field)}") from None
     if parsed < 0 or (field in _MUST_BE_POSITIVE and parsed == 0):
         raise ValueError(f":{name} must be positive")
-    return replace(settings, **{field: parsed})
+    changed = replace(settings, **{field: parsed})
+    try:  # the library's own checks: finite numbers, top-p up to 1, what one request may ask for
+        Sampling(changed.temperature, changed.top_k or None, changed.top_p or None)
+        check_completion_options(changed.n, changed.until, changed.max_tokens, None)
+    except LstmtextError as error:
+        raise ValueError(f":{name} {value}: {error.problem}") from None
+    return changed
 
 
 class Repl:
@@ -90,7 +96,10 @@ class Repl:
         """Ghost text for a line being typed ("" in choose mode, where numbers pick pieces)."""
         if self.settings.mode == "choose" or text.startswith(":") or not text.strip():
             return ""
-        return self.model.suggest(text)
+        try:
+            return self.model.suggest(text)
+        except LstmtextError:  # e.g. text that is not UTF-8: no ghost text; Enter says why
+            return ""
 
     def run(self, read_line: ReadLine) -> int:
         """Loop until :quit or end of input; returns the exit code."""
@@ -118,8 +127,15 @@ class Repl:
             elif line:
                 self.show_completions(line)
         except LstmtextError as error:
-            self.console.print(f"error: {error}", style="red")
+            self.say_error(f"error: {error}")
+        except KeyboardInterrupt:  # Ctrl-C stops what is being written, not the REPL
+            self.console.print()
+            self.console.print(Text("(stopped)", style="dim"))
         return True
+
+    def say_error(self, message: str) -> None:
+        """A red line, printed as it is (a `[...]` in a path or message is not Rich markup)."""
+        self.console.print(Text(message, style="red"))
 
     def command(self, words: list[str]) -> bool:
         """Run a `:` command; False means leave."""
@@ -131,15 +147,15 @@ class Repl:
         elif name == "settings":
             self.console.print(", ".join(f"{k.replace('_', '-')}={v}" for k, v in vars(self.settings).items()))
         elif len(args) != 1:
-            self.console.print(f"usage: :{name} VALUE (try :help)", style="red")
+            self.say_error(f"usage: :{name} VALUE (try :help)")
         elif name == "model":
             self.switch_model(args[0])
         else:
             try:
                 self.settings = parse_setting(self.settings, name, args[0])
-                self.console.print(f"{name} = {args[0]}", style="dim")
+                self.console.print(Text(f"{name} = {args[0]}", style="dim"))
             except ValueError as error:
-                self.console.print(str(error), style="red")
+                self.say_error(str(error))
                 return True
             if name == "mode":
                 self.draft, self.choices = "", []
@@ -147,14 +163,14 @@ class Repl:
 
     def switch_model(self, name: str) -> None:
         if self.load_model is None:
-            self.console.print("switching models is not available here", style="red")
+            self.say_error("switching models is not available here")
             return
         try:
             self.model = self.load_model(name)
         except LstmtextError as error:
-            self.console.print(f"error: {error}", style="red")
+            self.say_error(f"error: {error}")
             return
-        self.console.print(f"model: {self.model.path}", style="dim")
+        self.console.print(Text(f"model: {self.model.path}", style="dim"))
 
     def show_completions(self, prefix: str) -> None:
         s = self.settings
@@ -178,7 +194,7 @@ class Repl:
         if line.strip().isdigit() and self.choices:
             pick = int(line)
             if not 1 <= pick <= len(self.choices):
-                self.console.print(f"pick a number from 1 to {len(self.choices)}", style="red")
+                self.say_error(f"pick a number from 1 to {len(self.choices)}")
                 return
             self.draft += self.choices[pick - 1].text
         elif line:

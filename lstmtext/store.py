@@ -14,9 +14,11 @@ import platformdirs
 
 from .files import atomic_write
 from .errors import BadInput, ModelNotFound
+from .textfile import is_pipe
 
 MODEL_SUFFIX = ".lstm"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_NAME_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,25 @@ class StoredModel:
     is_default: bool
 
 
+def _is_usable_name(name: str) -> bool:
+    return bool(_NAME.match(name)) and not name.endswith(MODEL_SUFFIX) and len(name) <= MAX_NAME_LENGTH
+
+
 def check_name(name: str) -> str:
-    if not _NAME.match(name) or name.endswith(MODEL_SUFFIX):
-        raise BadInput(f"'{name}' is not a usable model name",
-                       "use letters, digits, '.', '_' and '-', starting with a letter or digit")
+    if len(name) > MAX_NAME_LENGTH:
+        raise BadInput(f"the model name is {len(name)} characters long", f"use at most {MAX_NAME_LENGTH}")
+    if not _is_usable_name(name):
+        raise BadInput(f"'{name}' is not a usable model name", f"use up to {MAX_NAME_LENGTH} letters, digits, '.', "
+                       "'_' and '-', starting with a letter or digit")
     return name
+
+
+def default_model_name(corpus: str | os.PathLike) -> str:
+    """The corpus file's stem, made a usable name; "piped" for text from a pipe (its name is a number)."""
+    if is_pipe(corpus):
+        return "piped"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(corpus).stem).strip("-._")[:MAX_NAME_LENGTH]
+    return name or "model"
 
 
 class ModelStore:
@@ -58,11 +74,25 @@ class ModelStore:
         return self.models_dir / f"{check_name(name)}{MODEL_SUFFIX}"
 
     def default_name(self) -> str | None:
+        """The default model's name, if there is one and its file is there."""
+        try:
+            name = self._recorded_default()
+        except BadInput:
+            return None
+        return name if name and self.path_for(name).is_file() else None
+
+    def _recorded_default(self) -> str | None:
+        """The name the default-model file records (None: no file); BadInput where it holds no usable name."""
         try:
             name = self._default_file.read_text(encoding="utf-8").strip()
-        except OSError:
+        except FileNotFoundError:
             return None
-        return name if name and self.path_for(name).exists() else None
+        except (OSError, UnicodeDecodeError):
+            name = ""
+        if not _is_usable_name(name):
+            raise BadInput(f"the default-model file {self._default_file} is damaged",
+                           "choose a model with `lstmtext models --default NAME`, or delete that file")
+        return name
 
     def set_default(self, name: str) -> None:
         atomic_write(self._default_file, f"{check_name(name)}\n".encode())
@@ -73,16 +103,17 @@ class ModelStore:
             return []
         found = []
         for path in sorted(self.models_dir.glob(f"*{MODEL_SUFFIX}")):
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except OSError:  # a dangling link, or a file removed meanwhile: not a model to list
+                continue
             name = path.name[: -len(MODEL_SUFFIX)]
             found.append(StoredModel(name, path, stat.st_size, stat.st_mtime, name == default))
         return found
 
     def resolve(self, spec: str | None = None) -> Path:
         """A model file from a name in the store, a path, $LSTMTEXT_MODEL, or else the default model."""
-        spec = spec or os.environ.get("LSTMTEXT_MODEL") or self.default_name()
-        if not spec:
-            raise ModelNotFound("no model yet", "train one with `lstmtext train corpus.txt`, or pass --model PATH")
+        spec = spec or os.environ.get("LSTMTEXT_MODEL") or self._default_spec()
         as_path = Path(spec).expanduser()
         if spec.endswith(MODEL_SUFFIX) or os.sep in spec or as_path.is_file():
             if not as_path.is_file():
@@ -90,6 +121,19 @@ class ModelStore:
             return as_path
         if _NAME.match(spec) and self.path_for(spec).is_file():
             return self.path_for(spec)
-        known = ", ".join(m.name for m in self.list()) or "none yet"
+        known = self._known_names()
         raise ModelNotFound(f"no model named '{spec}' (stored models: {known})",
                             "run `lstmtext models` to list them, or pass a path to a .lstm file")
+
+    def _default_spec(self) -> str:
+        recorded = self._recorded_default()
+        if recorded is None:
+            raise ModelNotFound("no model yet", "train one with `lstmtext train corpus.txt`, or pass --model PATH")
+        if not self.path_for(recorded).is_file():
+            raise ModelNotFound(f"the default model '{recorded}' is gone ({self.path_for(recorded)} was removed)",
+                                f"pick another with `lstmtext models --default NAME` (stored: {self._known_names()}), "
+                                "or pass --model")
+        return recorded
+
+    def _known_names(self) -> str:
+        return ", ".join(m.name for m in self.list()) or "none yet"

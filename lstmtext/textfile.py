@@ -5,13 +5,18 @@ and reading its lines exactly. Imports neither torch nor numpy, so the CLI can c
 from __future__ import annotations
 
 import codecs
+import contextlib
+import errno
 import hashlib
 import os
+import shutil
+import stat
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CorpusError
+from .errors import BadInput, CorpusError
 
 _READ_BYTES = 1 << 20
 
@@ -25,13 +30,50 @@ class CorpusInfo:
 
 
 def check_path(path: str | os.PathLike) -> Path:
-    """The quick checks, before anything slow: the file exists and is a file."""
+    """The quick checks, before anything slow: the file exists and is a file, or a pipe to read once."""
     path = Path(path)
-    if not path.exists():
-        raise CorpusError(f"corpus file not found: {path}", "check the path")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise CorpusError(f"{path} is a loop of symbolic links", "point the link at a real file") from None
+        if path.is_symlink():
+            raise CorpusError(f"{path} is a broken symbolic link (to {os.readlink(path)})",
+                              "check where it points") from None
+        raise CorpusError(f"corpus file not found: {path}", "check the path") from None
+    if stat.S_ISDIR(mode):
         raise CorpusError(f"{path} is a directory", "pass a text file, e.g. data/corpus.txt")
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        raise CorpusError(f"{path} is not a regular file (a device or socket)", "save the text to a file first")
     return path
+
+
+@contextlib.contextmanager
+def readable_copy(path: str | os.PathLike, folder: Path) -> Iterator[Path]:
+    """`path` itself for a regular file; for a pipe (`<(zcat notes.gz)`, a FIFO) its text read once into a
+    temporary file in `folder`, which is removed afterwards. A FIFO nobody writes to reads as empty at once
+    instead of waiting for a writer forever."""
+    path = check_path(path)
+    if not stat.S_ISFIFO(path.stat().st_mode):
+        yield path
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a FIFO blocks until a writer comes
+    os.set_blocking(descriptor, True)  # reading then waits for data, and ends at once when no writer is left
+    with os.fdopen(descriptor, "rb") as source, tempfile.NamedTemporaryFile(
+            dir=folder, prefix=".piped-", suffix=".txt", delete=False) as copy:
+        shutil.copyfileobj(source, copy)
+    try:
+        yield Path(copy.name)
+    finally:
+        Path(copy.name).unlink(missing_ok=True)
+
+
+def is_pipe(path: str | os.PathLike) -> bool:
+    try:
+        return stat.S_ISFIFO(Path(path).stat().st_mode)
+    except OSError:
+        return False
 
 
 def inspect_corpus(path: str | os.PathLike) -> CorpusInfo:
@@ -42,6 +84,9 @@ def inspect_corpus(path: str | os.PathLike) -> CorpusInfo:
     try:
         with path.open("rb") as handle:
             while block := handle.read(_READ_BYTES):
+                if size == 0 and _looks_like_utf16(block):
+                    raise CorpusError(f"{path} looks like UTF-16 text, not UTF-8",
+                                      "convert it first, e.g. iconv -f utf-16 -t utf-8 in.txt > out.txt")
                 if b"\x00" in block:
                     raise CorpusError(f"{path} looks like a binary file (it contains NUL bytes)",
                                       "pass a plain UTF-8 text file")
@@ -63,7 +108,35 @@ def inspect_corpus(path: str | os.PathLike) -> CorpusInfo:
     return CorpusInfo(path=path, bytes=size, chars=chars, sha256=digest.hexdigest())
 
 
+def _looks_like_utf16(start: bytes) -> bool:
+    """A UTF-16 byte-order mark, or a NUL in every other byte (ASCII text in UTF-16 without one)."""
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    sample = start[:1000]
+    return len(sample) >= 8 and (sample[1::2].count(0) > 0.9 * len(sample[1::2])
+                                 or sample[0::2].count(0) > 0.9 * len(sample[0::2]))
+
+
 def iter_lines(path: str | os.PathLike) -> Iterator[str]:
     """The text's lines, each with its own line ending, exactly as in the file (\\r\\n included)."""
     with open(path, encoding="utf-8", newline="") as handle:
         yield from handle
+
+
+def decode_utf8(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadInput(f"{what} is not valid UTF-8 (a bad byte at offset {error.start})",
+                       "pass UTF-8 text, e.g. convert it with iconv -t utf-8") from None
+
+
+def check_text(text: str, what: str) -> str:
+    """`text` itself, if it is valid Unicode: text read from arguments or stdin keeps bytes that are not UTF-8
+    as lone surrogates, which no tokenizer can take."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise BadInput(f"{what} is not valid UTF-8 (a bad byte at character {error.start + 1})",
+                       "pass UTF-8 text, e.g. convert it with iconv -t utf-8") from None
+    return text

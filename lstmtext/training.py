@@ -154,29 +154,37 @@ def stream_nll(model: RecurrentLM, windows: Iterable[tuple[np.ndarray, np.ndarra
     return total, count
 
 
-def training_speed(device: torch.device, vocab_size: int, layers: int) -> Callable[[int], float]:
-    """Estimated training tokens/s of a model with hidden size H on `device`, as a function of H: the rate at
-    which this device runs an LSTM's forward and backward pass (timed on a small one; 6 FLOPs per weight and
-    token: forward 2, backward 4), spread over the weights of a model that size, times the share of that rate
-    the whole training step keeps (`_LSTM_SHARE_OF_STEP`, measured). A plain matmul probe was tried first and
+def probe_speed(device: torch.device, layers: int, precisions: tuple[str, ...] = ("fp32",)) -> dict[str, float]:
+    """The FLOP/s at which `device` runs an LSTM's forward and backward pass in each precision, timed on a
+    small one (6 FLOPs per weight and token: forward 2, backward 4). A plain matmul probe was tried first and
     drifted twice as much as training did on a shared machine."""
     probe_hidden, batch, length = 256, 32, 64
     lstm = torch.nn.LSTM(probe_hidden, probe_hidden, layers, batch_first=True).to(device)
     inputs = torch.randn(batch, length, probe_hidden, device=device)
-    seconds: list[float] = []
+    seconds: dict[str, list[float]] = {precision: [] for precision in precisions}
     probe_started = time.perf_counter()
-    # The first pass wakes the thread pool and is not counted; then the fastest of the rest, so that a
-    # neighbour's burst on a shared machine does not shrink the model.
-    while len(seconds) < 4 or (time.perf_counter() - probe_started < _SPEED_PROBE_SECONDS and len(seconds) < 50):
-        started = time.perf_counter()
-        outputs, _ = lstm(inputs)
-        outputs.sum().backward()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        seconds.append(time.perf_counter() - started)
-    flops_per_second = 6 * recurrent_parameters(probe_hidden, probe_hidden, layers) * batch * length \
-        / min(seconds[1:])
+    # The first pass of each wakes the thread pool and is not counted; then the fastest of the rest, so that a
+    # neighbour's burst on a shared machine does not shrink the model. Precisions take turns, so a burst slows
+    # each alike.
+    while min(map(len, seconds.values())) < 4 or (
+            time.perf_counter() - probe_started < _SPEED_PROBE_SECONDS * len(precisions)
+            and min(map(len, seconds.values())) < 50):
+        for precision, times in seconds.items():
+            started = time.perf_counter()
+            with autocast(device, precision):
+                outputs, _ = lstm(inputs)
+            outputs.float().sum().backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - started)
+    flops = 6 * recurrent_parameters(probe_hidden, probe_hidden, layers) * batch * length
+    return {precision: flops / min(times[1:]) for precision, times in seconds.items()}
 
+
+def training_speed(flops_per_second: float, vocab_size: int, layers: int) -> Callable[[int], float]:
+    """Estimated training tokens/s of a model with hidden size H, as a function of H: the LSTM rate measured
+    by `probe_speed`, spread over the weights of a model that size, times the share of that rate the whole
+    training step keeps (`_LSTM_SHARE_OF_STEP`, measured)."""
     def tokens_per_second(hidden: int) -> float:
         return _LSTM_SHARE_OF_STEP * flops_per_second / (6 * trained_weights(hidden, layers, vocab_size))
 

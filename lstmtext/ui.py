@@ -4,6 +4,7 @@ highlighted completions. The core never imports this module.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -36,8 +37,17 @@ def _eta(report: StepReport) -> float:
 
 
 def _one_line(text: str, width: int = 70) -> str:
-    flat = text.replace("\n", " ⏎ ")
+    flat = printable(text).replace("\n", " ⏎ ")
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text a model wrote, safe for a terminal or a log: control characters other than newline and tab (NUL,
+    escape sequences, carriage returns) shown as \\xNN."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 class TrainDisplay:
@@ -121,7 +131,8 @@ class TrainDisplay:
         bar.add_row(ProgressBar(total=1.0, completed=fraction, width=50), Text(f"{fraction:.0%}"))
         parts: list = [bar, table]
         if self.eval is not None:
-            parts.append(Panel(Text(self.eval.sample), title="sample", title_align="left", border_style="dim"))
+            parts.append(Panel(Text(printable(self.eval.sample)), title="sample", title_align="left",
+                               border_style="dim"))
         return Group(*parts)
 
 
@@ -211,26 +222,33 @@ def models_table(models: list[StoredModel]) -> Table:
 
 
 def info_table(header: dict, path: str) -> Table:
+    """A model's header as a table; rows for what the header does not say are left out."""
     table = Table(title=path, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    model, metrics, corpus, run = (header.get(k, {}) for k in ("model", "metrics", "corpus", "run"))
-    tokenizer = header.get("tokenizer", {})
-    table.add_row("model", f"{model.get('layers')}-layer {model.get('cell', '').upper()}, hidden "
-                           f"{model.get('hidden_size')}, embedding {model.get('embed_size')}, "
-                           f"{run.get('parameters', 0):,} parameters")
+    model, metrics, corpus, run = (header.get(k) or {} for k in ("model", "metrics", "corpus", "run"))
+    tokenizer = header.get("tokenizer") or {}
+    parameters = f", {run['parameters']:,} parameters" if isinstance(run.get("parameters"), int) else ""
+    table.add_row("model", f"{model.get('layers')}-layer {str(model.get('cell', '')).upper()}, hidden "
+                           f"{model.get('hidden_size')}, embedding {model.get('embed_size')}{parameters}")
     table.add_row("regularization", _regularization(model))
-    table.add_row("tokenizer", f"{tokenizer.get('level')} level, {tokenizer.get('vocab_size', 0):,} pieces")
-    table.add_row("corpus", f"{corpus.get('name')}: {corpus.get('chars', 0):,} characters, "
-                            f"{corpus.get('tokens', 0):,} tokens")
-    if metrics:
+    table.add_row("tokenizer", f"{tokenizer.get('level')} level" + (
+        f", {tokenizer['vocab_size']:,} pieces" if isinstance(tokenizer.get("vocab_size"), int) else ""))
+    if corpus:
+        table.add_row("corpus", f"{corpus.get('name', 'unnamed')}: {corpus.get('chars', 0):,} characters, "
+                                f"{corpus.get('tokens', 0):,} tokens")
+    if all(isinstance(metrics.get(key), (int, float)) for key in ("val_bits_per_char", "val_perplexity", "best_step")):
         table.add_row("validation", f"{metrics['val_bits_per_char']:.3f} bits/char, perplexity "
                                     f"{metrics['val_perplexity']:.2f} (best at step {metrics['best_step']:,})")
     if run:
         table.add_row("training", f"{run.get('steps', 0):,} steps, {run.get('tokens_seen', 0):,} tokens in "
                                   f"{_duration(run.get('train_seconds', 0))} on {run.get('device')} "
                                   f"({run.get('precision')})")
-    table.add_row("created", f"{header.get('created')} by lstmtext {header.get('lstmtext_version')}")
+    made = [str(header["created"])] if header.get("created") else []
+    if header.get("lstmtext_version"):
+        made.append(f"by lstmtext {header['lstmtext_version']}")
+    if made:
+        table.add_row("created", " ".join(made))
     return table
 
 
@@ -239,7 +257,8 @@ _REGULARIZERS = (("dropout", "dropout"), ("input_dropout", "input dropout"), ("e
 
 
 def _regularization(model: dict) -> str:
-    used = [f"{label} {model[key]:g}" for key, label in _REGULARIZERS if model.get(key)]
+    used = [f"{label} {model[key]:g}" for key, label in _REGULARIZERS if isinstance(model.get(key), (int, float))
+            and model[key]]
     return ", ".join(used) or "none"
 
 

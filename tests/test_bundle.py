@@ -68,13 +68,16 @@ def test_truncated_model_is_refused(tiny_model_path, tmp_path):
         lstmtext.load(path)
 
 
+HEADER = {"model": {"vocab_size": 2}, "tokenizer": {"level": "char"}}
+
+
 def test_save_replaces_atomically_and_leaves_no_temporary_file(tmp_path):
     path = tmp_path / "m.lstm"
-    save_bundle(path, Bundle({"w": torch.ones(2)}, {"a": 1}, {"main": b"x"}))
-    save_bundle(path, Bundle({"w": torch.zeros(2)}, {"a": 2}, {"main": b"y"}))
+    save_bundle(path, Bundle({"w": torch.ones(2)}, {**HEADER, "a": 1}, {"main": b"x"}))
+    save_bundle(path, Bundle({"w": torch.zeros(2)}, {**HEADER, "a": 2}, {"main": b"y"}))
     assert os.listdir(tmp_path) == ["m.lstm"]
     loaded = load_bundle(path)
-    assert loaded.header == {"a": 2} and torch.equal(loaded.weights["w"], torch.zeros(2))
+    assert loaded.header == {**HEADER, "a": 2} and torch.equal(loaded.weights["w"], torch.zeros(2))
     assert loaded.tokenizer_blobs == {"main": b"y"}
 
 

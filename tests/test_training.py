@@ -41,7 +41,7 @@ def test_validation_loss_falls_and_the_best_model_is_kept(tiny_corpus, tmp_path)
     assert result.val_loss == min(losses)
     assert lstmtext.load(tmp_path / "m.lstm").header["metrics"]["val_loss"] == min(losses)
     assert [s.step for s in recorder.steps] == list(range(1, 61))
-    assert recorder.notes and "char-level" in recorder.notes[0]
+    assert recorder.notes[0].startswith("precision fp32: ") and "char-level" in recorder.notes[1]
     assert all(e.bits_per_char == pytest.approx(e.val_loss / math.log(2)) for e in recorder.evals)  # char level
 
 
@@ -173,7 +173,8 @@ def test_a_run_stopped_by_a_signal_and_resumed_ends_bit_identical(tiny_corpus, t
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers put back
     recorder = Recorder()
     resumed = train_tiny(tiny_corpus, tmp_path / "cut.lstm", resume=True, observer=recorder)
-    assert recorder.steps[0].step == 14 and "resuming at step 13" in recorder.notes[0]
+    assert recorder.steps[0].step == 14 and "resuming at step 13" in recorder.notes[1]
+    assert recorder.notes[0].startswith("precision ") and recorder.notes[0].endswith("when the run began")
     assert resumed.steps == whole.steps == 24 and resumed.val_loss == whole.val_loss
     assert_same_weights(whole, resumed)
     assert not (tmp_path / "cut.ckpt").exists()
@@ -251,7 +252,7 @@ def test_init_from_fine_tunes_an_existing_model_with_its_tokenizer(lord_models, 
         return recorder
 
     tuned, fresh = first_eval("tuned", init_from=base.path), first_eval("fresh")
-    assert "fine-tuning" in tuned.notes[0]
+    assert "fine-tuning" in tuned.notes[1]
     assert tuned.evals[0].val_loss < fresh.evals[0].val_loss / 2  # it starts from what it knew
     assert lstmtext.load(tmp_path / "tuned.lstm").tokenizer.blobs() == base.tokenizer.blobs()
     assert lstmtext.load(tmp_path / "fresh.lstm").tokenizer.blobs() != base.tokenizer.blobs()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -11,14 +12,32 @@ import typer
 from rich.console import Console
 
 from .. import __version__
+from ..config import MAX_PROMPT_CHARS
 from ..errors import LstmtextError
+from ..machine import LoadSample, prefer_sleeping_threads
+from ..textfile import check_text, decode_utf8
+from ..store import ModelStore
 
+# Plain help (no Rich boxes): it rewraps the docstrings to the terminal and shows no type after a flag.
 app = typer.Typer(
-    name="lstmtext", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    name="lstmtext", no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
     help="Train an LSTM language model on your own text, then complete and generate text in its style.",
 )
 
 MODEL_HELP = "Model name in the store, or a path to a .lstm file (default: $LSTMTEXT_MODEL, else the default model)."
+
+
+def model_names(incomplete: str) -> list[str]:
+    """Shell completion for --model: the stored models whose names start with what is typed."""
+    try:
+        return [model.name for model in ModelStore().list() if model.name.startswith(incomplete)]
+    except (LstmtextError, OSError):
+        return []
+
+
+def model_option() -> typer.models.OptionInfo:
+    """The --model / -m option every command that uses a model takes."""
+    return typer.Option(None, "--model", "-m", help=MODEL_HELP, autocompletion=model_names)
 
 
 def _console(stderr: bool = False) -> Console:
@@ -48,6 +67,11 @@ def friendly_errors(command: Callable) -> Callable:
         except KeyboardInterrupt:
             typer.echo("error: interrupted — nothing new was saved and earlier models are untouched", err=True)
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # The reader went away (`lstmtext generate | head`): stop quietly, as tools killed by SIGPIPE do, and
+            # keep Python from complaining when it flushes stdout on the way out.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(128 + signal.SIGPIPE) from None
         except OSError as error:
             where = f" ({error.filename})" if error.filename else ""
             typer.echo(f"error: {error.strerror or error}{where} — check the path, permissions and free space",
@@ -57,12 +81,29 @@ def friendly_errors(command: Callable) -> Callable:
     return wrapper
 
 
-def read_prompt(text: str) -> str:
-    """The prompt itself, or stdin for "-" without the final newline `echo` adds."""
-    if text != "-":
-        return text
-    data = sys.stdin.read()
-    return data[:-2] if data.endswith("\r\n") else data[:-1] if data.endswith("\n") else data
+def load_api():
+    """The library's API (and torch), with PyTorch's CPU threads set to the cores other programs leave free,
+    measured while torch is imported (unless $OMP_NUM_THREADS says how many)."""
+    prefer_sleeping_threads()
+    sample = LoadSample.now()
+    from .. import api
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        api.use_cpu_threads(sample.free_cores())
+    return api
+
+
+def read_text_argument(text: str, what: str) -> str:
+    """The text itself, or stdin for "-" without the final newline `echo` adds; checked to be UTF-8, and a
+    note on stderr when it is longer than a model reads."""
+    if text == "-":
+        data = decode_utf8(sys.stdin.buffer.read(), f"{what} on stdin")
+        text = data[:-2] if data.endswith("\r\n") else data[:-1] if data.endswith("\n") else data
+    check_text(text, what)
+    if len(text) > MAX_PROMPT_CHARS:
+        err_console().print(f"{what} is {len(text):,} characters long: the model reads about its last "
+                            f"{MAX_PROMPT_CHARS:,}", style="dim")
+    return text
 
 
 def _version(value: bool) -> None:

@@ -11,12 +11,14 @@ from typing import Optional
 
 import typer
 
-from ..config import (CELLS, LEVELS, Regularization, Sampling, TokenizerConfig, TrainConfig,
-                      check_completion_options, check_model_options, check_regularization)
+from ..config import (CELLS, DEFAULT_LAYERS, LEVELS, Regularization, Sampling, TokenizerConfig, TrainConfig,
+                      check_completion_options, check_model_options, check_regularization, check_seed)
 from ..errors import BadInput
-from ..store import ModelStore
+from ..files import check_output_file
+from ..store import ModelStore, check_name, default_model_name
 from ..textfile import check_path
-from .common import MODEL_HELP, read_prompt, err_console, out_console, app, friendly_errors
+from .common import (app, err_console, friendly_errors, load_api, model_names, model_option, out_console,
+                     read_text_argument)
 
 @app.command()
 @friendly_errors
@@ -30,11 +32,14 @@ def tokenize(
     """Learn a SentencePiece tokenizer from CORPUS, write it, and show its stats."""
     config = TokenizerConfig(level=level, vocab_size=vocab_size)
     check_path(corpus)
-    from .. import api, ui
+    out = out or Path(f"{default_model_name(corpus)}.{level}.model")
+    check_output_file(out, "--out")
+    from .. import ui
+
+    api = load_api()
     from ..files import atomic_write
 
     tokenizer, stats = api.train_tokenizer(corpus, config)
-    out = out or Path(f"{api.default_model_name(corpus)}.{level}.model")
     written = []
     for part, blob in tokenizer.blobs().items():
         path = out if part == "main" else out.with_name(f"{out.stem}.{part}{out.suffix}")
@@ -53,7 +58,7 @@ def train(
     level: str = typer.Option(TokenizerConfig.level, help=f"Tokenizer level: {', '.join(LEVELS)}."),
     vocab_size: Optional[int] = typer.Option(None, help="Most pieces in the vocabulary (default: by level)."),
     cell: str = typer.Option("lstm", help=f"Recurrent cell: {', '.join(CELLS)}."),
-    layers: Optional[int] = typer.Option(None, help="Recurrent layers (default: 2)."),
+    layers: Optional[int] = typer.Option(None, help=f"Recurrent layers (default: {DEFAULT_LAYERS})."),
     hidden: Optional[int] = typer.Option(None, help="Hidden size (default: chosen from corpus and budget)."),
     embed: Optional[int] = typer.Option(None, help="Embedding size (default: the hidden size, so the "
                                                    "decoder can share the embedding)."),
@@ -96,11 +101,17 @@ def train(
                            checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes)
     if name is not None and out is not None:
         raise BadInput("--name and --out both given", "use --name to save into the store, or --out for a file")
+    if name is not None:
+        check_name(name)
+    if out is not None:
+        check_output_file(out, "--out")
     regularization = Regularization(dropout, input_dropout, embed_dropout, weight_drop, ar, tar)
     check_model_options(cell, layers, hidden, embed)
     check_regularization(regularization)
     check_path(corpus)
-    from .. import api, ui
+    from .. import ui
+
+    api = load_api()
     from ..errors import TrainingInterrupted
 
     try:
@@ -118,8 +129,8 @@ def train(
     saved = f"model '{result.name}' (now the default)" if result.name else "model"
     out_console().print(f"saved {saved} to {result.path}: {result.bits_per_char:.3f} bits/char on held-out text "
                     f"after {result.steps:,} steps in {result.elapsed:.0f} s")
-    model_option = "" if result.name else f" --model {result.path}"
-    err_console().print(f'next: lstmtext complete "Some words"{model_option}', style="dim")
+    model_flag = "" if result.name else f" --model {result.path}"
+    err_console().print(f'next: lstmtext complete "Some words"{model_flag}', style="dim")
 
 
 @app.command()
@@ -128,7 +139,7 @@ def complete(
     prefix: str = typer.Argument(..., help="The text to continue; - reads it from stdin (one final newline "
                                            "dropped). It may end inside a word."),
     count: int = typer.Option(3, "-n", "--count", help="How many completions, most likely first."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    model: Optional[str] = model_option(),
     until: str = typer.Option("sentence", help="Stop at the end of the sentence, line or word (or none)."),
     max_tokens: int = typer.Option(80, help="Most tokens to add."),
     beam: Optional[int] = typer.Option(None, help="Beam width, at least -n (default: twice -n, at least 4)."),
@@ -136,7 +147,8 @@ def complete(
                                                               "longer completions."),
     sample: bool = typer.Option(False, "--sample", help="Sample completions instead of searching for the "
                                                         "most likely ones."),
-    temperature: float = typer.Option(1.0, help="With --sample: below 1 safer, above 1 wilder."),
+    temperature: Optional[float] = typer.Option(None, help="With --sample: below 1 safer, above 1 wilder "
+                                                           "(default: 1)."),
     top_k: Optional[int] = typer.Option(None, help="With --sample: only the K most likely tokens."),
     top_p: Optional[float] = typer.Option(None, help="With --sample: only the most likely tokens covering P."),
     seed: Optional[int] = typer.Option(None, help="With --sample: the same seed gives the same completions."),
@@ -147,11 +159,18 @@ def complete(
     sentence. A table on a terminal; one `text<TAB>probability` line each in a pipe."""
     started = time.perf_counter()
     check_completion_options(count, until, max_tokens, beam)
-    if sample:
-        Sampling(temperature, top_k, top_p)
+    sampling_options = {"--temperature": temperature, "--top-k": top_k, "--top-p": top_p, "--seed": seed}
+    given = [option for option, value in sampling_options.items() if value is not None]
+    if given and not sample:
+        raise BadInput(f"{given[0]} applies only to sampled completions", f"add --sample, or leave {given[0]} out")
+    temperature = Sampling.temperature if temperature is None else temperature
+    Sampling(temperature, top_k, top_p)
+    check_seed("--seed", seed)
     path = ModelStore().resolve(model)
-    prefix = read_prompt(prefix)
-    from .. import api, ui
+    prefix = read_text_argument(prefix, "the prompt")
+    from .. import ui
+
+    api = load_api()
     from ..search import default_beam_width
 
     beam = beam or default_beam_width(count)
@@ -197,7 +216,7 @@ def _completions_json(prefix: str, completions: list, settings: dict, timing_ms:
 @friendly_errors
 def generate(
     prompt: str = typer.Option("", help="Text to start from (- reads stdin); empty starts at a new line."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    model: Optional[str] = model_option(),
     length: int = typer.Option(200, help="How many tokens to generate."),
     temperature: float = typer.Option(0.8, help="Below 1 safer, above 1 wilder."),
     top_k: Optional[int] = typer.Option(None, help="Sample only from the K most likely tokens."),
@@ -208,9 +227,10 @@ def generate(
     from rich.text import Text
 
     Sampling(temperature, top_k, top_p)
+    check_seed("--seed", seed)
     path = ModelStore().resolve(model)
-    prompt = read_prompt(prompt)
-    from .. import api
+    prompt = read_text_argument(prompt, "the prompt")
+    api = load_api()
 
     chunks = api.load(path).generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                                       seed=seed)
@@ -226,13 +246,15 @@ def generate(
 @friendly_errors
 def evaluate(
     file: Path = typer.Argument(..., help="A UTF-8 text file to score."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    model: Optional[str] = model_option(),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Perplexity and bits/nats per character of FILE under a model."""
     check_path(file)
     path = ModelStore().resolve(model)
-    from .. import api, ui
+    from .. import ui
+
+    api = load_api()
 
     evaluation = api.load(path).evaluate(file)
     if as_json:
@@ -243,10 +265,10 @@ def evaluate(
 
 @app.command()
 @friendly_errors
-def repl(model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP)) -> None:
+def repl(model: Optional[str] = model_option()) -> None:
     """Type text and see the model's continuation as you type; Enter for ranked completions. :help for more."""
     path = ModelStore().resolve(model)
-    from .. import api
+    api = load_api()
     from ..repl import Repl
     from ..terminal import line_reader
 
@@ -257,11 +279,19 @@ def repl(model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_H
 
 @app.command()
 @friendly_errors
-def models() -> None:
+def models(
+    default: Optional[str] = typer.Option(None, "--default", help="Make this stored model the default.",
+                                          autocompletion=model_names),
+) -> None:
     """List the models in the store (* marks the default)."""
     from .. import ui
 
     store = ModelStore()
+    if default is not None:
+        if not store.path_for(default).is_file():
+            store.resolve(default)  # says which models there are
+        store.set_default(default)
+        err_console().print(f"default model: {default}", style="dim")
     found = store.list()
     if not found:
         err_console().print(f"no models in {store.models_dir} yet — train one with `lstmtext train corpus.txt`")
@@ -272,7 +302,7 @@ def models() -> None:
 @app.command()
 @friendly_errors
 def info(
-    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    model: Optional[str] = model_option(),
     as_json: bool = typer.Option(False, "--json", help="Print the model's whole header as JSON."),
 ) -> None:
     """Show a model's configuration, training run and metrics."""

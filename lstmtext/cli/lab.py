@@ -17,7 +17,8 @@ from ..config import (EXPORT_FORMATS, QUICK_LONG_RANGE, SHOWN, LongRangeConfig, 
 from ..errors import BadInput
 from ..files import check_output_file
 from ..store import ModelStore
-from .common import MODEL_HELP, app, err_console, friendly_errors, out_console, read_prompt
+from .common import (app, err_console, friendly_errors, load_api, model_option, out_console,
+                     read_text_argument)
 
 
 @app.command()
@@ -33,7 +34,7 @@ def inspect(
     html: Optional[Path] = typer.Option(None, help="Also save the view as an HTML page."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: tokens, values (per token, one "
                                                        "per unit), layer and units."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    model: Optional[str] = model_option(),
 ) -> None:
     """Colour TEXT by what the LSTM does at each character or token: a gate, the candidate, the cell state or
     the hidden state of a few units, picked by what they follow (quotes, position in the line, words) or by
@@ -42,8 +43,10 @@ def inspect(
     if html is not None:
         check_output_file(html, "--html")
     path = ModelStore().resolve(model)
-    text = read_prompt(text)
-    from .. import api, heatmap
+    text = read_text_argument(text, "the text")
+    from .. import heatmap
+
+    api = load_api()
     from ..files import atomic_write
 
     inspection = api.load(path).inspect(text, show=show, layer=layer, units=unit or None, count=units)
@@ -154,7 +157,7 @@ def export(
     fmt: str = typer.Option(..., "--format", "-f", help=f"{' or '.join(EXPORT_FORMATS)}."),
     out: Optional[Path] = typer.Option(None, help="The file to write (default: the model's name with .onnx or "
                                                   ".pt, in this folder)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    model: Optional[str] = model_option(),
 ) -> None:
     """Write a model as ONNX or TorchScript for deployment: token ids and the recurrent state in, next-token
     log-probabilities and the new state out, with the tokenizer and header inside the file. The file is run once
@@ -169,7 +172,7 @@ def export(
     path = ModelStore().resolve(model)
     out = out or Path(path.stem + _SUFFIXES[fmt])
     check_output_file(out, "--out")
-    from .. import api
+    api = load_api()
 
     report = api.load(path).export(out, fmt)
     names = {"onnx": "ONNX", "torchscript": "TorchScript"}
