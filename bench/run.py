@@ -8,6 +8,7 @@ when there is none):
   prompt session, timed until the suggestion for the new line is set (p50/p95/max);
 - `suggest()` alone for the same prefixes, and `complete -n 5` (20 tokens) through the API;
 - the matmul roofline, training throughput, generation per token, tokenization and CLI start-up (bench/speed.py);
+- training and generation beside a busy process on every core, against their quiet figures (bench/contention.py);
 - peak RSS of `lstmtext train` on generated 10 MB and 1 GB corpora (`--corpus-mb`; see bench/bigcorpus.py).
 Each figure is over many calls after a warm-up. Nothing here is asserted by the tests.
 """
@@ -37,7 +38,7 @@ from lstmtext.errors import ModelNotFound
 from lstmtext.repl import Repl
 from lstmtext.terminal import TerminalReader
 
-from . import bigcorpus, speed
+from . import bigcorpus, contention, speed
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPED = [
@@ -153,12 +154,15 @@ def main() -> None:
     }
     console.print("roofline, training throughput, generation, tokenization and CLI start-up …")
     results["speed"] = speed.measure(str(model.path))
+    console.print(f"training and generation beside {os.cpu_count()} busy processes (one per core) …")
+    results["contention"] = contention.measure(str(model.path))
     if args.corpus_mb:
         console.print(f"peak memory of training on generated 10 MB and {args.corpus_mb:,} MB corpora …")
         results["training_memory"] = bigcorpus.measure_in_fresh_process(args.corpus_mb)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     console.print(results_table(results))
     console.print(speed_table(results["speed"]))
+    console.print(contention_table(results["contention"]))
     if "training_memory" in results:
         console.print(memory_table(results["training_memory"]))
     console.print(f"written to {args.out}")
@@ -198,6 +202,18 @@ def speed_table(figures: dict) -> Table:
     cli = figures["cli_seconds"]
     table.add_row("lstmtext --help", f"{cli['help']:.2f} s", "")
     table.add_row("lstmtext complete (cold)", f"{cli['complete_cold']:.2f} s", f"import torch {cli['import_torch']:.2f} s")
+    return table
+
+
+def contention_table(figures: dict) -> Table:
+    table = Table(title=f"beside {figures['busy_processes']} busy processes (one per core)", title_justify="left")
+    for column in ("measure", "quiet", "busy", "busy / quiet", "target", "PyTorch defaults, busy"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    for what, label in (("train", "train 2×256 char, fp32 (tokens/s)"), ("generate", "generate (ms/token)")):
+        row = figures[what]
+        table.add_row(label, f"{row['quiet']:,.3g}", f"{row['busy']:,.3g}", f"{row['share_of_quiet']:.0%}",
+                      f"≥ {figures['target_share']:.0%}",
+                      f"{row['busy_with_pytorch_defaults']:,.3g} ({row['share_of_quiet_with_pytorch_defaults']:.0%})")
     return table
 
 

@@ -103,7 +103,7 @@ def choose_precision(preference: str, device: torch.device,
         return PrecisionChoice("bf16", "this CPU has bf16 instructions (not measured)")
     speedup = measured["bf16"] / measured["fp32"]
     if speedup >= BF16_MIN_SPEEDUP:
-        return PrecisionChoice("bf16", f"bf16 measured {speedup:.1f}× as fast as fp32 on this CPU")
+        return PrecisionChoice("bf16", f"bf16 measured {speedup:.2f}× as fast as fp32 on this CPU")
     return PrecisionChoice("fp32", f"bf16 measured only {speedup:.2f}× as fast as fp32 on this CPU "
                                    f"(auto wants {BF16_MIN_SPEEDUP:g}×)")
 

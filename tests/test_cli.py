@@ -28,6 +28,31 @@ def test_help_lists_every_command(run):
         assert command in result.stdout
 
 
+def test_help_is_rewrapped_and_shows_no_type_after_a_flag(run):
+    for args in (["--help"], ["train", "--help"], ["complete", "--help"]):
+        result = run(*args)
+        assert result.exit_code == 0 and "<bool>" not in result.stdout
+    train_help = run("train", "--help").stdout
+    # the docstring's own line breaks are gone: the sentence is wrapped to the terminal
+    assert "progress. Ctrl-C stops after the current step" in " ".join(train_help.split())
+    assert "--install-completion" in run("--help").stdout
+
+
+def test_shell_completion_offers_the_stored_model_names(trained, user_store, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "lstmtext"
+    if not script.exists():
+        pytest.skip("the lstmtext script is not installed next to this Python")
+    env = {**os.environ, "LSTMTEXT_HOME": str(user_store.root), "_LSTMTEXT_COMPLETE": "complete_bash",
+           "COMP_WORDS": "lstmtext complete x --model ti", "COMP_CWORD": "4"}
+    done = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["tiny"], done.stdout + done.stderr
+
+
 def test_tokenize_writes_the_model_and_shows_stats(run, tiny_corpus, tmp_path):
     out = tmp_path / "tok.model"
     result = run("tokenize", tiny_corpus, "--level", "word", "--vocab-size", "200", "--out", out)

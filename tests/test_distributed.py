@@ -68,8 +68,14 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_corpus, tmp_pat
         assert apart <= BF16_SHARE_OF_MOVEMENT * moved, (apart, moved)
 
 
-def test_a_multi_process_run_interrupted_and_resumed_ends_bit_identical(tiny_corpus, tmp_path):
-    options = ["--max-steps", "12", "--checkpoint-every", "5", "--dropout", "0.2", "--weight-drop", "0.2"]
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_multi_process_run_interrupted_and_resumed_ends_where_the_whole_run_ends(tiny_corpus, tmp_path, precision):
+    """In fp32 bit-identical. In bf16 (on a CPU without AVX-512, where PyTorch's own kernels run it) a resumed run
+    with dropout was measured 2.4% of the distance training moved the weights away from the whole run (weights at
+    most 8.6e-3 apart): bf16's rounding differs, and AdamW turns such differences into whole steps where a gradient
+    is near zero, as in the DDP test above; the same bound applies."""
+    options = ["--max-steps", "12", "--checkpoint-every", "5", "--dropout", "0.2", "--weight-drop", "0.2",
+               "--precision", precision]
     # dropout on: every rank's generator matters
     assert torchrun(tiny_corpus, tmp_path / "whole.lstm", *options).returncode == 0
     stopped = torchrun(tiny_corpus, tmp_path / "cut.lstm", *options, LSTMTEXT_TEST_STOP_AFTER_STEP="7")
@@ -82,5 +88,10 @@ def test_a_multi_process_run_interrupted_and_resumed_ends_bit_identical(tiny_cor
     resumed = torchrun(tiny_corpus, tmp_path / "cut.lstm", *options, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     whole, cut = lstmtext.load(tmp_path / "whole.lstm"), lstmtext.load(tmp_path / "cut.lstm")
-    for name, weight in whole.model.state_dict().items():
-        assert torch.equal(cut.model.state_dict()[name], weight), name
+    if precision == "fp32":
+        for name, weight in whole.model.state_dict().items():
+            assert torch.equal(cut.model.state_dict()[name], weight), name
+    else:
+        seed_everything(TrainConfig.seed)
+        moved = (flat_weights(whole.model) - flat_weights(RecurrentLM(whole.config))).norm()
+        assert (flat_weights(cut.model) - flat_weights(whole.model)).norm() <= BF16_SHARE_OF_MOVEMENT * moved

@@ -14,7 +14,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 import lstmtext
+import lstmtext.api
 from lstmtext.bundle import load_bundle, save_bundle, Bundle
+from lstmtext.config import TrainConfig
 from lstmtext.errors import BadModelFile
 
 from .conftest import assert_one_line_error
@@ -293,7 +295,7 @@ def test_a_batch_larger_than_the_corpus_allows_is_reported_as_used(tiny_corpus, 
             pass
 
     notes = Notes()
-    result = lstmtext.train(tiny_corpus, training=lstmtext.api.TrainConfig(
+    result = lstmtext.train(tiny_corpus, training=TrainConfig(
         batch_size=100000, seq_len=16, max_steps=2, precision="fp32"), layers=1, hidden_size=16,
         out=tmp_path / "m.lstm", observer=notes)
     used = result.model.header["training"]["batch_size"]

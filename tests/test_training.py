@@ -41,7 +41,7 @@ def test_validation_loss_falls_and_the_best_model_is_kept(tiny_corpus, tmp_path)
     assert result.val_loss == min(losses)
     assert lstmtext.load(tmp_path / "m.lstm").header["metrics"]["val_loss"] == min(losses)
     assert [s.step for s in recorder.steps] == list(range(1, 61))
-    assert recorder.notes[0].startswith("precision fp32: ") and "char-level" in recorder.notes[1]
+    assert recorder.notes[0].startswith("precision ") and "char-level" in recorder.notes[1]
     assert all(e.bits_per_char == pytest.approx(e.val_loss / math.log(2)) for e in recorder.evals)  # char level
 
 
