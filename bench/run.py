@@ -209,11 +209,12 @@ def contention_table(figures: dict) -> Table:
     table = Table(title=f"beside {figures['busy_processes']} busy processes (one per core)", title_justify="left")
     for column in ("measure", "quiet", "busy", "busy / quiet", "target", "PyTorch defaults, busy"):
         table.add_column(column, justify="left" if column == "measure" else "right")
-    for what, label in (("train", "train 2×256 char, fp32 (tokens/s)"), ("generate", "generate (ms/token)")):
+    for what, label, shown in (("train", "train 2×256 char, fp32 (tokens/s)", "{:,.0f}"),
+                               ("generate", "generate (ms/token)", "{:.3f}")):
         row = figures[what]
-        table.add_row(label, f"{row['quiet']:,.3g}", f"{row['busy']:,.3g}", f"{row['share_of_quiet']:.0%}",
-                      f"≥ {figures['target_share']:.0%}",
-                      f"{row['busy_with_pytorch_defaults']:,.3g} ({row['share_of_quiet_with_pytorch_defaults']:.0%})")
+        table.add_row(label, shown.format(row["quiet"]), shown.format(row["busy"]), f"{row['share_of_quiet']:.0%}",
+                      f"≥ {figures['target_share']:.0%}", f"{shown.format(row['busy_with_pytorch_defaults'])} "
+                                                         f"({row['share_of_quiet_with_pytorch_defaults']:.0%})")
     return table
 
 

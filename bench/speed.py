@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lstmtext.device import cpu_has_fast_bf16
 from lstmtext.config import ModelConfig, TokenizerConfig, TrainConfig
 from lstmtext.corpus import encode_corpus
 from lstmtext.textfile import inspect_corpus
@@ -41,12 +42,20 @@ def median_seconds(call: Callable[[], object], runs: int = 5, warmup: int = 1) -
     return statistics.median(samples)
 
 
-def matmul_roofline(size: int = 2048) -> dict:
-    """GFLOP/s of one big square matmul in fp32 and bf16: the most this CPU's cores do."""
+def matmul_roofline(largest: int = 2048, seconds: float = 0.3) -> dict:
+    """GFLOP/s of one big square matmul in fp32 and bf16: the most this CPU's cores do. The size is the largest
+    up to `largest` that takes about `seconds` (where bf16 is emulated a 2048² matmul took minutes)."""
     figures = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        size = 256
+        while size < largest:
+            a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+            if median_seconds(lambda: torch.mm(a, b), runs=1) * 8 > seconds:
+                break
+            size *= 2
         a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
         figures[name] = round(2 * size ** 3 / median_seconds(lambda: torch.mm(a, b)) / 1e9, 1)
+        figures[f"{name}_size"] = size
     return figures
 
 
@@ -133,7 +142,9 @@ def cli_seconds(*arguments: str, runs: int = 5) -> float:
 
 def measure(model_path: str) -> dict:
     roofline = matmul_roofline()
-    training = {f"char_h{h}_{p}": training_throughput(h, p) for h in (256, 384, 512) for p in ("fp32", "bf16")}
+    training = {f"char_h{h}_fp32": training_throughput(h, "fp32") for h in (256, 384, 512)}
+    if cpu_has_fast_bf16():  # where bf16 is emulated (the roofline shows how slowly), a step takes minutes
+        training["char_h384_bf16"] = training_throughput(384, "bf16")
     training["word_h384_fp32"] = training_throughput(384, "fp32", vocab=WORD_VOCAB)
     for figures, name in ((f, n) for n, f in training.items()):
         figures["fraction_of_roofline"] = round(figures["lstm_gflops"] / roofline[name.rsplit("_", 1)[1]], 2)

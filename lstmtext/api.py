@@ -38,9 +38,9 @@ from .device import (PrecisionChoice, choose_precision, one_thread, pick_device,
 from .errors import BadInput, BadModelFile, CorpusError, TrainingInterrupted
 from .export import ExportReport, export_model
 from .generate import Sampling, sample_stream
-from .machine import available_memory
 from .healing import SplitPrefix, TokenTable, split_prefix
 from .inference import Stepper
+from .machine import available_memory
 from .model import RecurrentLM, State
 from .search import NEXT_TOKEN, Found, StopRule, beam_search, default_beam_width, sample_completions
 from .store import ModelStore, default_model_name
@@ -140,10 +140,9 @@ class LanguageModel:
         check_seed("seed", seed)
         width = beam_width or default_beam_width(n)
         sampling = Sampling(temperature, top_k, top_p)  # checked even when not sampling: a typo is still a typo
-        sampling = sampling if sample else None
         tail, start = self._start(prefix)
         rule = StopRule(until, max_tokens)
-        if sampling is not None:
+        if sample:
             found = sample_completions(self._stepper, start, self._tokens, tail, n=n, rule=rule, sampling=sampling,
                                        generator=_generator(seed))
         else:

@@ -150,7 +150,7 @@ def complete(
     sample: bool = typer.Option(False, "--sample", help="Sample completions instead of searching for the "
                                                         "most likely ones."),
     temperature: Optional[float] = typer.Option(None, help="With --sample: below 1 safer, above 1 wilder "
-                                                           "(default: 1)."),
+                                                           f"(default: {Sampling.temperature:g})."),
     top_k: Optional[int] = typer.Option(None, help="With --sample: only the K most likely tokens."),
     top_p: Optional[float] = typer.Option(None, help="With --sample: only the most likely tokens covering P."),
     seed: Optional[int] = typer.Option(None, help="With --sample: the same seed gives the same completions."),
