@@ -34,7 +34,7 @@ from .config import (DEFAULT_LAYERS, MAX_PROMPT_CHARS, ModelConfig, Regularizati
                      training_memory)
 from .corpus import batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out
 from .device import (PrecisionChoice, choose_precision, one_thread, pick_device, precisions_to_measure,
-                     seed_everything, use_cpu_threads)
+                     seed_everything, use_cpu_threads)  # use_cpu_threads: for the interfaces (cli/common.py)
 from .errors import BadInput, BadModelFile, CorpusError, TrainingInterrupted
 from .export import ExportReport, export_model
 from .generate import Sampling, sample_stream

@@ -351,7 +351,8 @@ def training_memory(model: ModelConfig, batch_size: int, seq_len: int) -> int:
 def check_fits(needed: int, available: int | None, where: str) -> None:
     """Refuse a run that would need more memory than `available` (None: unknown, so allowed)."""
     require(available is None or needed <= available,
-            f"this model needs about {_bytes(needed)} of memory to train, and {where} has {_bytes(available or 0)} free",
+            f"this model needs about {_bytes(needed)} of memory to train, and {where} has "
+            f"{_bytes(available or 0)} free",
             "use a smaller --hidden, --embed, --layers or --batch-size")
 
 

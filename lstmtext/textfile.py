@@ -60,13 +60,11 @@ def readable_copy(path: str | os.PathLike, folder: Path) -> Iterator[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a FIFO blocks until a writer comes
     os.set_blocking(descriptor, True)  # reading then waits for data, and ends at once when no writer is left
-    with os.fdopen(descriptor, "rb") as source, tempfile.NamedTemporaryFile(
-            dir=folder, prefix=".piped-", suffix=".txt", delete=False) as copy:
-        shutil.copyfileobj(source, copy)
-    try:
-        yield Path(copy.name)
-    finally:
-        Path(copy.name).unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".piped-") as copies:
+        copy = Path(copies) / "piped.txt"  # the name a model's header records
+        with os.fdopen(descriptor, "rb") as source, copy.open("wb") as target:
+            shutil.copyfileobj(source, target)
+        yield copy
 
 
 def is_pipe(path: str | os.PathLike) -> bool:

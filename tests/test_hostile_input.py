@@ -209,6 +209,7 @@ def test_a_corpus_from_a_pipe_is_read_once_and_trained_on(run, tiny_corpus, tmp_
     writer.join(5)
     assert result.exit_code == 0, result.output
     assert "model 'piped'" in result.stdout and user_store.path_for("piped").is_file()
+    assert lstmtext.load("piped").header["corpus"]["name"] == "piped.txt"
     assert not list(user_store.cache_dir.glob(".piped-*"))  # the copy is gone
 
 
