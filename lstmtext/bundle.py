@@ -96,7 +96,7 @@ def read_tensors_file(path: Path, kind: FileKind) -> tuple[dict[str, torch.Tenso
     except (KeyError, json.JSONDecodeError):
         raise BadModelFile(f"{path} has a damaged header", kind.fix) from None
     if not isinstance(header, dict):
-        raise BadModelFile(f"{path} has a damaged header (a JSON {type(header).__name__}, not an object)", kind.fix)
+        raise BadModelFile(f"{path} has a damaged header (it is {_json_kind(header)}, not an object)", kind.fix)
     return tensors, header
 
 
@@ -134,7 +134,11 @@ def load_bundle(path: Path) -> Bundle:
 
 
 def _json_kind(value: object) -> str:
-    return "missing" if value is None else f"a {type(value).__name__}"
+    """What a JSON value is, in words."""
+    if value is None:
+        return "null or missing"
+    return {str: "a string", list: "a list", bool: "true or false", int: "a number", float: "a number"}.get(
+        type(value), "an object")
 
 
 def _refuse_pickle(path: Path) -> None:

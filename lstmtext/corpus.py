@@ -42,9 +42,9 @@ def encode_corpus(info: CorpusInfo, tokenizer: Tokenizer, cache_dir: Path,
         except OSError as error:
             if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise
-            ids = np.concatenate([np.asarray(ids, dtype=dtype) for chunk in _line_chunks(info.path, chunk_lines)
-                                  for ids in tokenizer.encode_batch(chunk)] or [np.zeros(0, dtype)])
-            return _nonempty(ids, info)
+            lines = [np.asarray(line_ids, dtype=dtype) for chunk in _line_chunks(info.path, chunk_lines)
+                     for line_ids in tokenizer.encode_batch(chunk)]
+            return _nonempty(np.concatenate(lines or [np.zeros(0, dtype)]), info)
     return _nonempty(np.memmap(cache, dtype=dtype, mode="r") if cache.stat().st_size else np.zeros(0, dtype), info)
 
 

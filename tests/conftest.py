@@ -38,6 +38,37 @@ def run():
     return invoke
 
 
+class Recorder:
+    """A training observer that keeps every report."""
+
+    def __init__(self):
+        self.evals, self.steps, self.notes = [], [], []
+
+    def on_note(self, message):
+        self.notes.append(message)
+
+    def on_start(self, plan):
+        self.plan = plan
+
+    def on_step(self, report):
+        self.steps.append(report)
+
+    def on_eval(self, report):
+        self.evals.append(report)
+
+
+# `lstmtext train` options for a model trained in a second or two
+CLI_TINY = ["--layers", "1", "--hidden", "16", "--seq-len", "16", "--batch-size", "2", "--max-steps", "4"]
+
+
+@pytest.fixture()
+def trained(run, tiny_corpus, user_store):
+    """A tiny model trained through the CLI into the test's store as 'tiny', the default model."""
+    result = run("train", tiny_corpus, "--name", "tiny", *CLI_TINY)
+    assert result.exit_code == 0, result.output
+    return user_store.path_for("tiny")
+
+
 def assert_one_line_error(result, code, *words):
     """The CLI's contract for errors a user causes: one `error: what — fix` line, the exit code, no traceback."""
     assert result.exit_code == code

@@ -2,18 +2,11 @@ import json
 
 import pytest
 
-from .conftest import assert_one_line_error
+from .conftest import CLI_TINY, assert_one_line_error
 
 COMMANDS = ["tokenize", "train", "complete", "generate", "eval", "repl", "models", "info", "inspect", "experiment",
             "export"]
-TINY = ["--layers", "1", "--hidden", "16", "--seq-len", "16", "--batch-size", "2", "--max-steps", "4"]
-
-
-@pytest.fixture()
-def trained(run, tiny_corpus, user_store):
-    result = run("train", tiny_corpus, "--name", "tiny", *TINY)
-    assert result.exit_code == 0, result.output
-    return user_store.path_for("tiny")
+TINY = CLI_TINY
 
 
 @pytest.fixture()

@@ -15,6 +15,8 @@ from lstmtext.config import TokenizerConfig, TrainConfig
 from lstmtext.device import CPU_BF16_VARIABLE, choose_precision, precisions_to_measure
 from lstmtext.errors import BadInput
 
+from .conftest import Recorder
+
 CPU = torch.device("cpu")
 
 
@@ -55,23 +57,6 @@ def test_a_bad_value_of_the_variable_is_named(monkeypatch):
         choose_precision("auto", CPU)
 
 
-class Notes:
-    def __init__(self):
-        self.notes = []
-
-    def on_note(self, message):
-        self.notes.append(message)
-
-    def on_start(self, plan):
-        pass
-
-    def on_step(self, report):
-        pass
-
-    def on_eval(self, report):
-        pass
-
-
 @pytest.mark.parametrize("bf16_speed, chosen", [(170.0, "bf16"), (110.0, "fp32")])
 def test_training_says_first_which_precision_it_measured_and_why(bf16_cpu, monkeypatch, tiny_corpus, tmp_path,
                                                                   bf16_speed, chosen):
@@ -82,7 +67,7 @@ def test_training_says_first_which_precision_it_measured_and_why(bf16_cpu, monke
         return {"fp32": 100.0e9, "bf16": bf16_speed * 1e9}
 
     monkeypatch.setattr(lstmtext.api, "probe_speed", probe)
-    notes = Notes()
+    notes = Recorder()
     result = lstmtext.train(tiny_corpus, tokenizer=TokenizerConfig("char"),
                             training=TrainConfig(seq_len=16, batch_size=2, max_steps=2), layers=1, hidden_size=16,
                             out=tmp_path / "m.lstm", observer=notes)

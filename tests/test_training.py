@@ -12,24 +12,7 @@ from lstmtext.checkpoint import load_checkpoint
 from lstmtext.errors import CorpusError, TrainingInterrupted
 from lstmtext.training import learning_rate
 
-from .conftest import TINY_TRAINING
-
-
-class Recorder:
-    def __init__(self):
-        self.evals, self.steps, self.notes = [], [], []
-
-    def on_note(self, message):
-        self.notes.append(message)
-
-    def on_start(self, plan):
-        self.plan = plan
-
-    def on_step(self, report):
-        self.steps.append(report)
-
-    def on_eval(self, report):
-        self.evals.append(report)
+from .conftest import TINY_TRAINING, Recorder
 
 
 def test_validation_loss_falls_and_the_best_model_is_kept(tiny_corpus, tmp_path):
