@@ -54,7 +54,7 @@ def readable_copy(path: str | os.PathLike, folder: Path) -> Iterator[Path]:
     temporary file in `folder`, which is removed afterwards. A FIFO nobody writes to reads as empty at once
     instead of waiting for a writer forever."""
     path = check_path(path)
-    if not stat.S_ISFIFO(path.stat().st_mode):
+    if not is_pipe(path):
         yield path
         return
     folder.mkdir(parents=True, exist_ok=True)
