@@ -33,10 +33,10 @@ from rich.console import Console
 from rich.table import Table
 
 import lstmtext
-from lstmtext.config import TrainConfig
+from lstmtext.core.config import TrainConfig
 from lstmtext.errors import ModelNotFound
-from lstmtext.repl import Repl
-from lstmtext.terminal import TerminalReader
+from lstmtext.cli.repl import Repl
+from lstmtext.cli.terminal import TerminalReader
 
 from . import bigcorpus, contention, speed
 

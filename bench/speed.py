@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lstmtext.device import cpu_has_fast_bf16
-from lstmtext.config import ModelConfig, TokenizerConfig, TrainConfig
-from lstmtext.corpus import encode_corpus
-from lstmtext.textfile import inspect_corpus
-from lstmtext.inference import Stepper
-from lstmtext.model import RecurrentLM
-from lstmtext.tokenizer import train_tokenizer
-from lstmtext.training import QuietObserver, Trainer
+from lstmtext.core.device import cpu_has_fast_bf16
+from lstmtext.core.config import ModelConfig, TokenizerConfig, TrainConfig
+from lstmtext.core.corpus import encode_corpus
+from lstmtext.core.textfile import inspect_corpus
+from lstmtext.decoding.inference import Stepper
+from lstmtext.core.model import RecurrentLM
+from lstmtext.core.tokenizer import train_tokenizer
+from lstmtext.training.loop import QuietObserver, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAR_VOCAB, WORD_VOCAB = 96, 10_000

@@ -24,32 +24,33 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__, distributed
-from .activations import Inspection, inspect_text
-from .bundle import Bundle, load_bundle, save_bundle
-from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint as write_checkpoint
-from .config import (DEFAULT_LAYERS, MAX_PROMPT_CHARS, ModelConfig, Regularization, TokenizerConfig, TrainConfig,
+from . import __version__
+from .training import distributed
+from .lab.activations import Inspection, inspect_text
+from .core.bundle import Bundle, load_bundle, save_bundle
+from .training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint as write_checkpoint
+from .core.config import (DEFAULT_LAYERS, MAX_PROMPT_CHARS, ModelConfig, Regularization, TokenizerConfig, TrainConfig,
                      check_completion_options, check_inspect_options, check_model_options, check_regularization,
                      check_fits, check_seed, choose_sizes, peak_learning_rate, require_at_least_one,
                      training_memory)
-from .corpus import batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out
-from .device import (PrecisionChoice, choose_precision, one_thread, pick_device, precisions_to_measure,
+from .core.corpus import batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out
+from .core.device import (PrecisionChoice, choose_precision, one_thread, pick_device, precisions_to_measure,
                      seed_everything, use_cpu_threads)  # use_cpu_threads: for the interfaces (cli/common.py)
 from .errors import BadInput, BadModelFile, CorpusError, TrainingInterrupted
-from .export import ExportReport, export_model
-from .generate import Sampling, sample_stream
-from .healing import SplitPrefix, TokenTable, split_prefix
-from .inference import Stepper
-from .machine import available_memory
-from .model import RecurrentLM, State
-from .search import NEXT_TOKEN, Found, StopRule, beam_search, default_beam_width, sample_completions
-from .store import ModelStore, default_model_name
-from .tokenizer import (Tokenizer, TokenizerStats, tokenizer_from_blobs, tokenizer_stats,
+from .lab.export import ExportReport, export_model
+from .decoding.sampling import Sampling, sample_stream
+from .decoding.healing import SplitPrefix, TokenTable, split_prefix
+from .decoding.inference import Stepper
+from .core.machine import available_memory
+from .core.model import RecurrentLM, State
+from .decoding.search import NEXT_TOKEN, Found, StopRule, beam_search, default_beam_width, sample_completions
+from .core.store import ModelStore, default_model_name
+from .core.tokenizer import (Tokenizer, TokenizerStats, tokenizer_from_blobs, tokenizer_stats,
                         train_tokenizer as learn_tokenizer)
-from .signals import StopSignals
-from .files import check_output_file
-from .textfile import CorpusInfo, check_text, inspect_corpus, iter_lines, readable_copy
-from .training import (LN2, QuietObserver, StopRequested, Trainer, TrainObserver, probe_speed, stream_nll,
+from .training.signals import StopSignals
+from .core.files import check_output_file
+from .core.textfile import CorpusInfo, check_text, inspect_corpus, iter_lines, readable_copy
+from .training.loop import (LN2, QuietObserver, StopRequested, Trainer, TrainObserver, probe_speed, stream_nll,
                        training_speed)
 
 _LINE_START = "\n"

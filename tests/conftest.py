@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lstmtext.config import TokenizerConfig, TrainConfig
-from lstmtext.store import ModelStore
+from lstmtext.core.config import TokenizerConfig, TrainConfig
+from lstmtext.core.store import ModelStore
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TINY_TRAINING = dict(seq_len=32, batch_size=4, max_steps=30, eval_every=10, seed=7)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from lstmtext.activations import pick_units, trace_lstm
-from lstmtext.config import ModelConfig
-from lstmtext.model import RecurrentLM
+from lstmtext.lab.activations import pick_units, trace_lstm
+from lstmtext.core.config import ModelConfig
+from lstmtext.core.model import RecurrentLM
 
 from .conftest import assert_one_line_error
 
@@ -51,8 +51,8 @@ def test_units_that_follow_a_feature_are_picked_and_named():
 @pytest.fixture(scope="module")
 def two_layer_model(tmp_path_factory, tiny_corpus):
     import lstmtext
-    from lstmtext.config import TokenizerConfig, TrainConfig
-    from lstmtext.store import ModelStore
+    from lstmtext.core.config import TokenizerConfig, TrainConfig
+    from lstmtext.core.store import ModelStore
 
     home = tmp_path_factory.mktemp("inspect")
     lstmtext.train(tiny_corpus, tokenizer=TokenizerConfig("char"), layers=2, hidden_size=24,
@@ -87,7 +87,7 @@ def test_terminal_view_is_coloured_and_the_pipe_gets_tab_separated_values(run, t
     from rich.console import Console
 
     import lstmtext
-    from lstmtext.heatmap import inspection_lines, inspection_view
+    from lstmtext.cli.heatmap import inspection_lines, inspection_view
 
     inspection = lstmtext.load(two_layer_model).inspect("fire and smoke", show="input", layer=1, count=2)
     console = Console(record=True, width=80, color_system="truecolor", force_terminal=True)

@@ -5,7 +5,7 @@ import pytest
 
 import lstmtext
 from lstmtext.errors import BadInput, ModelNotFound
-from lstmtext.store import ModelStore
+from lstmtext.core.store import ModelStore
 
 
 def test_complete_continues_the_prefix_and_stops_at_a_sentence_end(tiny_model):
@@ -57,7 +57,7 @@ def test_store_resolves_names_paths_the_environment_and_the_default(tiny_model_p
 
 
 def test_training_into_the_store_makes_the_default(tiny_corpus, user_store):
-    from lstmtext.config import TrainConfig
+    from lstmtext.core.config import TrainConfig
 
     result = lstmtext.train(tiny_corpus, training=TrainConfig(seq_len=16, batch_size=2, max_steps=2),
                             layers=1, hidden_size=8)

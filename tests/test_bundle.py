@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import lstmtext
-from lstmtext.bundle import Bundle, load_bundle, save_bundle
+from lstmtext.core.bundle import Bundle, load_bundle, save_bundle
 from lstmtext.errors import BadModelFile
 
 
@@ -84,7 +84,7 @@ def test_save_replaces_atomically_and_leaves_no_temporary_file(tmp_path):
 def test_writes_clear_the_leftovers_of_killed_writers_but_not_of_live_ones(tmp_path):
     import os
 
-    from lstmtext.files import atomic_write
+    from lstmtext.core.files import atomic_write
 
     target = tmp_path / "m.ckpt"
     dead, alive = tmp_path / ".m.ckpt.999999999.tmp", tmp_path / f".m.ckpt.{os.getppid()}.tmp"

@@ -9,7 +9,7 @@ import sys
 import time
 
 import lstmtext
-from lstmtext.checkpoint import load_checkpoint
+from lstmtext.training.checkpoint import load_checkpoint
 
 TRAIN = ["--layers", "1", "--hidden", "32", "--seq-len", "16", "--batch-size", "4", "--max-steps", "400",
          "--checkpoint-every", "1"]

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import lstmtext
-from lstmtext.config import Regularization, TokenizerConfig, TrainConfig
-from lstmtext.device import seed_everything
-from lstmtext.model import RecurrentLM
-from lstmtext.store import ModelStore
+from lstmtext.core.config import Regularization, TokenizerConfig, TrainConfig
+from lstmtext.core.device import seed_everything
+from lstmtext.core.model import RecurrentLM
+from lstmtext.core.store import ModelStore
 
 # Dropout off: each process would draw its own masks. In fp32 what remains is float rounding: DDP averages two
 # half-batch gradients where one process takes the mean over the whole batch.

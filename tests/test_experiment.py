@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from lstmtext.config import LongRangeConfig
-from lstmtext.experiment import CUE, PAIRS, VOCABULARY, make_sequences, render, run_long_range
+from lstmtext.core.config import LongRangeConfig
+from lstmtext.lab.experiment import CUE, PAIRS, VOCABULARY, make_sequences, render, run_long_range
 
 from .conftest import assert_one_line_error
 

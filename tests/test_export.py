@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from lstmtext.export import HEADER_KEY, TOKENIZER_KEY
-from lstmtext.tokenizer import tokenizer_from_blobs
+from lstmtext.lab.export import HEADER_KEY, TOKENIZER_KEY
+from lstmtext.core.tokenizer import tokenizer_from_blobs
 
 from .conftest import assert_one_line_error
 

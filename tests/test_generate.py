@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from lstmtext.errors import BadInput
-from lstmtext.generate import Sampling, cut_point, filtered_logits, sample_stream, sample_token
-from lstmtext.healing import TokenTable
-from lstmtext.inference import ModuleStream
+from lstmtext.decoding.sampling import Sampling, cut_point, filtered_logits, sample_stream, sample_token
+from lstmtext.decoding.healing import TokenTable
+from lstmtext.decoding.inference import ModuleStream
 
 
 def test_top_k_and_top_p_keep_only_the_likeliest_tokens():

@@ -15,8 +15,8 @@ from safetensors.torch import save_file
 
 import lstmtext
 import lstmtext.api
-from lstmtext.bundle import load_bundle, save_bundle, Bundle
-from lstmtext.config import TrainConfig
+from lstmtext.core.bundle import load_bundle, save_bundle, Bundle
+from lstmtext.core.config import TrainConfig
 from lstmtext.errors import BadModelFile
 
 from .conftest import CLI_TINY, Recorder, assert_one_line_error
@@ -228,19 +228,19 @@ def test_a_symlink_loop_is_called_a_loop(run, tmp_path):
 
 
 def test_eval_works_where_the_token_cache_cannot_be_written(run, trained, tiny_corpus, monkeypatch):
-    import lstmtext.corpus
+    import lstmtext.core.corpus
 
     def read_only(*args):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(lstmtext.corpus, "_write_token_cache", read_only)
+    monkeypatch.setattr(lstmtext.core.corpus, "_write_token_cache", read_only)
     result = run("eval", tiny_corpus, "--json")
     assert result.exit_code == 0, result.output and json.loads(result.stdout)["tokens"] > 5000
 
 
 def test_a_failed_token_cache_write_leaves_no_temporary_file(tiny_corpus, tiny_model, tmp_path, monkeypatch):
-    from lstmtext.corpus import encode_corpus
-    from lstmtext.textfile import inspect_corpus
+    from lstmtext.core.corpus import encode_corpus
+    from lstmtext.core.textfile import inspect_corpus
 
     def full_disk(texts):
         raise OSError(28, "No space left on device")
@@ -301,7 +301,7 @@ def test_ctrl_c_while_the_repl_writes_returns_to_the_prompt():
 
     from rich.console import Console
 
-    from lstmtext.repl import Repl
+    from lstmtext.cli.repl import Repl
 
     console = Console(file=io.StringIO(), width=100)
     repl = Repl(SlowWriter(), console)
@@ -321,7 +321,7 @@ def test_a_repl_line_that_is_not_utf8_is_an_error_line(tiny_model):
 
     from rich.console import Console
 
-    from lstmtext.repl import Repl
+    from lstmtext.cli.repl import Repl
 
     console = Console(file=io.StringIO(), width=100)
     repl = Repl(tiny_model, console)
@@ -348,8 +348,8 @@ def test_training_samples_show_control_characters_as_escapes():
 
     from rich.console import Console
 
-    from lstmtext.training import EvalReport
-    from lstmtext.ui import TrainDisplay
+    from lstmtext.training.loop import EvalReport
+    from lstmtext.cli.ui import TrainDisplay
 
     console = Console(file=io.StringIO())
     TrainDisplay(console).on_eval(EvalReport(1, 1.0, 2.7, 1.4, "a\x00b\x1b[2Jc\nd", True))

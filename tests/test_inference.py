@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from lstmtext.config import ModelConfig
-from lstmtext.inference import Stepper, expand_state, select_state
-from lstmtext.model import RecurrentLM
+from lstmtext.core.config import ModelConfig
+from lstmtext.decoding.inference import Stepper, expand_state, select_state
+from lstmtext.core.model import RecurrentLM
 
 # The fused step adds the same numbers in another order: float32 rounding only.
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)

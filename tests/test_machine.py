@@ -10,9 +10,9 @@ import torch
 
 import lstmtext
 import lstmtext.api
-from lstmtext import device, machine
-from lstmtext.config import TokenizerConfig, TrainConfig
-from lstmtext.device import CPU_BF16_VARIABLE, choose_precision, precisions_to_measure
+from lstmtext.core import device, machine
+from lstmtext.core.config import TokenizerConfig, TrainConfig
+from lstmtext.core.device import CPU_BF16_VARIABLE, choose_precision, precisions_to_measure
 from lstmtext.errors import BadInput
 
 from .conftest import Recorder

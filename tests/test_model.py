@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from lstmtext.config import ModelConfig
+from lstmtext.core.config import ModelConfig
 from lstmtext.errors import BadInput
-from lstmtext.model import RecurrentLM, detach_state, locked_dropout
-from lstmtext.training import activation_penalty
+from lstmtext.core.model import RecurrentLM, detach_state, locked_dropout
+from lstmtext.training.loop import activation_penalty
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

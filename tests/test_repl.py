@@ -11,8 +11,8 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from lstmtext.repl import Repl, Settings, parse_setting
-from lstmtext.terminal import TerminalReader
+from lstmtext.cli.repl import Repl, Settings, parse_setting
+from lstmtext.cli.terminal import TerminalReader
 
 TAB, ENTER, ALT_RIGHT = "\t", "\r", "\x1b[1;3C"
 
@@ -161,7 +161,7 @@ def test_ghost_text_for_a_stale_line_is_dropped(tmp_path):
 def test_typing_what_the_ghost_text_shows_keeps_the_rest_without_asking_the_model():
     from prompt_toolkit.document import Document
 
-    from lstmtext.terminal import GhostText
+    from lstmtext.cli.terminal import GhostText
 
     asked = []
     ghost = GhostText(lambda text: asked.append(text) or " there is smoke")

@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from lstmtext.generate import Sampling
-from lstmtext.healing import TokenTable, split_prefix
-from lstmtext.search import NEXT_TOKEN, StopRule, beam_search, sample_completions
+from lstmtext.decoding.sampling import Sampling
+from lstmtext.decoding.healing import TokenTable, split_prefix
+from lstmtext.decoding.search import NEXT_TOKEN, StopRule, beam_search, sample_completions
 
 VOCAB = [" the", " a", ".", " cat.", " dog.", " th", "e cat.", "x.", " c", "at.", " car.", "a", " the cat."]
 
@@ -121,8 +121,8 @@ def test_sampled_completions_report_the_models_own_probabilities():
 
 @pytest.fixture(scope="module")
 def tokenizers(corpus_text):
-    from lstmtext.config import TokenizerConfig
-    from lstmtext.tokenizer import train_tokenizer
+    from lstmtext.core.config import TokenizerConfig
+    from lstmtext.core.tokenizer import train_tokenizer
 
     lines = corpus_text.splitlines(keepends=True)
     return {level: train_tokenizer(lines, TokenizerConfig(level, None if level == "char" else 600))

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from lstmtext.config import TokenizerConfig
+from lstmtext.core.config import TokenizerConfig
 from lstmtext.errors import CorpusError
-from lstmtext.tokenizer import tokenizer_from_blobs, tokenizer_stats, train_tokenizer
+from lstmtext.core.tokenizer import tokenizer_from_blobs, tokenizer_stats, train_tokenizer
 
 UNSEEN = [
     "emoji 🙂🔥 and CJK 漢字かな",

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 import lstmtext
-from lstmtext.config import (TOKENS_PER_WEIGHT, Regularization, TokenizerConfig, TrainConfig, choose_sizes,
+from lstmtext.core.config import (TOKENS_PER_WEIGHT, Regularization, TokenizerConfig, TrainConfig, choose_sizes,
                              recurrent_parameters)
-from lstmtext.checkpoint import load_checkpoint
+from lstmtext.training.checkpoint import load_checkpoint
 from lstmtext.errors import CorpusError, TrainingInterrupted
-from lstmtext.training import learning_rate
+from lstmtext.training.loop import learning_rate
 
 from .conftest import TINY_TRAINING, Recorder
 
@@ -133,7 +133,7 @@ RESUMABLE = TrainConfig(**{**TINY_TRAINING, "max_steps": 24, "eval_every": 8, "c
 
 
 def train_tiny(corpus, out, **options):
-    from lstmtext.store import ModelStore
+    from lstmtext.core.store import ModelStore
 
     return lstmtext.train(corpus, tokenizer=TokenizerConfig("char"), training=RESUMABLE, layers=1, hidden_size=32,
                           out=out, store=ModelStore(root=out.parent / "home"), **options)
@@ -221,7 +221,7 @@ def test_training_that_keeps_diverging_fails_with_advice(tiny_corpus, tmp_path, 
 
 
 def test_init_from_fine_tunes_an_existing_model_with_its_tokenizer(lord_models, tmp_path):
-    from lstmtext.store import ModelStore
+    from lstmtext.core.store import ModelStore
 
     base = lord_models["char"]
     corpus = tmp_path / "more.txt"

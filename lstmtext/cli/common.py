@@ -12,11 +12,11 @@ import typer
 from rich.console import Console
 
 from .. import __version__
-from ..config import MAX_PROMPT_CHARS
+from ..core.config import MAX_PROMPT_CHARS
 from ..errors import LstmtextError
-from ..machine import LoadSample, prefer_sleeping_threads
-from ..textfile import check_text, decode_utf8
-from ..store import ModelStore
+from ..core.machine import LoadSample, prefer_sleeping_threads
+from ..core.textfile import check_text, decode_utf8
+from ..core.store import ModelStore
 
 # Plain help (no Rich boxes): it rewraps the docstrings to the terminal and shows no type after a flag.
 app = typer.Typer(

@@ -12,11 +12,11 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from ..config import (EXPORT_FORMATS, QUICK_LONG_RANGE, SHOWN, LongRangeConfig, check_export_format,
+from ..core.config import (EXPORT_FORMATS, QUICK_LONG_RANGE, SHOWN, LongRangeConfig, check_export_format,
                       check_inspect_options)
 from ..errors import BadInput
-from ..files import check_output_file
-from ..store import ModelStore
+from ..core.files import check_output_file
+from ..core.store import ModelStore
 from .common import (app, err_console, friendly_errors, load_api, model_option, out_console,
                      read_text_argument)
 
@@ -44,10 +44,10 @@ def inspect(
         check_output_file(html, "--html")
     path = ModelStore().resolve(model)
     text = read_text_argument(text, "the text")
-    from .. import heatmap
+    from . import heatmap
 
     api = load_api()
-    from ..files import atomic_write
+    from ..core.files import atomic_write
 
     inspection = api.load(path).inspect(text, show=show, layer=layer, units=unit or None, count=units)
     view = heatmap.inspection_view(inspection)
@@ -103,9 +103,9 @@ def long_range(
     config = replace(base, **{key: value for key, value in changes.items() if value is not None})
     if not no_plot:
         check_output_file(plot, "--plot")
-    from .. import experiment_view
-    from ..experiment import run_long_range
-    from ..files import atomic_write
+    from . import experiment_view
+    from ..lab.experiment import run_long_range
+    from ..core.files import atomic_write
 
     with _experiment_progress(config) as progress:
         result = run_long_range(config, progress)

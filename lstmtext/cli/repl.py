@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields, replace
 from rich.console import Console
 from rich.text import Text
 
-from .config import UNTIL, Sampling, check_completion_options
-from .errors import LstmtextError
+from ..core.config import UNTIL, Sampling, check_completion_options
+from ..errors import LstmtextError
 from .ui import choices_table, completions_table
 
 MODES = ("complete", "generate", "choose")

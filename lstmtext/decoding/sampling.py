@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from .config import Sampling
+from ..core.config import Sampling
 from .healing import TokenTable, advance
 from .inference import Stepper
-from .model import State
+from ..core.model import State
 
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?]")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import BadInput
+from ..errors import BadInput
 
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 # Overrides the CPU's bf16 detection and measurement: 1 trains in bf16 under --precision auto (emulated, slow,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CorpusError
+from ..errors import CorpusError
 from .files import remove_leftovers, temporary_path
 from .textfile import CorpusInfo, iter_lines
 from .tokenizer import Tokenizer

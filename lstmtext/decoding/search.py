@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .generate import Sampling, cut_point, sample_token
+from .sampling import Sampling, cut_point, sample_token
 from .healing import TokenTable, advance
 from .inference import Stepper, expand_state, select_state
-from .model import State
+from ..core.model import State
 
 NEXT_TOKEN = "token"  # an extra stop rule: stop as soon as anything new has been added
 

@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import BadInput
+from ..errors import BadInput
 
 
 def atomic_write(path: Path, data: bytes) -> None:

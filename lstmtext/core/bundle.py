@@ -18,7 +18,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from .config import ModelConfig
-from .errors import BadModelFile, LstmtextError, ModelNotFound
+from ..errors import BadModelFile, LstmtextError, ModelNotFound
 from .files import atomic_write
 
 FORMAT = "lstmtext-model"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .tokenizer import Tokenizer
+from ..core.tokenizer import Tokenizer
 
 # The same units the word tokenizer uses: a word with its leading space, one other character with its space,
 # or one whitespace character.

@@ -18,7 +18,7 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 
-from .model import RecurrentLM, State, map_state
+from ..core.model import RecurrentLM, State, map_state
 
 _CACHED_PROMPTS = 16
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .config import LongRangeConfig, ModelConfig
-from .device import seed_everything
-from .model import RecurrentLM
+from ..core.config import LongRangeConfig, ModelConfig
+from ..core.device import seed_everything
+from ..core.model import RecurrentLM
 
 PAIRS = (("fire", "smoke"), ("panda", "China"), ("bird", "nest"), ("river", "sea"), ("bee", "honey"),
          ("storm", "rain"), ("cat", "mouse"), ("key", "door"))

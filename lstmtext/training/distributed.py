@@ -17,8 +17,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .errors import BadInput
-from .model import State, map_state
+from ..errors import BadInput
+from ..core.model import State, map_state
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 import sentencepiece as spm
 
 from .config import TokenizerConfig
-from .errors import CorpusError
+from ..errors import CorpusError
 
 SPACE_MARK = "\u2581"  # SentencePiece's visible space, "▁"
 _SPACE_MARK_BYTES = [f"<0x{b:02X}>" for b in SPACE_MARK.encode()]

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from .bundle import FileKind, blob_tensor, read_tensors_file, write_tensors_file
-from .errors import BadModelFile
-from .model import State
+from ..core.bundle import FileKind, blob_tensor, read_tensors_file, write_tensors_file
+from ..errors import BadModelFile
+from ..core.model import State
 
 CHECKPOINT_FILE = FileKind("lstmtext-checkpoint", 1, "checkpoint",
                            "pass a checkpoint written by `lstmtext train`, or start the run again without --resume")

@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
-from .errors import BadInput
+from ..errors import BadInput
 
 LEVELS = ("char", "word", "bpe", "unigram")
 CELLS = ("lstm", "gru", "rnn")

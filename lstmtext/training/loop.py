@@ -21,12 +21,12 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from .checkpoint import Checkpoint, capture_rng, restore_rng
-from .config import ModelConfig, TrainConfig, recurrent_parameters, trained_weights
-from .corpus import bptt_windows, windows_per_epoch
-from .device import autocast
+from ..core.config import ModelConfig, TrainConfig, recurrent_parameters, trained_weights
+from ..core.corpus import bptt_windows, windows_per_epoch
+from ..core.device import autocast
 from .distributed import Ranks, agree, gather_rng, gather_rows, own_rng, own_rows
-from .errors import TrainingFailed
-from .model import RecurrentLM, State, detach_state, map_state
+from ..errors import TrainingFailed
+from ..core.model import RecurrentLM, State, detach_state, map_state
 
 LN2 = math.log(2)
 _BAD_STEPS_BEFORE_ROLLBACK = 3

@@ -13,7 +13,7 @@ from pathlib import Path
 import platformdirs
 
 from .files import atomic_write
-from .errors import BadInput, ModelNotFound
+from ..errors import BadInput, ModelNotFound
 from .textfile import is_pipe
 
 MODEL_SUFFIX = ".lstm"

@@ -11,12 +11,12 @@ from typing import Optional
 
 import typer
 
-from ..config import (CELLS, DEFAULT_LAYERS, LEVELS, Regularization, Sampling, TokenizerConfig, TrainConfig,
+from ..core.config import (CELLS, DEFAULT_LAYERS, LEVELS, Regularization, Sampling, TokenizerConfig, TrainConfig,
                       check_completion_options, check_model_options, check_regularization, check_seed)
 from ..errors import BadInput
-from ..files import check_output_file
-from ..store import ModelStore, check_name, default_model_name
-from ..textfile import check_path
+from ..core.files import check_output_file
+from ..core.store import ModelStore, check_name, default_model_name
+from ..core.textfile import check_path
 from .common import (app, err_console, friendly_errors, load_api, model_names, model_option, out_console,
                      read_text_argument)
 
@@ -34,10 +34,10 @@ def tokenize(
     check_path(corpus)
     out = out or Path(f"{default_model_name(corpus)}.{level}.model")
     check_output_file(out, "--out")
-    from .. import ui
+    from . import ui
 
     api = load_api()
-    from ..files import atomic_write
+    from ..core.files import atomic_write
 
     tokenizer, stats = api.train_tokenizer(corpus, config)
     written = []
@@ -111,7 +111,7 @@ def train(
     check_model_options(cell, layers, hidden, embed)
     check_regularization(regularization)
     check_path(corpus)
-    from .. import ui
+    from . import ui
 
     api = load_api()
     from ..errors import TrainingInterrupted
@@ -170,10 +170,10 @@ def complete(
     check_seed("--seed", seed)
     path = ModelStore().resolve(model)
     prefix = read_text_argument(prefix, "the prompt")
-    from .. import ui
+    from . import ui
 
     api = load_api()
-    from ..search import default_beam_width
+    from ..decoding.search import default_beam_width
 
     beam = beam or default_beam_width(count)
     language_model = api.load(path)
@@ -254,7 +254,7 @@ def evaluate(
     """Perplexity and bits/nats per character of FILE under a model."""
     check_path(file)
     path = ModelStore().resolve(model)
-    from .. import ui
+    from . import ui
 
     api = load_api()
 
@@ -271,8 +271,8 @@ def repl(model: Optional[str] = model_option()) -> None:
     """Type text and see the model's continuation as you type; Enter for ranked completions. :help for more."""
     path = ModelStore().resolve(model)
     api = load_api()
-    from ..repl import Repl
-    from ..terminal import line_reader
+    from .repl import Repl
+    from .terminal import line_reader
 
     session = Repl(api.load(path), out_console(), load_model=api.load)
     reader = line_reader(session.suggest, ModelStore().root / "repl-history")
@@ -286,7 +286,7 @@ def models(
                                           autocompletion=model_names),
 ) -> None:
     """List the models in the store (* marks the default)."""
-    from .. import ui
+    from . import ui
 
     store = ModelStore()
     if default is not None:
@@ -309,8 +309,8 @@ def info(
 ) -> None:
     """Show a model's configuration, training run and metrics."""
     path = ModelStore().resolve(model)
-    from .. import ui
-    from ..bundle import load_bundle
+    from . import ui
+    from ..core.bundle import load_bundle
 
     header = load_bundle(path).header
     if as_json:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BadInput, CorpusError
+from ..errors import BadInput, CorpusError
 
 _READ_BYTES = 1 << 20
 

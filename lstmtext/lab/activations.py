@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import SHOWN, require
-from .model import RecurrentLM
-from .tokenizer import Tokenizer
+from ..core.config import SHOWN, require
+from ..core.model import RecurrentLM
+from ..core.tokenizer import Tokenizer
 
 GATES = ("input", "forget", "output")  # squashed into (0, 1)
 _SIGNED = ("candidate", "hidden")  # squashed into (-1, 1); the cell state is not squashed at all

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .files import atomic_write
-from .model import RecurrentLM
+from ..core.files import atomic_write
+from ..core.model import RecurrentLM
 
 HEADER_KEY = "lstmtext.header"
 TOKENIZER_KEY = "lstmtext.tokenizer."  # + the part's name ("main", and "fallback" for word level)
