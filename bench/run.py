@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 import lstmtext
-from lstmtext.core.config import TrainConfig
+from lstmtext.options import TrainConfig
 from lstmtext.errors import ModelNotFound
 from lstmtext.cli.repl import Repl
 from lstmtext.cli.terminal import TerminalReader

@@ -18,13 +18,14 @@ import numpy as np
 import torch
 
 from lstmtext.core.device import cpu_has_fast_bf16
-from lstmtext.core.config import ModelConfig, TokenizerConfig, TrainConfig
+from lstmtext.core.config import ModelConfig
+from lstmtext.options import TokenizerConfig, TrainConfig
 from lstmtext.core.corpus import encode_corpus
 from lstmtext.core.textfile import inspect_corpus
 from lstmtext.decoding.inference import Stepper
 from lstmtext.core.model import RecurrentLM
 from lstmtext.core.tokenizer import train_tokenizer
-from lstmtext.training.loop import QuietObserver, Trainer
+from lstmtext.training.loop import Runtime, Trainer, TrainingData
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAR_VOCAB, WORD_VOCAB = 96, 10_000
@@ -70,8 +71,8 @@ def training_throughput(hidden: int, precision: str, vocab: int = CHAR_VOCAB, st
     model = RecurrentLM(ModelConfig(vocab_size=vocab, layers=2, hidden_size=hidden, embed_size=hidden))
     streams = np.random.default_rng(0).integers(0, vocab, (BATCH, SEQ * (steps + 4) + 1)).astype(np.uint16)
     config = TrainConfig(seq_len=SEQ, batch_size=BATCH, lr=1e-3, max_steps=10 ** 6)
-    trainer = Trainer(model, config, streams, streams[:, :64], 1.0, torch.device("cpu"), precision, lambda m: "",
-                      QuietObserver())
+    trainer = Trainer(model, config, TrainingData(streams, streams[:, :64], 1.0),
+                      Runtime(torch.device("cpu"), precision))
     windows = [(streams[:, i * SEQ:(i + 1) * SEQ], streams[:, i * SEQ + 1:(i + 1) * SEQ + 1]) for i in range(steps + 2)]
 
     def one_step(index: int = 0) -> None:

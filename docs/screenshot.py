@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 import lstmtext
-from lstmtext.heatmap import inspection_view
+from lstmtext.cli.heatmap import inspection_view
 
 TEXT = "When there is fire, there is smoke."
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lstmtext.core.config import TokenizerConfig, TrainConfig
+from lstmtext.options import TokenizerConfig, TrainConfig
 from lstmtext.core.store import ModelStore
 
 DATA = Path(__file__).resolve().parent.parent / "data"

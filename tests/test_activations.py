@@ -51,7 +51,7 @@ def test_units_that_follow_a_feature_are_picked_and_named():
 @pytest.fixture(scope="module")
 def two_layer_model(tmp_path_factory, tiny_corpus):
     import lstmtext
-    from lstmtext.core.config import TokenizerConfig, TrainConfig
+    from lstmtext.options import TokenizerConfig, TrainConfig
     from lstmtext.core.store import ModelStore
 
     home = tmp_path_factory.mktemp("inspect")

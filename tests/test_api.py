@@ -57,7 +57,7 @@ def test_store_resolves_names_paths_the_environment_and_the_default(tiny_model_p
 
 
 def test_training_into_the_store_makes_the_default(tiny_corpus, user_store):
-    from lstmtext.core.config import TrainConfig
+    from lstmtext.options import TrainConfig
 
     result = lstmtext.train(tiny_corpus, training=TrainConfig(seq_len=16, batch_size=2, max_steps=2),
                             layers=1, hidden_size=8)

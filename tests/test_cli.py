@@ -172,8 +172,8 @@ def test_resume_without_a_checkpoint_fails_with_one_line(run, tiny_corpus, user_
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--level", "morpheme"], ["unknown level", "char, word, bpe, unigram"]),
-    (["--cell", "transformer"], ["unknown cell"]),
+    (["--level", "morpheme"], ["unknown --level 'morpheme'", "char, word, bpe, unigram"]),
+    (["--cell", "transformer"], ["unknown --cell 'transformer'"]),
     (["--lr", "-1"], ["--lr"]),
     (["--max-time", "0"], ["--max-time"]),
     (["--name", "../x"], ["not a usable model name"]),
@@ -218,3 +218,19 @@ def test_help_and_errors_that_need_no_model_do_not_import_torch(args, tmp_path):
     done = subprocess.run([sys.executable, "-c", NO_TORCH_CHECK, *args], capture_output=True, text=True, cwd=tmp_path,
                           env={"LSTMTEXT_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"})
     assert "torch imported: False" in done.stdout, done.stdout + done.stderr
+
+
+def test_an_interrupted_run_says_how_to_resume_in_flags(run, tiny_corpus, monkeypatch):
+    import lstmtext.api
+    from lstmtext.errors import TrainingInterrupted
+
+    def interrupted(*args, **kwargs):
+        raise TrainingInterrupted(7, "run.ckpt")
+
+    monkeypatch.setattr(lstmtext.api, "train", interrupted)
+    result = run("train", tiny_corpus, *TINY)
+    assert result.exit_code == 130
+    first, second = result.stderr.strip().splitlines()
+    assert first == ("error: interrupted after step 7; the run is saved in run.ckpt — add --resume to the same "
+                     "command to go on")
+    assert second.startswith("resume with: lstmtext ") and second.endswith(" --resume")

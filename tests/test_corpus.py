@@ -2,14 +2,15 @@ import numpy as np
 import pytest
 import torch
 
-from lstmtext.core.config import ModelConfig, TokenizerConfig
+from lstmtext.core.config import ModelConfig
+from lstmtext.options import TokenizerConfig
 from lstmtext.core.corpus import (batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out,
                              windows_per_epoch)
 from lstmtext.core.textfile import inspect_corpus, iter_lines
 from lstmtext.errors import CorpusError
 from lstmtext.core.model import RecurrentLM
 from lstmtext.core.tokenizer import sample_sentences, train_tokenizer
-from lstmtext.training.loop import stream_nll
+from lstmtext.training.scoring import stream_nll
 
 
 @pytest.mark.parametrize("make, message", [

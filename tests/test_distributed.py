@@ -3,12 +3,13 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 import lstmtext
-from lstmtext.core.config import Regularization, TokenizerConfig, TrainConfig
+from lstmtext.options import Regularization, TokenizerConfig, TrainConfig
 from lstmtext.core.device import seed_everything
 from lstmtext.core.model import RecurrentLM
 from lstmtext.core.store import ModelStore
@@ -78,7 +79,11 @@ def test_a_multi_process_run_interrupted_and_resumed_ends_where_the_whole_run_en
                "--precision", precision]
     # dropout on: every rank's generator matters
     assert torchrun(tiny_corpus, tmp_path / "whole.lstm", *options).returncode == 0
-    stopped = torchrun(tiny_corpus, tmp_path / "cut.lstm", *options, LSTMTEXT_TEST_STOP_AFTER_STEP="7")
+    stopped = subprocess.run(  # the same run through the API, told to stop after step 7 (see torchrun_stop.py)
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         str(Path(__file__).with_name("torchrun_stop.py")), str(tiny_corpus), str(tmp_path / "cut.lstm"), precision,
+         "7"], env={**os.environ, "LSTMTEXT_HOME": str(tmp_path / "home")}, capture_output=True, text=True,
+        timeout=300)
     assert stopped.returncode != 0 and "interrupted after step 7" in stopped.stderr
     one_process = subprocess.run([sys.executable, "-m", "lstmtext", "train", str(tiny_corpus), "--out",
                                   str(tmp_path / "cut.lstm"), *SMALL, *options, "--resume"],

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from lstmtext.core.config import LongRangeConfig
+from lstmtext.options import LongRangeConfig
 from lstmtext.lab.experiment import CUE, PAIRS, VOCABULARY, make_sequences, render, run_long_range
 
 from .conftest import assert_one_line_error
@@ -56,7 +56,7 @@ def test_the_command_prints_accuracy_per_cell_and_gap(run, tmp_path):
 @pytest.mark.parametrize("args, words", [
     (["--gaps", "ten"], ["--gaps 'ten'", "10,50,200"]),
     (["--gaps", "0,5"], ["at least 1"]),
-    (["--cells", "lstm,transformer"], ["unknown cell 'transformer'"]),
+    (["--cells", "lstm,transformer"], ["unknown --cells 'transformer'"]),
     (["--steps", "0"], ["--steps 0"]),
 ])
 def test_bad_experiment_options_fail_with_one_line(run, args, words):

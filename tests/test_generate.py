@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from lstmtext.errors import BadInput
-from lstmtext.decoding.sampling import Sampling, cut_point, filtered_logits, sample_stream, sample_token
+from lstmtext.options import Sampling
+from lstmtext.decoding.sampling import cut_point, filtered_logits, sample_stream, sample_token
 from lstmtext.decoding.healing import TokenTable
 from lstmtext.decoding.inference import ModuleStream
 

@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 import lstmtext
 import lstmtext.api
 from lstmtext.core.bundle import load_bundle, save_bundle, Bundle
-from lstmtext.core.config import TrainConfig
+from lstmtext.options import TrainConfig
 from lstmtext.errors import BadModelFile
 
 from .conftest import CLI_TINY, Recorder, assert_one_line_error
@@ -277,7 +277,7 @@ def test_a_batch_larger_than_the_corpus_allows_is_reported_as_used(tiny_corpus, 
         batch_size=100000, seq_len=16, max_steps=2, precision="fp32"), layers=1, hidden_size=16,
         out=tmp_path / "m.lstm", observer=notes)
     used = result.model.header["training"]["batch_size"]
-    assert used < 1000 and f"batch {used} × 16 tokens (--batch-size 100,000 lowered" in " ".join(notes.notes)
+    assert used < 1000 and f"batch {used} × 16 tokens (batch size 100,000 lowered" in " ".join(notes.notes)
 
 
 # --- the REPL and pipes -------------------------------------------------------------------------------------------
@@ -287,12 +287,12 @@ class SlowWriter:
 
     path = "slow"
 
-    def generate(self, prompt, **settings):
+    def generate(self, prompt, options):
         yield "one "
         yield "two "
         raise KeyboardInterrupt
 
-    def complete(self, prefix, **settings):
+    def complete(self, prefix, options):
         return []
 
 
@@ -311,8 +311,8 @@ def test_ctrl_c_while_the_repl_writes_returns_to_the_prompt():
     assert repl.run(lambda prompt: next(lines)) == 0
     shown = console.file.getvalue()
     assert "one two" in shown and "(stopped)" in shown
-    assert ":top-p 2: top-p 2.0 is outside (0, 1]" in shown
-    assert ":temperature nan: temperature nan is not a finite number" in shown
+    assert ":top-p 2.0 is outside (0, 1]" in shown
+    assert ":temperature nan is not a finite number — pass e.g. :temperature 0.8" in shown
     assert "'[nowhere]'" in shown  # printed as it is, not taken for Rich markup
 
 
@@ -348,7 +348,7 @@ def test_training_samples_show_control_characters_as_escapes():
 
     from rich.console import Console
 
-    from lstmtext.training.loop import EvalReport
+    from lstmtext.training.progress import EvalReport
     from lstmtext.cli.ui import TrainDisplay
 
     console = Console(file=io.StringIO())

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import lstmtext
-import lstmtext.api
+import lstmtext.training.sizing
 from lstmtext.core import device, machine
-from lstmtext.core.config import TokenizerConfig, TrainConfig
+from lstmtext.options import TokenizerConfig, TrainConfig
 from lstmtext.core.device import CPU_BF16_VARIABLE, choose_precision, precisions_to_measure
 from lstmtext.errors import BadInput
 
@@ -66,7 +66,7 @@ def test_training_says_first_which_precision_it_measured_and_why(bf16_cpu, monke
         measured.append(precisions)
         return {"fp32": 100.0e9, "bf16": bf16_speed * 1e9}
 
-    monkeypatch.setattr(lstmtext.api, "probe_speed", probe)
+    monkeypatch.setattr(lstmtext.training.sizing, "probe_speed", probe)
     notes = Recorder()
     result = lstmtext.train(tiny_corpus, tokenizer=TokenizerConfig("char"),
                             training=TrainConfig(seq_len=16, batch_size=2, max_steps=2), layers=1, hidden_size=16,
@@ -116,7 +116,7 @@ def test_the_cli_uses_the_free_cores_and_sleeping_threads(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.setattr(machine.LoadSample, "free_cores", lambda self: 1)
-    monkeypatch.setattr(lstmtext.api, "use_cpu_threads", chosen.append)
+    monkeypatch.setattr(device, "use_cpu_threads", chosen.append)
     common.load_api()
     assert chosen == [1] and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
     monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the user's choice stands

@@ -4,7 +4,7 @@ import torch
 from lstmtext.core.config import ModelConfig
 from lstmtext.errors import BadInput
 from lstmtext.core.model import RecurrentLM, detach_state, locked_dropout
-from lstmtext.training.loop import activation_penalty
+from lstmtext.training.schedule import activation_penalty
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

@@ -116,7 +116,9 @@ def test_settings_change_live_and_bad_ones_are_explained(session):
         session.type(command + ENTER)
     wait_for(lambda: "mode=generate" in session.output())
     settings = session.repl.settings
-    assert (settings.n, settings.until, settings.temperature, settings.top_k) == (2, "word", 0.5, 5)
+    sampling = settings.generation.sampling
+    assert (settings.completion.n, settings.completion.until) == (2, "word")
+    assert (sampling.temperature, sampling.top_k) == (0.5, 5)
     assert ":n needs a int" in session.output() and ":mode takes one of complete" in session.output()
     assert "model:" in session.output() and session.repl.model.tokenizer.level == "word"
     session.type("The" + ENTER)  # generate mode streams a sample that starts with the line
@@ -172,7 +174,7 @@ def test_typing_what_the_ghost_text_shows_keeps_the_rest_without_asking_the_mode
     assert asked == ["When", "When x"]
 
 
-@pytest.mark.parametrize("name, value, problem", [("n", "0", "positive"), ("until", "never", "one of"),
+@pytest.mark.parametrize("name, value, problem", [("n", "0", ":n 0 must be at least 1"), ("until", "never", "one of"),
                                                   ("bogus", "1", "unknown command"), ("top-p", "x", "float")])
 def test_bad_settings_are_refused(name, value, problem):
     with pytest.raises(ValueError, match=problem):

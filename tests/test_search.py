@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from lstmtext.decoding.sampling import Sampling
+from lstmtext.options import Sampling
 from lstmtext.decoding.healing import TokenTable, split_prefix
 from lstmtext.decoding.search import NEXT_TOKEN, StopRule, beam_search, sample_completions
 
@@ -121,7 +121,7 @@ def test_sampled_completions_report_the_models_own_probabilities():
 
 @pytest.fixture(scope="module")
 def tokenizers(corpus_text):
-    from lstmtext.core.config import TokenizerConfig
+    from lstmtext.options import TokenizerConfig
     from lstmtext.core.tokenizer import train_tokenizer
 
     lines = corpus_text.splitlines(keepends=True)

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from lstmtext.core.config import TokenizerConfig
+from lstmtext.options import TokenizerConfig
 from lstmtext.errors import CorpusError
-from lstmtext.core.tokenizer import tokenizer_from_blobs, tokenizer_stats, train_tokenizer
+from lstmtext.core.tokenizer import tokenizer_from_blobs, train_tokenizer
+from lstmtext.core.tokenizer_stats import tokenizer_stats
 
 UNSEEN = [
     "emoji 🙂🔥 and CJK 漢字かな",

@@ -6,11 +6,14 @@ import pytest
 import torch
 
 import lstmtext
-from lstmtext.core.config import (TOKENS_PER_WEIGHT, Regularization, TokenizerConfig, TrainConfig, choose_sizes,
-                             recurrent_parameters)
+from lstmtext.core.config import recurrent_parameters
+from lstmtext.options import Regularization, TokenizerConfig, TrainConfig
+from lstmtext.training.sizing import TOKENS_PER_WEIGHT, choose_sizes
+from lstmtext.cli.common import FlagSpelling
 from lstmtext.training.checkpoint import load_checkpoint
+from lstmtext.training.loop import Faults
 from lstmtext.errors import CorpusError, TrainingInterrupted
-from lstmtext.training.loop import learning_rate
+from lstmtext.training.schedule import learning_rate
 
 from .conftest import TINY_TRAINING, Recorder
 
@@ -185,21 +188,18 @@ def test_resume_needs_a_checkpoint_and_the_same_corpus(tiny_corpus, tmp_path):
         train_tiny(other, tmp_path / "m.lstm", resume=True)
 
 
-def test_an_injected_nan_is_skipped_and_reported_and_training_finishes(tiny_corpus, tmp_path, monkeypatch):
-    monkeypatch.setenv("LSTMTEXT_TEST_NAN_STEPS", "7")
+def test_an_injected_nan_is_skipped_and_reported_and_training_finishes(tiny_corpus, tmp_path):
     recorder = Recorder()
-    result = train_tiny(tiny_corpus, tmp_path / "m.lstm", observer=recorder)
+    result = train_tiny(tiny_corpus, tmp_path / "m.lstm", observer=recorder, faults=Faults(nan_steps={7}))
     assert result.steps == 24 and math.isfinite(result.val_loss)
     assert [n for n in recorder.notes if "not finite" in n] == ["step 7: the loss or a gradient was not finite; "
                                                                   "the step was skipped"]
     assert all(torch.isfinite(w).all() for w in result.model.model.state_dict().values())
 
 
-def test_repeated_nans_roll_back_to_the_last_good_point_with_a_lower_learning_rate(tiny_corpus, tmp_path,
-                                                                                monkeypatch):
-    monkeypatch.setenv("LSTMTEXT_TEST_NAN_STEPS", "10,11,12")  # evaluations at 8, 16, 24
-    recorder = Recorder()
-    result = train_tiny(tiny_corpus, tmp_path / "m.lstm", observer=recorder)
+def test_repeated_nans_roll_back_to_the_last_good_point_with_a_lower_learning_rate(tiny_corpus, tmp_path):
+    recorder = Recorder()  # evaluations at 8, 16, 24
+    result = train_tiny(tiny_corpus, tmp_path / "m.lstm", observer=recorder, faults=Faults(nan_steps={10, 11, 12}))
     rollback = [n for n in recorder.notes if "rolled back" in n]
     assert rollback == ["the loss or gradients were not finite for 3 steps in a row (up to step 12): rolled back "
                         "to step 8 with the learning rate ×0.5"]
@@ -211,12 +211,12 @@ def test_repeated_nans_roll_back_to_the_last_good_point_with_a_lower_learning_ra
     assert result.steps == 24 and math.isfinite(result.val_loss)
 
 
-def test_training_that_keeps_diverging_fails_with_advice(tiny_corpus, tmp_path, monkeypatch):
+def test_training_that_keeps_diverging_fails_with_advice(tiny_corpus, tmp_path):
     from lstmtext.errors import TrainingFailed
 
-    monkeypatch.setenv("LSTMTEXT_TEST_NAN_STEPS", ",".join(str(s) for s in range(3, 30)))
-    with pytest.raises(TrainingFailed, match="--lr"):
-        train_tiny(tiny_corpus, tmp_path / "m.lstm")
+    with pytest.raises(TrainingFailed, match="lower the learning rate") as failed:
+        train_tiny(tiny_corpus, tmp_path / "m.lstm", faults=Faults(nan_steps=set(range(3, 30))))
+    assert failed.value.spelled(FlagSpelling()).endswith("e.g. --lr 0.0006")
     assert not (tmp_path / "m.lstm").exists()
 
 

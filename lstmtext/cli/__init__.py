@@ -6,7 +6,7 @@ commands that need a model, so --help and input errors stay fast. One module per
 the one `app` from common.py.
 """
 
-from . import lab, text  # noqa: F401  (they register their commands on the app)
+from . import lab, models, text  # noqa: F401  (they register their commands on the app)
 from .common import app
 
 __all__ = ["app", "main"]

@@ -1,4 +1,5 @@
-"""What every command shares: the Typer app, the consoles, one-line errors, reading a prompt from stdin."""
+"""What every command shares: the Typer app, the consoles, one-line errors with options spelled as flags,
+reading a prompt from stdin."""
 
 from __future__ import annotations
 
@@ -11,18 +12,30 @@ from collections.abc import Callable
 import typer
 from rich.console import Console
 
-from .. import __version__
-from ..core.config import MAX_PROMPT_CHARS
-from ..errors import LstmtextError
-from ..core.machine import LoadSample, prefer_sleeping_threads
-from ..core.textfile import check_text, decode_utf8
-from ..core.store import ModelStore
+from .. import ModelStore, __version__, check_text, decode_utf8, use_free_cores
+from ..errors import LstmtextError, Spelling
+from ..options import MAX_PROMPT_CHARS
 
 # Plain help (no Rich boxes): it rewraps the docstrings to the terminal and shows no type after a flag.
 app = typer.Typer(
     name="lstmtext", no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
     help="Train an LSTM language model on your own text, then complete and generate text in its style.",
 )
+
+# The flags whose names are not the option's field name with dashes (see FlagSpelling).
+_FLAGS = {"n": "-n", "hidden_size": "--hidden", "embed_size": "--embed", "beam_width": "--beam",
+          "activation_reg": "--ar", "temporal_reg": "--tar", "units": "--unit", "count": "--units"}
+
+
+class FlagSpelling(Spelling):
+    """Options as the CLI names them: `--max-tokens`, and a setting as `--max-tokens 40` (a switch alone)."""
+
+    def name(self, field: str) -> str:
+        return _FLAGS.get(field, "--" + field.replace("_", "-"))
+
+    def setting(self, field: str, value: object) -> str:
+        return self.name(field) if value is True else f"{self.name(field)} {value}"
+
 
 MODEL_HELP = "Model name in the store, or a path to a .lstm file (default: $LSTMTEXT_MODEL, else the default model)."
 
@@ -62,7 +75,7 @@ def friendly_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except LstmtextError as error:
-            typer.echo(f"error: {error}", err=True)
+            typer.echo(f"error: {error.spelled(FlagSpelling())}", err=True)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("error: interrupted — nothing new was saved and earlier models are untouched", err=True)
@@ -82,15 +95,11 @@ def friendly_errors(command: Callable) -> Callable:
 
 
 def load_api():
-    """The library's API (and torch), with PyTorch's CPU threads set to the cores other programs leave free,
-    measured while torch is imported (unless $OMP_NUM_THREADS says how many)."""
-    prefer_sleeping_threads()
-    sample = LoadSample.now()
-    from .. import api
+    """The library's API, with torch imported on the cores other programs leave free."""
+    use_free_cores()
+    import lstmtext
 
-    if "OMP_NUM_THREADS" not in os.environ:
-        api.use_cpu_threads(sample.free_cores())
-    return api
+    return lstmtext
 
 
 def read_text_argument(text: str, what: str) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from ..lab.experiment import LongRangeResult
+    from .. import LongRangeResult
 
 NAMES = {"lstm": "LSTM", "gru": "GRU", "rnn": "plain RNN"}
 

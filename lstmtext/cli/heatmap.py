@@ -12,7 +12,7 @@ from rich.text import Text
 from .ui import tab_field
 
 if TYPE_CHECKING:
-    from ..lab.activations import Inspection
+    from .. import Inspection
 
 NAMES = {"forget": "forget gate", "input": "input gate", "output": "output gate", "candidate": "candidate",
          "cell": "cell state", "hidden": "hidden state"}

@@ -12,11 +12,9 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from ..core.config import (EXPORT_FORMATS, QUICK_LONG_RANGE, SHOWN, LongRangeConfig, check_export_format,
-                      check_inspect_options)
+from .. import ModelStore, atomic_write, check_output_file
 from ..errors import BadInput
-from ..core.files import check_output_file
-from ..core.store import ModelStore
+from ..options import EXPORT_FORMATS, QUICK_LONG_RANGE, SHOWN, InspectOptions, LongRangeConfig, check_export_format
 from .common import (app, err_console, friendly_errors, load_api, model_option, out_console,
                      read_text_argument)
 
@@ -25,12 +23,12 @@ from .common import (app, err_console, friendly_errors, load_api, model_option, 
 @friendly_errors
 def inspect(
     text: str = typer.Argument(..., help="The text to run the model over; - reads it from stdin."),
-    show: str = typer.Option("forget", help=f"What colours the text: {', '.join(SHOWN)} (gates run from 0 to "
-                                            "1, candidate and hidden from -1 to 1)."),
+    show: str = typer.Option(InspectOptions.show, help=f"What colours the text: {', '.join(SHOWN)} (gates run from "
+                                                       "0 to 1, candidate and hidden from -1 to 1)."),
     layer: Optional[int] = typer.Option(None, help="Which layer, 1 at the bottom (default: the top one)."),
     unit: Optional[list[int]] = typer.Option(None, "--unit", "-u", help="A unit to show, from 0; repeat for "
                                                                         "more (default: the most telling ones)."),
-    units: int = typer.Option(3, "--units", help="How many units to pick when no --unit is given."),
+    units: int = typer.Option(InspectOptions.count, "--units", help="How many units to pick when no --unit is given."),
     html: Optional[Path] = typer.Option(None, help="Also save the view as an HTML page."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: tokens, values (per token, one "
                                                        "per unit), layer and units."),
@@ -39,17 +37,15 @@ def inspect(
     """Colour TEXT by what the LSTM does at each character or token: a gate, the candidate, the cell state or
     the hidden state of a few units, picked by what they follow (quotes, position in the line, words) or by
     how much they vary, and said why. Tab-separated values in a pipe."""
-    check_inspect_options(show, layer, unit or [], units)
+    options = InspectOptions(show, layer, tuple(unit or ()), units)
     if html is not None:
-        check_output_file(html, "--html")
+        check_output_file(html, "html")
     path = ModelStore().resolve(model)
     text = read_text_argument(text, "the text")
     from . import heatmap
 
     api = load_api()
-    from ..core.files import atomic_write
-
-    inspection = api.load(path).inspect(text, show=show, layer=layer, units=unit or None, count=units)
+    inspection = api.load(path).inspect(text, options)
     view = heatmap.inspection_view(inspection)
     if html is not None:
         recorder = Console(record=True, file=io.StringIO(), width=100, color_system="truecolor")
@@ -77,18 +73,27 @@ def _numbers(option: str, text: str) -> tuple[int, ...]:
         raise BadInput(f"{option} '{text}' is not a list of whole numbers", f"e.g. {option} 10,50,200") from None
 
 
+def _listed(values: tuple) -> str:
+    return ",".join(str(value) for value in values)
+
+
 @experiments.command("long-range")
 @friendly_errors
 def long_range(
     quick: bool = typer.Option(False, "--quick", help="A shorter run (about three minutes on 2 CPU cores): "
-                                                      "1,500 steps, gaps 10, 50, 100 and 200."),
-    gaps: Optional[str] = typer.Option(None, help="Gaps to score, comma-separated (default 10,25,50,100,200); "
-                                                  "the longest is also the longest trained on."),
-    cells: str = typer.Option("lstm,gru,rnn", help="Which networks to compare."),
-    hidden: Optional[int] = typer.Option(None, help="Units in each network's one layer (default 64)."),
-    steps: Optional[int] = typer.Option(None, help="Training steps for each network (default 5,000)."),
-    lr: Optional[float] = typer.Option(None, help="AdamW learning rate, the same for all (default 0.002)."),
-    seed: int = typer.Option(0, help="The same seed gives the same sequences, weights and table."),
+                                                      f"{QUICK_LONG_RANGE.steps:,} steps, gaps "
+                                                      f"{_listed(QUICK_LONG_RANGE.gaps)}."),
+    gaps: Optional[str] = typer.Option(None, help="Gaps to score, comma-separated (default "
+                                                  f"{_listed(LongRangeConfig.gaps)}); the longest is also the "
+                                                  "longest trained on."),
+    cells: str = typer.Option(_listed(LongRangeConfig.cells), help="Which networks to compare."),
+    hidden: Optional[int] = typer.Option(None, help="Units in each network's one layer (default "
+                                                    f"{LongRangeConfig.hidden_size})."),
+    steps: Optional[int] = typer.Option(None, help=f"Training steps for each network (default "
+                                                   f"{LongRangeConfig.steps:,})."),
+    lr: Optional[float] = typer.Option(None, help=f"AdamW learning rate, the same for all (default "
+                                                  f"{LongRangeConfig.lr:g})."),
+    seed: int = typer.Option(LongRangeConfig.seed, help="The same seed gives the same sequences, weights and table."),
     plot: Path = typer.Option(Path("long-range.png"), help="Where to save a PNG plot (needs matplotlib)."),
     no_plot: bool = typer.Option(False, "--no-plot", help="Do not save a plot."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: accuracy per cell and gap."),
@@ -102,10 +107,9 @@ def long_range(
                "hidden_size": hidden, "steps": steps, "lr": lr, "seed": seed}
     config = replace(base, **{key: value for key, value in changes.items() if value is not None})
     if not no_plot:
-        check_output_file(plot, "--plot")
+        check_output_file(plot, "plot")
+    from .. import run_long_range
     from . import experiment_view
-    from ..lab.experiment import run_long_range
-    from ..core.files import atomic_write
 
     with _experiment_progress(config) as progress:
         result = run_long_range(config, progress)
@@ -171,7 +175,7 @@ def export(
                        "pip install 'lstmtext[export]'")
     path = ModelStore().resolve(model)
     out = out or Path(path.stem + _SUFFIXES[fmt])
-    check_output_file(out, "--out")
+    check_output_file(out, "out")
     api = load_api()
 
     report = api.load(path).export(out, fmt)

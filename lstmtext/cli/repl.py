@@ -8,13 +8,13 @@ ghost text, see `terminal`), from a pipe, or in a test.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 from rich.console import Console
 from rich.text import Text
 
-from ..core.config import UNTIL, Sampling, check_completion_options
-from ..errors import LstmtextError
+from ..errors import LstmtextError, Spelling
+from ..options import CompletionOptions, GenerationOptions
 from .ui import choices_table, completions_table
 
 MODES = ("complete", "generate", "choose")
@@ -37,44 +37,76 @@ ReadLine = Callable[[str], str]  # raises EOFError at the end of input, Keyboard
 
 @dataclass(frozen=True)
 class Settings:
+    """The mode, and the library's options Enter hands to the model (their defaults are the library's). The
+    sampling options (in `generation`) serve generate mode and, with `sample` on, completions too."""
+
     mode: str = "complete"
-    n: int = 3
-    until: str = "sentence"
-    max_tokens: int = 80
-    length: int = 200
     sample: bool = False
-    temperature: float = 0.8
-    top_k: int = 0
-    top_p: float = 0.0
+    completion: CompletionOptions = CompletionOptions()
+    generation: GenerationOptions = GenerationOptions()
+
+    @property
+    def completion_options(self) -> CompletionOptions:
+        return replace(self.completion, sampling=self.generation.sampling if self.sample else None)
+
+    def shown(self) -> str:
+        """`:settings`: each setting as its `:` command names it."""
+        sampling = self.generation.sampling
+        values = {"mode": self.mode, "n": self.completion.n, "until": self.completion.until,
+                  "max-tokens": self.completion.max_tokens, "length": self.generation.length,
+                  "sample": "on" if self.sample else "off", "temperature": sampling.temperature,
+                  "top-k": sampling.top_k or 0, "top-p": sampling.top_p or 0}
+        return ", ".join(f"{name}={value}" for name, value in values.items())
 
 
-_CHOICES = {"mode": MODES, "until": UNTIL, "sample": ("on", "off")}
-_MUST_BE_POSITIVE = {"n", "max_tokens", "length", "temperature"}
+class ReplSpelling(Spelling):
+    """Options as the REPL names them: `:max-tokens`, and a setting as `:max-tokens 40`."""
+
+    def name(self, field: str) -> str:
+        return ":" + field.replace("_", "-")
+
+    def setting(self, field: str, value: object) -> str:
+        return f"{self.name(field)} {value}"
+
+
+_CHOICES = {"mode": MODES, "sample": ("on", "off")}
+# Where each other setting lives and what it reads; 0 turns top-k and top-p off.
+_FIELDS = {"n": ("completion", int), "until": ("completion", str), "max_tokens": ("completion", int),
+           "length": ("generation", int), "temperature": ("sampling", float), "top_k": ("sampling", int),
+           "top_p": ("sampling", float)}
 
 
 def parse_setting(settings: Settings, name: str, value: str) -> Settings:
     """`settings` with `:name value` applied; ValueError with a message for the user if it does not fit."""
     field = name.replace("-", "_")
-    if field not in {f.name for f in fields(Settings)}:
-        raise ValueError(f"unknown command :{name} (try :help)")
     if field in _CHOICES:
         if value not in _CHOICES[field]:
             raise ValueError(f":{name} takes one of {', '.join(_CHOICES[field])}")
         return replace(settings, **{field: value == "on" if field == "sample" else value})
-    kind = type(getattr(settings, field))
+    if field not in _FIELDS:
+        raise ValueError(f"unknown command :{name} (try :help)")
+    where, kind = _FIELDS[field]
     try:
         parsed = kind(value)
     except ValueError:
-        raise ValueError(f":{name} needs a {kind.__name__}, e.g. :{name} {getattr(settings, field)}") from None
-    if parsed < 0 or (field in _MUST_BE_POSITIVE and parsed == 0):
-        raise ValueError(f":{name} must be positive")
-    changed = replace(settings, **{field: parsed})
-    try:  # the library's own checks: finite numbers, top-p up to 1, what one request may ask for
-        Sampling(changed.temperature, changed.top_k or None, changed.top_p or None)
-        check_completion_options(changed.n, changed.until, changed.max_tokens, None)
+        raise ValueError(f":{name} needs a {kind.__name__}, e.g. :{name} {_current(settings, where, field)}") from None
+    if where == "sampling" and field != "temperature" and parsed == 0:
+        parsed = None
+    try:  # the library's own checks
+        if where == "completion":
+            return replace(settings, completion=replace(settings.completion, **{field: parsed}))
+        if where == "generation":
+            return replace(settings, generation=replace(settings.generation, **{field: parsed}))
+        sampling = replace(settings.generation.sampling, **{field: parsed})
+        return replace(settings, generation=replace(settings.generation, sampling=sampling))
     except LstmtextError as error:
-        raise ValueError(f":{name} {value}: {error.problem}") from None
-    return changed
+        raise ValueError(error.spelled(ReplSpelling())) from None
+
+
+def _current(settings: Settings, where: str, field: str) -> object:
+    options = {"completion": settings.completion, "generation": settings.generation,
+               "sampling": settings.generation.sampling}[where]
+    return getattr(options, field) or 0
 
 
 class Repl:
@@ -145,7 +177,7 @@ class Repl:
         if name == "help":
             self.console.print(HELP, markup=False)
         elif name == "settings":
-            self.console.print(", ".join(f"{k.replace('_', '-')}={v}" for k, v in vars(self.settings).items()))
+            self.console.print(self.settings.shown())
         elif len(args) != 1:
             self.say_error(f"usage: :{name} VALUE (try :help)")
         elif name == "model":
@@ -173,15 +205,11 @@ class Repl:
         self.console.print(Text(f"model: {self.model.path}", style="dim"))
 
     def show_completions(self, prefix: str) -> None:
-        s = self.settings
-        completions = self.model.complete(prefix, n=s.n, until=s.until, max_tokens=s.max_tokens, sample=s.sample,
-                                          temperature=s.temperature, top_k=s.top_k or None, top_p=s.top_p or None)
+        completions = self.model.complete(prefix, self.settings.completion_options)
         self.console.print(completions_table(prefix, completions))
 
     def show_sample(self, prompt: str) -> None:
-        s = self.settings
-        chunks = self.model.generate(prompt, length=s.length, temperature=s.temperature, top_k=s.top_k or None,
-                                     top_p=s.top_p or None)
+        chunks = self.model.generate(prompt, self.settings.generation)
         self.console.print(Text(prompt, style="dim"), end="")
         for chunk in chunks:
             self.console.print(Text(chunk, style="bold cyan"), end="")
@@ -204,5 +232,5 @@ class Repl:
                 self.console.print(Text(self.draft, style="bold"))
             self.draft, self.choices = "", []
             return
-        self.choices = self.model.next_tokens(self.draft, n=self.settings.n)
+        self.choices = self.model.next_tokens(self.draft, n=self.settings.completion.n)
         self.console.print(choices_table(self.draft, self.choices))

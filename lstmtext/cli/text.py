@@ -1,4 +1,4 @@
-"""The commands for text: tokenize, train, complete, generate, eval, repl, models, info."""
+"""The commands for text: tokenize, train, complete, generate, eval, repl."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from typing import Optional
 
 import typer
 
-from ..core.config import (CELLS, DEFAULT_LAYERS, LEVELS, Regularization, Sampling, TokenizerConfig, TrainConfig,
-                      check_completion_options, check_model_options, check_regularization, check_seed)
-from ..errors import BadInput
-from ..core.files import check_output_file
-from ..core.store import ModelStore, check_name, default_model_name
-from ..core.textfile import check_path
-from .common import (app, err_console, friendly_errors, load_api, model_names, model_option, out_console,
+from .. import ModelStore, atomic_write, check_name, check_output_file, check_path, default_model_name
+from ..errors import BadInput, TrainingInterrupted
+from ..options import (CELLS, DEFAULT_LAYERS, LEVELS, CompletionOptions, GenerationOptions, ModelShape,
+                       Regularization, Sampling, TokenizerConfig, TrainConfig)
+from .common import (FlagSpelling, app, err_console, friendly_errors, load_api, model_option, out_console,
                      read_text_argument)
 
 @app.command()
@@ -33,12 +31,10 @@ def tokenize(
     config = TokenizerConfig(level=level, vocab_size=vocab_size)
     check_path(corpus)
     out = out or Path(f"{default_model_name(corpus)}.{level}.model")
-    check_output_file(out, "--out")
+    check_output_file(out, "out")
     from . import ui
 
     api = load_api()
-    from ..core.files import atomic_write
-
     tokenizer, stats = api.train_tokenizer(corpus, config)
     written = []
     for part, blob in tokenizer.blobs().items():
@@ -57,7 +53,7 @@ def train(
     out: Optional[Path] = typer.Option(None, help="Save to this file instead of the store."),
     level: str = typer.Option(TokenizerConfig.level, help=f"Tokenizer level: {', '.join(LEVELS)}."),
     vocab_size: Optional[int] = typer.Option(None, help="Most pieces in the vocabulary (default: by level)."),
-    cell: str = typer.Option("lstm", help=f"Recurrent cell: {', '.join(CELLS)}."),
+    cell: str = typer.Option(ModelShape.cell, help=f"Recurrent cell: {', '.join(CELLS)}."),
     layers: Optional[int] = typer.Option(None, help=f"Recurrent layers (default: {DEFAULT_LAYERS})."),
     hidden: Optional[int] = typer.Option(None, help="Hidden size (default: chosen from corpus and budget)."),
     embed: Optional[int] = typer.Option(None, help="Embedding size (default: the hidden size, so the "
@@ -98,6 +94,8 @@ def train(
     """Tokenize CORPUS and train a language model on it, with a live display of progress. Ctrl-C stops after
     the current step and saves a checkpoint to resume from (a second Ctrl-C stops at once)."""
     tokenizer_config = TokenizerConfig(level=level, vocab_size=vocab_size)
+    shape = ModelShape(cell=cell, layers=layers, hidden_size=hidden, embed_size=embed)
+    regularization = Regularization(dropout, input_dropout, embed_dropout, weight_drop, ar, tar)
     training = TrainConfig(seq_len=seq_len, batch_size=batch_size, lr=lr, clip=clip, epochs=epochs,
                            max_steps=max_steps, max_time=max_time, seed=seed, precision=precision, device=device,
                            checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes)
@@ -106,24 +104,19 @@ def train(
     if name is not None:
         check_name(name)
     if out is not None:
-        check_output_file(out, "--out")
-    regularization = Regularization(dropout, input_dropout, embed_dropout, weight_drop, ar, tar)
-    check_model_options(cell, layers, hidden, embed)
-    check_regularization(regularization)
+        check_output_file(out, "out")
     check_path(corpus)
     from . import ui
 
     api = load_api()
-    from ..errors import TrainingInterrupted
-
     try:
         with ui.TrainDisplay(err_console()) as display:
-            result = api.train(corpus, tokenizer=tokenizer_config, training=training, cell=cell, layers=layers,
-                               hidden_size=hidden, embed_size=embed, regularization=regularization, resume=resume,
-                               init_from=init_from, name=name, out=out, observer=display)
+            result = api.train(corpus, shape, tokenizer=tokenizer_config, training=training,
+                               regularization=regularization, resume=resume, init_from=init_from, name=name, out=out,
+                               observer=display)
     except TrainingInterrupted as stop:
         arguments = sys.argv[1:] if "--resume" in sys.argv else [*sys.argv[1:], "--resume"]
-        typer.echo(f"error: {stop}", err=True)
+        typer.echo(f"error: {stop.spelled(FlagSpelling())}", err=True)
         typer.echo(f"resume with: {shlex.join(['lstmtext', *arguments])}", err=True)
         raise typer.Exit(stop.exit_code) from None
     if result is None:
@@ -140,10 +133,12 @@ def train(
 def complete(
     prefix: str = typer.Argument(..., help="The text to continue; - reads it from stdin (one final newline "
                                            "dropped). It may end inside a word."),
-    count: int = typer.Option(3, "-n", "--count", help="How many completions, most likely first."),
+    count: int = typer.Option(CompletionOptions.n, "-n", "--count", help="How many completions, most likely "
+                                                                         "first."),
     model: Optional[str] = model_option(),
-    until: str = typer.Option("sentence", help="Stop at the end of the sentence, line or word (or none)."),
-    max_tokens: int = typer.Option(80, help="Most tokens to add."),
+    until: str = typer.Option(CompletionOptions.until, help="Stop at the end of the sentence, line or word (or "
+                                                            "none)."),
+    max_tokens: int = typer.Option(CompletionOptions.max_tokens, help="Most tokens to add."),
     beam: Optional[int] = typer.Option(None, help="Beam width, at least -n (default: twice -n, at least 4)."),
     normalize: bool = typer.Option(False, "--normalize", help="Rank by probability per token, which favours "
                                                               "longer completions."),
@@ -160,44 +155,43 @@ def complete(
     """The most likely continuations of PREFIX with their probabilities (beam search), up to the end of the
     sentence. A table on a terminal; one `text<TAB>probability` line each in a pipe."""
     started = time.perf_counter()
-    check_completion_options(count, until, max_tokens, beam)
-    sampling_options = {"--temperature": temperature, "--top-k": top_k, "--top-p": top_p, "--seed": seed}
-    given = [option for option, value in sampling_options.items() if value is not None]
+    sampling_options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
+    given = {field: value for field, value in sampling_options.items() if value is not None}
     if given and not sample:
-        raise BadInput(f"{given[0]} applies only to sampled completions", f"add --sample, or leave {given[0]} out")
-    temperature = Sampling.temperature if temperature is None else temperature
-    Sampling(temperature, top_k, top_p)
-    check_seed("--seed", seed)
+        flag = FlagSpelling().name(next(iter(given)))
+        raise BadInput(f"{flag} applies only to sampled completions", f"add --sample, or leave {flag} out")
+    options = CompletionOptions(n=count, until=until, max_tokens=max_tokens, beam_width=beam, normalize=normalize,
+                                sampling=Sampling(**given) if sample else None)
     path = ModelStore().resolve(model)
     prefix = read_text_argument(prefix, "the prompt")
     from . import ui
 
     api = load_api()
-    from ..decoding.search import default_beam_width
-
-    beam = beam or default_beam_width(count)
     language_model = api.load(path)
     loaded = time.perf_counter()
-    completions = language_model.complete(prefix, n=count, until=until, max_tokens=max_tokens, beam_width=beam,
-                                          normalize=normalize, sample=sample, temperature=temperature,
-                                          top_k=top_k, top_p=top_p, seed=seed)
+    completions = language_model.complete(prefix, options)
     finished = time.perf_counter()
     if as_json:
-        search = ({"sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
-                  if sample else {"sample": False, "beam_width": beam, "normalize": normalize})
-        settings = {"model": str(language_model.path), "n": count, "until": until, "max_tokens": max_tokens,
-                    **search}
         timing = {"load": _ms(loaded - started), "complete": _ms(finished - loaded), "total": _ms(finished - started)}
-        typer.echo(_completions_json(prefix, completions, settings, timing))
+        typer.echo(_completions_json(prefix, completions, _settings(language_model.path, options), timing))
         return
     console = out_console()
     if not completions:
         err_console().print("no completion found — try a larger --max-tokens or --beam")
     elif console.is_terminal:
-        how = "sampled" if sample else f"beam width {beam}"
+        how = "sampled" if sample else f"beam width {options.beam}"
         console.print(ui.completions_table(prefix, completions, f"{how}, {_ms(finished - loaded):.0f} ms"))
     else:
         typer.echo(ui.completion_lines(prefix, completions))
+
+
+def _settings(model: Path, options: CompletionOptions) -> dict:
+    """The settings a completion ran with, for --json."""
+    sampling = options.sampling
+    search = ({"sample": True, "temperature": sampling.temperature, "top_k": sampling.top_k,
+               "top_p": sampling.top_p, "seed": sampling.seed} if sampling is not None
+              else {"sample": False, "beam_width": options.beam, "normalize": options.normalize})
+    return {"model": str(model), "n": options.n, "until": options.until, "max_tokens": options.max_tokens, **search}
 
 
 def _ms(seconds: float) -> float:
@@ -219,8 +213,8 @@ def _completions_json(prefix: str, completions: list, settings: dict, timing_ms:
 def generate(
     prompt: str = typer.Option("", help="Text to start from (- reads stdin); empty starts at a new line."),
     model: Optional[str] = model_option(),
-    length: int = typer.Option(200, help="How many tokens to generate."),
-    temperature: float = typer.Option(0.8, help="Below 1 safer, above 1 wilder."),
+    length: int = typer.Option(GenerationOptions.length, help="How many tokens to generate."),
+    temperature: float = typer.Option(Sampling.temperature, help="Below 1 safer, above 1 wilder."),
     top_k: Optional[int] = typer.Option(None, help="Sample only from the K most likely tokens."),
     top_p: Optional[float] = typer.Option(None, help="Sample only from the most likely tokens covering P."),
     seed: Optional[int] = typer.Option(None, help="The same seed gives the same text."),
@@ -228,14 +222,12 @@ def generate(
     """Sample text from a model, streamed as it is produced."""
     from rich.text import Text
 
-    Sampling(temperature, top_k, top_p)
-    check_seed("--seed", seed)
+    options = GenerationOptions(length, Sampling(temperature, top_k, top_p, seed))
     path = ModelStore().resolve(model)
     prompt = read_text_argument(prompt, "the prompt")
     api = load_api()
 
-    chunks = api.load(path).generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
-                                      seed=seed)
+    chunks = api.load(path).generate(prompt, options)
     console = out_console()
     console.print(Text(prompt, style="dim"), end="")
     for chunk in chunks:  # straight to the stream: Rich's rendering would cost more than the model per token
@@ -277,43 +269,3 @@ def repl(model: Optional[str] = model_option()) -> None:
     session = Repl(api.load(path), out_console(), load_model=api.load)
     reader = line_reader(session.suggest, ModelStore().root / "repl-history")
     raise typer.Exit(session.run(reader))
-
-
-@app.command()
-@friendly_errors
-def models(
-    default: Optional[str] = typer.Option(None, "--default", help="Make this stored model the default.",
-                                          autocompletion=model_names),
-) -> None:
-    """List the models in the store (* marks the default)."""
-    from . import ui
-
-    store = ModelStore()
-    if default is not None:
-        if not store.path_for(default).is_file():
-            store.resolve(default)  # says which models there are
-        store.set_default(default)
-        err_console().print(f"default model: {default}", style="dim")
-    found = store.list()
-    if not found:
-        err_console().print(f"no models in {store.models_dir} yet — train one with `lstmtext train corpus.txt`")
-        return
-    out_console().print(ui.models_table(found))
-
-
-@app.command()
-@friendly_errors
-def info(
-    model: Optional[str] = model_option(),
-    as_json: bool = typer.Option(False, "--json", help="Print the model's whole header as JSON."),
-) -> None:
-    """Show a model's configuration, training run and metrics."""
-    path = ModelStore().resolve(model)
-    from . import ui
-    from ..core.bundle import load_bundle
-
-    header = load_bundle(path).header
-    if as_json:
-        typer.echo(json.dumps({"path": str(path), **header}, indent=2))
-    else:
-        out_console().print(ui.info_table(header, str(path)))

@@ -18,10 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from ..api import Completion, Evaluation
-    from ..core.store import StoredModel
-    from ..core.tokenizer import TokenizerStats
-    from ..training.loop import EvalReport, StepReport, TrainPlan
+    from .. import Completion, Evaluation, EvalReport, StepReport, StoredModel, TokenizerStats, TrainPlan
 
 _LOG_EVERY_SECONDS = 10.0
 

@@ -133,6 +133,11 @@ def load_bundle(path: Path) -> Bundle:
     )
 
 
+
+def load_header(path: Path) -> dict:
+    """What a model file says about itself (its header), checked as `load_bundle` checks it."""
+    return load_bundle(path).header
+
 def _json_kind(value: object) -> str:
     """What a JSON value is, in words."""
     if value is None:

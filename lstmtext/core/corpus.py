@@ -1,7 +1,22 @@
-"""Reading and checking text, streaming it into a cached token memmap, splits and BPTT batch streams.
+"""Streaming text into a cached token memmap; the batch streams, the validation hold-out and the BPTT windows.
 
 The corpus is never held as one Python string: it is read in lines, encoded in chunks and written to a
 numpy memmap that later runs reuse while the corpus and tokenizer are unchanged.
+
+How training reads it, for a corpus of 26 tokens a..z, a batch of 3 and windows (seq_len) of 3 tokens:
+
+    batchify(ids, 3)              hold_out(streams, 6)               bptt_windows(training streams, 3)
+    (contiguous thirds)           (the last columns of every stream)  (inputs; targets are the next token)
+
+    a b c d e f g h               a b c d e f | g h                   window 1   window 2
+    i j k l m n o p       ->      i j k l m n | o p          ->       a b c      d e
+    q r s t u v w x               q r s t u v | w x                   i j k      l m
+    (y z dropped)                 training      validation            q r s      t u
+                                                                      targets: b c d / e f, j k l / m n, ...
+
+Each row is one stretch of text read from its start to its end, so the LSTM's state at the end of a window
+is where the same row goes on in the next: it is carried over (detached, so gradients stop at the window's
+edge). Validation reads the held-out columns the same way, carrying its own state.
 """
 
 from __future__ import annotations
@@ -99,9 +114,9 @@ def hold_out(streams: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
 
 def check_length(train_tokens: int, val_tokens: int, seq_len: int, path: Path) -> None:
     if train_tokens < seq_len + 1 or val_tokens < 2:
-        raise CorpusError(
-            f"{path} is too short: {train_tokens + val_tokens} tokens, fewer than one training sequence "
-            f"of {seq_len} plus a validation part", "use a longer text or a smaller --seq-len")
+        raise CorpusError("{path} is too short: {tokens} tokens, fewer than one training sequence of {seq_len} plus "
+                          "a validation part", "use a longer text or a smaller {name}", field="seq_len", path=path,
+                          tokens=train_tokens + val_tokens, seq_len=seq_len)
 
 
 def batchify(ids: np.ndarray, batch_size: int) -> np.ndarray:

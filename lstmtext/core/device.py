@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import BadInput
+from ..errors import BadInput, OptionError
 
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 # Overrides the CPU's bf16 detection and measurement: 1 trains in bf16 under --precision auto (emulated, slow,
@@ -32,10 +32,11 @@ def pick_device(preference: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if preference == "cuda" and not torch.cuda.is_available():
-        raise BadInput("--device cuda was asked for but PyTorch sees no CUDA GPU",
-                       "use --device cpu, or install a CUDA build of torch (see README, GPU)")
+        raise OptionError("device", "{name} cuda was asked for but PyTorch sees no CUDA GPU",
+                          "use {example}, or install a CUDA build of torch (see README, GPU)", example="cpu")
     if preference == "mps" and not torch.backends.mps.is_available():
-        raise BadInput("--device mps was asked for but this machine has no Apple GPU", "use --device cpu")
+        raise OptionError("device", "{name} mps was asked for but this machine has no Apple GPU", "use {example}",
+                          example="cpu")
     return torch.device(preference)
 
 
@@ -82,8 +83,8 @@ def choose_precision(preference: str, device: torch.device,
     `precisions_to_measure`; without it, a CPU that claims bf16 gets it untested (as under torchrun, where every
     process must choose alike)."""
     if preference == "fp16" and device.type != "cuda":
-        raise BadInput(f"--precision fp16 needs a CUDA GPU (there is no fp16 LSTM kernel on {device.type})",
-                       "use --precision fp32 or bf16")
+        raise OptionError("precision", "{name} fp16 needs a CUDA GPU (there is no fp16 LSTM kernel on {device})",
+                          "use {example} or bf16", device=device.type, example="fp32")
     if preference != "auto":
         return PrecisionChoice(preference, f"as asked (--precision {preference})")
     if device.type == "cuda":

@@ -6,13 +6,13 @@ import os
 import stat
 from pathlib import Path
 
-from ..errors import BadInput
+from ..options.checks import require_option
 
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that a crash leaves either the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _refuse_special_file(path, "the output")
+    _refuse_special_file(path, None, "the output")
     remove_leftovers(path)
     temporary = temporary_path(path)
     try:
@@ -53,13 +53,15 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def check_output_file(path: Path, option: str) -> None:
-    """Before any work: the result can be written to `path`. It is a new path or a regular file (never a folder,
-    a device or a pipe: the rename at the end would replace it), its folder can be made, and a file of its
-    temporary name can be created there (a name too long, a read-only or pseudo file system fail here)."""
-    if path.is_dir():
-        raise BadInput(f"{option} {path} is a folder", f"give a file name, e.g. {option} {path / 'out'}")
-    _refuse_special_file(path, option)
+def check_output_file(path: Path, field: str | None) -> None:
+    """Before any work: the result can be written to `path` (the option `field`, or None: the model file). It is
+    a new path or a regular file (never a folder, a device or a pipe: the rename at the end would replace it),
+    its folder can be made, and a file of its temporary name can be created there (a name too long, a read-only
+    or pseudo file system fail here)."""
+    option = "{name}" if field else "the model file"
+    require_option(not path.is_dir(), field, option + " {path} is a folder", "give a file name, e.g. {example}",
+                   path=path, example=path / "out")
+    _refuse_special_file(path, field, option)
     probe = temporary_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,15 +69,15 @@ def check_output_file(path: Path, option: str) -> None:
             pass
         probe.unlink()
     except OSError as error:
-        raise BadInput(f"cannot write {option} {path} ({error.strerror or error})",
-                       f"choose another {option} in a folder you can write to") from None
+        require_option(False, field, "cannot write " + option + " {path} ({why})",
+                       "choose another " + option + " in a folder you can write to", path=path,
+                       why=error.strerror or error)
 
 
-def _refuse_special_file(path: Path, option: str) -> None:
+def _refuse_special_file(path: Path, field: str | None, option: str) -> None:
     try:
         mode = path.stat().st_mode
     except OSError:
         return  # a new path
-    if not stat.S_ISREG(mode):
-        raise BadInput(f"{option} {path} exists and is not a regular file (a device, pipe or socket)",
-                       "give the path of a new file or of a file to replace")
+    require_option(stat.S_ISREG(mode), field, option + " {path} exists and is not a regular file (a device, pipe "
+                   "or socket)", "give the path of a new file or of a file to replace", path=path)

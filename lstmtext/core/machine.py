@@ -85,3 +85,14 @@ def available_memory() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def use_free_cores() -> None:
+    """Import torch with PyTorch's CPU threads set to the cores other programs leave free, measured while torch
+    is imported (unless $OMP_NUM_THREADS says how many). For an interface, before it loads its first model."""
+    prefer_sleeping_threads()
+    sample = LoadSample.now()
+    from .device import use_cpu_threads  # imports torch
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        use_cpu_threads(sample.free_cores())

@@ -128,11 +128,13 @@ class ModelStore:
     def _default_spec(self) -> str:
         recorded = self._recorded_default()
         if recorded is None:
-            raise ModelNotFound("no model yet", "train one with `lstmtext train corpus.txt`, or pass --model PATH")
+            raise ModelNotFound("no model yet", "train one with `lstmtext train corpus.txt`, or pass {name} PATH",
+                                field="model")
         if not self.path_for(recorded).is_file():
-            raise ModelNotFound(f"the default model '{recorded}' is gone ({self.path_for(recorded)} was removed)",
-                                f"pick another with `lstmtext models --default NAME` (stored: {self._known_names()}), "
-                                "or pass --model")
+            raise ModelNotFound("the default model '{recorded}' is gone ({path} was removed)",
+                                "pick another with `lstmtext models --default NAME` (stored: {known}), or pass {name}",
+                                field="model", recorded=recorded, path=self.path_for(recorded),
+                                known=self._known_names())
         return recorded
 
     def _known_names(self) -> str:

@@ -12,12 +12,10 @@ import io
 import random
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
-import numpy as np
 import sentencepiece as spm
 
-from .config import TokenizerConfig
+from ..options import TokenizerConfig
 from ..errors import CorpusError
 
 SPACE_MARK = "\u2581"  # SentencePiece's visible space, "▁"
@@ -60,15 +58,17 @@ def _train_sentencepiece(sentences: Iterable[str], model_type: str, vocab_size: 
         except RuntimeError as error:
             too_low = _TOO_LOW.search(str(error))
             if too_low and vocab_size_is_firm:
-                raise CorpusError(f"--vocab-size {vocab_size} is smaller than the {too_low.group(2)} pieces this "
-                                  "corpus needs (every character plus 256 byte pieces)",
-                                  f"pass --vocab-size {too_low.group(2)} or more") from None
+                raise CorpusError("{name} {value} is smaller than the {needed} pieces this corpus needs (every "
+                                  "character plus 256 byte pieces)", "pass {example} or more", field="vocab_size",
+                                  value=vocab_size, needed=too_low.group(2), example=int(too_low.group(2))) from None
             match = _TOO_HIGH.search(str(error)) or too_low
             if not match:
-                raise CorpusError(f"SentencePiece could not learn a {model_type} tokenizer ({error})",
-                                  "try another --level or a larger corpus") from None
+                raise CorpusError("SentencePiece could not learn a {kind} tokenizer ({error})",
+                                  "try another {name} or a larger corpus", field="level", kind=model_type,
+                                  error=error) from None
             vocab_size = int(match.group(match.lastindex))
-    raise CorpusError(f"SentencePiece could not fit a {model_type} vocabulary", "pass a smaller --vocab-size")
+    raise CorpusError(f"SentencePiece could not fit a {model_type} vocabulary", "pass a smaller {name}",
+                      field="vocab_size")
 
 
 def _sentences(lines: Iterable[str]) -> Iterator[str]:
@@ -265,39 +265,3 @@ def tokenizer_from_blobs(level: str, blobs: dict[str, bytes]) -> Tokenizer:
     if level == "word":
         return WordTokenizer(blobs["main"], blobs["fallback"])
     return SubwordTokenizer(level, blobs["main"])
-
-
-@dataclass(frozen=True)
-class TokenizerStats:
-    """What `lstmtext tokenize` shows: size, compression, coverage and the most frequent pieces."""
-
-    level: str
-    vocab_size: int
-    tokens: int
-    chars: int
-    fallback_tokens: int
-    fallback_chars: int
-    top_pieces: list[tuple[str, int]]
-
-    @property
-    def chars_per_token(self) -> float:
-        return self.chars / max(self.tokens, 1)
-
-    @property
-    def coverage(self) -> float:
-        """Share of the text's characters covered by real pieces rather than byte or spelled-out fallback."""
-        return 1.0 - self.fallback_chars / max(self.chars, 1)
-
-
-def tokenizer_stats(tokenizer: Tokenizer, token_counts: np.ndarray, chars: int, top: int = 12) -> TokenizerStats:
-    """Stats from `token_counts[i]`, how often piece i occurs in a text of `chars` characters."""
-    weights = np.array([tokenizer.fallback_chars(i) for i in range(tokenizer.vocab_size)], dtype=np.int64)
-    counts = np.zeros(tokenizer.vocab_size, dtype=np.int64)
-    counts[: len(token_counts)] = token_counts[: tokenizer.vocab_size]
-    is_fallback = np.array([tokenizer.is_fallback(i) for i in range(tokenizer.vocab_size)])
-    order = np.argsort(-counts, kind="stable")[:top]
-    return TokenizerStats(
-        level=tokenizer.level, vocab_size=tokenizer.vocab_size, tokens=int(counts.sum()), chars=chars,
-        fallback_tokens=int(counts[is_fallback].sum()), fallback_chars=int(counts @ weights),
-        top_pieces=[(tokenizer.piece(i), int(counts[i])) for i in order if counts[i] > 0],
-    )

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ..core.config import Sampling
+from ..options import Sampling
 from .healing import TokenTable, advance
 from .inference import Stepper
 from ..core.model import State

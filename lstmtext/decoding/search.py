@@ -15,17 +15,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .sampling import Sampling, cut_point, sample_token
+from ..options import Sampling
+from .sampling import cut_point, sample_token
 from .healing import TokenTable, advance
 from .inference import Stepper, expand_state, select_state
 from ..core.model import State
 
 NEXT_TOKEN = "token"  # an extra stop rule: stop as soon as anything new has been added
-
-
-def default_beam_width(n: int) -> int:
-    """Twice the completions asked for, so that merged and cut-short paths still leave n distinct ones."""
-    return max(2 * n, 4)
 
 
 @dataclass(frozen=True)

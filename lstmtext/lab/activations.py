@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.config import SHOWN, require
+from ..options import SHOWN
+from ..options.checks import require, require_option
 from ..core.model import RecurrentLM
 from ..core.tokenizer import Tokenizer
 
@@ -158,15 +159,15 @@ def inspect_text(model: RecurrentLM, tokenizer: Tokenizer, context: list[int], t
     """Run `model` over `context` (read, not shown) then `text`; `layer` None is the top one, `units` None picks
     `count` of them (see `pick_units`)."""
     config = model.config
-    require(config.cell == "lstm", f"inspect shows an LSTM's gates and this is a {config.cell} model",
-            "pick an LSTM model with --model (trained with --cell lstm, the default)")
+    require_option(config.cell == "lstm", "cell", "inspect shows an LSTM's gates and this is a {value} model",
+                   "pick an LSTM model (trained with {example}, the default)", value=config.cell, example="lstm")
     layer = config.layers if layer is None else layer
-    require(1 <= layer <= config.layers, f"--layer {layer} is not a layer of this {config.layers}-layer model",
-            f"use 1 to {config.layers}")
+    require_option(1 <= layer <= config.layers, "layer", "{name} {value} is not a layer of this {layers}-layer "
+                   "model", "use 1 to {layers}", value=layer, layers=config.layers)
     for unit in units or []:
-        require(0 <= unit < config.hidden_size,
-                f"--unit {unit} is not a unit of this model's {config.hidden_size}-wide layers",
-                f"use 0 to {config.hidden_size - 1}")
+        require_option(0 <= unit < config.hidden_size, "units", "{name} {value} is not a unit of this model's "
+                       "{width}-wide layers", "use 0 to {last}", value=unit, width=config.hidden_size,
+                       last=config.hidden_size - 1)
     ids = tokenizer.encode(text)
     require(bool(ids), "there is no text to inspect", 'pass some, e.g. "When there is fire, there is smoke."')
     device = next(model.parameters()).device

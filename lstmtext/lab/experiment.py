@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..core.config import LongRangeConfig, ModelConfig
+from ..core.config import ModelConfig
+from ..options import LongRangeConfig
 from ..core.device import seed_everything
 from ..core.model import RecurrentLM
 

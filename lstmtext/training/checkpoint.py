@@ -19,7 +19,7 @@ from ..errors import BadModelFile
 from ..core.model import State
 
 CHECKPOINT_FILE = FileKind("lstmtext-checkpoint", 1, "checkpoint",
-                           "pass a checkpoint written by `lstmtext train`, or start the run again without --resume")
+                           "pass a checkpoint written by `lstmtext train`, or start the run again without resuming")
 _MODEL, _BEST, _OPTIMIZER, _STATE, _RNG, _TOKENIZER = "model.", "best.", "optimizer.", "state.", "rng.", "tokenizer."
 
 

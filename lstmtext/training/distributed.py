@@ -53,7 +53,8 @@ def start(device: torch.device) -> tuple[Ranks, torch.device]:
         torch.cuda.set_device(ranks.local_rank)
         device = torch.device("cuda", ranks.local_rank)
     elif device.type != "cpu":
-        raise BadInput(f"multi-process training runs on CUDA or CPU, not {device.type}", "pass --device cpu")
+        raise BadInput("multi-process training runs on CUDA or CPU, not {device}", "pass {example}", field="device",
+                       device=device.type, example="cpu")
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return ranks, device
@@ -67,8 +68,9 @@ def stop() -> None:
 def shard_streams(streams: np.ndarray, ranks: Ranks) -> np.ndarray:
     """This rank's contiguous share of the batch's streams (rows); the batch divides evenly."""
     if streams.shape[0] % ranks.world_size:
-        raise BadInput(f"a batch of {streams.shape[0]} streams does not split over {ranks.world_size} processes",
-                       f"pass a --batch-size that is a multiple of {ranks.world_size}")
+        raise BadInput("a batch of {streams} streams does not split over {processes} processes",
+                       "pass a {name} that is a multiple of {processes}", field="batch_size",
+                       streams=streams.shape[0], processes=ranks.world_size)
     share = streams.shape[0] // ranks.world_size
     return streams[ranks.rank * share:(ranks.rank + 1) * share]
 

@@ -1,0 +1,42 @@
+"""A model file read into a network and its tokenizer, checked whole."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..errors import BadModelFile
+from .bundle import load_bundle
+from .config import ModelConfig
+from .model import RecurrentLM
+from .tokenizer import Tokenizer, tokenizer_from_blobs
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    network: RecurrentLM
+    tokenizer: Tokenizer
+    header: dict
+    path: Path
+
+
+def read_model(path: Path) -> ModelFile:
+    """The network, tokenizer and header saved at `path`; BadModelFile for a damaged file or weights that are
+    not finite numbers."""
+    bundle = load_bundle(path)
+    try:
+        config = ModelConfig.from_dict(bundle.header["model"])
+        tokenizer = tokenizer_from_blobs(bundle.header["tokenizer"]["level"], bundle.tokenizer_blobs)
+        network = RecurrentLM(config)
+        network.load_saved_weights(bundle.weights)
+    except (KeyError, RuntimeError, TypeError, ValueError) as error:
+        raise BadModelFile(f"{path} is damaged or incomplete ({type(error).__name__}: {error})",
+                           "retrain the model with `lstmtext train`") from None
+    broken = [name for name, tensor in bundle.weights.items()
+              if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        raise BadModelFile(f"{path} has weights that are not finite numbers (NaN or infinity) in {broken[0]}",
+                           "use an earlier copy of the model, or train it again")
+    return ModelFile(network, tokenizer, bundle.header, path)

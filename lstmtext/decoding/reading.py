@@ -1,0 +1,63 @@
+"""Reading a prompt before continuing it: how much of it the model reads, what comes before it, and the
+half-typed end of it left to re-type (token healing, see healing.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import torch
+
+from ..core.device import one_thread
+from ..core.model import State
+from ..core.textfile import check_text
+from ..core.tokenizer import Tokenizer
+from ..options import MAX_PROMPT_CHARS, Sampling
+from .healing import SplitPrefix, TokenTable, split_prefix
+from .inference import Stepper
+from .sampling import sample_stream
+
+LINE_START = "\n"
+
+
+def readable_end(prompt: str) -> str:
+    """The end of `prompt` the model reads: all of it, or for a prompt over `MAX_PROMPT_CHARS` characters what
+    follows its first line break (else word break) within the last `MAX_PROMPT_CHARS`."""
+    if len(prompt) <= MAX_PROMPT_CHARS:
+        return prompt
+    end = prompt[-MAX_PROMPT_CHARS:]
+    for separator in ("\n", " "):
+        cut = end.find(separator)
+        if cut != -1:
+            return end[cut + 1:]
+    return end
+
+
+def reading_context(prefix: str) -> str:
+    """What the model reads before a prompt: a line break, as at the start of a paragraph, or a space when the
+    prompt starts with a lowercase letter, a fragment from the middle of a sentence (so that "my" is read as
+    the word " my" the model knows, not as a word glued to whatever came before)."""
+    return " " if prefix[:1].islower() else LINE_START
+
+
+def start_reading(stepper: Stepper, tokenizer: Tokenizer, prefix: str) -> tuple[bytes, tuple[State, torch.Tensor]]:
+    """The typed end of `prefix` still to re-type, and the model's state (and next logits) after the rest."""
+    prefix = readable_end(check_text(prefix, "the prompt"))
+    text = reading_context(prefix) + prefix
+    split = split_prefix(text, tokenizer) if prefix else SplitPrefix(tokenizer.encode(text), b"")
+    return split.tail, stepper.prime(split.head_ids or tokenizer.encode(LINE_START))
+
+
+def generate_text(stepper: Stepper, table: TokenTable, tokenizer: Tokenizer, prompt: str, length: int,
+                  sampling: Sampling) -> Iterator[str]:
+    """`length` tokens sampled after `prompt`, yielded as text as it is produced (on one CPU thread)."""
+    tail, start = start_reading(stepper, tokenizer, prompt)
+    return one_thread(sample_stream(stepper, start, table, tail, length=length, sampling=sampling,
+                                    generator=seeded_generator(sampling.seed)))
+
+
+def seeded_generator(seed: int | None) -> torch.Generator:
+    """A generator seeded with `seed`, or with fresh randomness for None."""
+    generator = torch.Generator()
+    generator.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
+    return generator

@@ -1,0 +1,269 @@
+"""A training run, start to end: `prepare` (read the corpus, learn or take a tokenizer, choose the sizes, build the
+model), `fit` (the loop, with Ctrl-C and checkpoints), `save` (the best weights and what the run was).
+
+Nothing is written unless training succeeds, so a failed run never replaces a good model. Started by torchrun,
+every process trains on its share of the batch and only rank 0 saves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..core.bundle import Bundle, save_bundle
+from ..core.config import ModelConfig
+from ..core.corpus import batchify, check_length, encode_corpus, held_out_count, hold_out
+from ..core.device import PrecisionChoice, choose_precision, pick_device, seed_everything
+from ..core.model import RecurrentLM
+from ..decoding.healing import TokenTable
+from ..decoding.inference import Stepper
+from ..decoding.reading import generate_text
+from ..core.model_file import read_model
+from ..core.store import ModelStore
+from ..core.textfile import CorpusInfo, inspect_corpus, iter_lines
+from ..core.tokenizer import Tokenizer, tokenizer_from_blobs, train_tokenizer
+from ..errors import BadInput, CorpusError, TrainingInterrupted
+from ..options import ModelShape, Regularization, Sampling, TokenizerConfig, TrainConfig
+from . import distributed
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .loop import Faults, Runtime, Trainer, TrainHooks, TrainingData
+from .memory import check_fits, free_memory, training_memory
+from .progress import StopRequested, TrainObserver, TrainOutcome
+from .signals import StopSignals
+from .sizing import peak_learning_rate, plan_sizes
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What to train and where to save it; every option already checked. `init_from`: a model to fine-tune."""
+
+    tokenizer: TokenizerConfig
+    training: TrainConfig
+    shape: ModelShape
+    regularization: Regularization
+    destination: Path
+    resume: bool = False
+    init_from: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run trains: its tokenizer and its settings, resolved (sizes chosen, precision never "auto")."""
+
+    tokenizer: Tokenizer
+    training: TrainConfig
+    model: ModelConfig
+    sizing: str
+    precision: PrecisionChoice
+
+    def to_dict(self, corpus_sha256: str) -> dict:
+        return {"level": self.tokenizer.level, "training": self.training.to_dict(), "model": self.model.to_dict(),
+                "sizing": self.sizing, "precision_reason": self.precision.reason, "corpus_sha256": corpus_sha256}
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint) -> RunPlan:
+        saved = checkpoint.header["plan"]
+        training = TrainConfig(**saved["training"])
+        reason = saved.get("precision_reason", "chosen")
+        precision = PrecisionChoice(training.precision, f"{reason}, when the run began")
+        if training.precision == "auto":  # a checkpoint from before precisions were resolved in the plan
+            precision = choose_precision("auto", pick_device(training.device))
+            training = replace(training, precision=precision.precision)
+        return cls(tokenizer_from_blobs(saved["level"], checkpoint.tokenizer_blobs), training,
+                   ModelConfig.from_dict(saved["model"]), saved["sizing"], precision)
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    request: TrainRequest
+    plan: RunPlan
+    corpus: CorpusInfo
+    tokens: int
+    network: RecurrentLM
+    data: TrainingData
+    runtime: Runtime
+    checkpoint: Checkpoint | None  # the one to resume from
+    notes: tuple[str, ...]  # what to tell the user before the run starts
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return checkpoint_path(self.request.destination)
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    network: RecurrentLM
+    tokenizer: Tokenizer
+    header: dict
+    outcome: TrainOutcome
+
+
+def checkpoint_path(model_path: Path) -> Path:
+    """Where a run that saves to `model_path` keeps its checkpoint."""
+    return model_path.with_suffix(".ckpt")
+
+
+def train_model(corpus: Path, request: TrainRequest, store: ModelStore, observer: TrainObserver,
+                faults: Faults | None = None) -> SavedRun | None:
+    """Prepare, fit and save; None on processes other than rank 0."""
+    started = time.monotonic()
+    run = prepare(corpus, request, store)
+    for note in run.notes:
+        observer.on_note(note)
+    outcome = fit(run, observer, faults or Faults())
+    return save(run, outcome, time.monotonic() - started) if outcome is not None else None
+
+
+def prepare(corpus: Path, request: TrainRequest, store: ModelStore) -> PreparedRun:
+    info = inspect_corpus(corpus)
+    checkpoint = (_checkpoint_to_resume(checkpoint_path(request.destination), info.sha256) if request.resume
+                  else None)
+    plan, ids, start_note, initial_weights = _plan(request, info, checkpoint, store)
+    training = plan.training
+    seed_everything(training.seed)
+    device, ranks = pick_device(training.device), None
+    if distributed.launched_by_torchrun():
+        ranks, device = distributed.start(device)
+    check_fits(training_memory(plan.model, training.batch_size, training.seq_len), *free_memory(device))
+    network = RecurrentLM(plan.model)
+    if ranks is not None and not ranks.is_main:  # its own dropout draws; DDP copies rank 0's initial weights
+        seed_everything(training.seed + ranks.rank)
+    if initial_weights is not None:
+        network.load_saved_weights(initial_weights)
+    streams, val_streams = hold_out(batchify(ids, training.batch_size),
+                                    held_out_count(len(ids), training.val_fraction, training.eval_tokens))
+    chars_per_token = len(plan.tokenizer.decode(val_streams.ravel())) / val_streams.size
+    data = TrainingData(distributed.shard_streams(streams, ranks) if ranks else streams, val_streams,
+                        chars_per_token)
+    notes = tuple(note for note in (str(plan.precision), start_note, plan.sizing) if note)
+    return PreparedRun(request, plan, info, len(ids), network, data, Runtime(device, training.precision, ranks),
+                       checkpoint, notes)
+
+
+def _plan(request: TrainRequest, info: CorpusInfo, checkpoint: Checkpoint | None, store: ModelStore
+          ) -> tuple[RunPlan, np.ndarray, str | None, dict | None]:
+    """The run's plan, the corpus's token ids, a note on where the run starts from and the weights it starts
+    with: a checkpoint (its own plan; its weights are restored later), a model to fine-tune (its tokenizer,
+    shape and weights), or nothing (a new tokenizer, sizes chosen, new weights)."""
+    if checkpoint is not None:
+        plan = RunPlan.from_checkpoint(checkpoint)
+        return plan, encode_corpus(info, plan.tokenizer, store.token_cache_dir), (
+            f"resuming at step {checkpoint.header['position']['step']:,} from "
+            f"{checkpoint_path(request.destination)} with the settings it started with"), None
+    if request.init_from is not None:
+        base = read_model(request.init_from)
+        config = base.network.config
+        shape = ModelShape(config.cell, config.layers, config.hidden_size, config.embed_size, config.tie_weights)
+        ids = encode_corpus(info, base.tokenizer, store.token_cache_dir)
+        return _new_plan(base.tokenizer, replace(request, shape=shape), ids, info), ids, (
+            f"fine-tuning {base.path}: its {base.tokenizer.level} tokenizer and its "
+            f"{config.layers}×{config.hidden_size} {config.cell.upper()} are kept"), base.network.weights_for_saving()
+    tokenizer = train_tokenizer(iter_lines(info.path), request.tokenizer)
+    ids = encode_corpus(info, tokenizer, store.token_cache_dir)
+    return _new_plan(tokenizer, request, ids, info), ids, None, None
+
+
+def _new_plan(tokenizer: Tokenizer, request: TrainRequest, ids: np.ndarray, corpus: CorpusInfo) -> RunPlan:
+    """Sizes chosen for what the request leaves open (see sizing.py)."""
+    training, shape = request.training, request.shape
+    held_out = held_out_count(len(ids), training.val_fraction, training.eval_tokens)
+    train_tokens = len(ids) - held_out
+    precision, sizing = plan_sizes(tokenizer.level, tokenizer.vocab_size, train_tokens, corpus.chars / len(ids),
+                                   training, shape.hidden_size, shape.layers, request.regularization)
+    check_length(train_tokens, held_out, sizing.seq_len, corpus.path)
+    training = replace(training, seq_len=sizing.seq_len, batch_size=sizing.batch_size, epochs=sizing.epochs,
+                       lr=training.lr or peak_learning_rate(sizing.hidden_size), precision=precision.precision)
+    config = ModelConfig(vocab_size=tokenizer.vocab_size, cell=shape.cell, layers=sizing.layers,
+                         hidden_size=sizing.hidden_size, embed_size=shape.embed_size or sizing.hidden_size,
+                         tie_weights=shape.tie_weights, **sizing.regularization)
+    return RunPlan(tokenizer, training, config, sizing.reason, precision)
+
+
+def progress_sample(tokenizer: Tokenizer, length: int) -> Callable[[RecurrentLM], str]:
+    """A short sample of the model's text for each evaluation: the same seed every time, so samples compare."""
+    table = TokenTable(tokenizer)
+
+    def sample(model: RecurrentLM) -> str:
+        return "".join(generate_text(Stepper(model.eval()), table, tokenizer, "", length, Sampling(seed=0)))
+
+    return sample
+
+
+def fit(run: PreparedRun, observer: TrainObserver, faults: Faults) -> TrainOutcome | None:
+    """Train; Ctrl-C stops after the step with a checkpoint to resume from. None on ranks other than 0."""
+    plan, is_main = run.plan, run.runtime.ranks is None or run.runtime.ranks.is_main
+
+    def write(snapshot: Checkpoint) -> None:
+        save_checkpoint(run.checkpoint_path, replace(
+            snapshot, tokenizer_blobs=plan.tokenizer.blobs(),
+            header={**snapshot.header, "plan": plan.to_dict(run.corpus.sha256)}))
+
+    with StopSignals() as signals:
+        hooks = TrainHooks(observer, progress_sample(plan.tokenizer, plan.training.sample_length),
+                           write if is_main else None, signals.received, faults)
+        try:
+            trainer = Trainer(run.network, plan.training, run.data, run.runtime, hooks)
+            if run.checkpoint is not None:
+                trainer.restore(run.checkpoint)
+            outcome = trainer.run()
+        except StopRequested as stop:
+            raise TrainingInterrupted(stop.step, str(run.checkpoint_path)) from None
+        except KeyboardInterrupt:  # a second Ctrl-C: no new checkpoint, but the last one is whole
+            if run.checkpoint_path.is_file():
+                raise TrainingInterrupted(None, str(run.checkpoint_path)) from None
+            raise
+        finally:
+            distributed.stop()
+    return outcome if is_main else None
+
+
+def save(run: PreparedRun, outcome: TrainOutcome, seconds: float) -> SavedRun:
+    """Write the best weights to the destination and drop the checkpoint: the run is finished."""
+    network = run.network
+    network.load_state_dict(outcome.best_weights)
+    network = network.cpu().eval()
+    header = _model_header(run, outcome, seconds)
+    save_bundle(run.request.destination, Bundle(network.weights_for_saving(), header, run.plan.tokenizer.blobs()))
+    run.checkpoint_path.unlink(missing_ok=True)
+    return SavedRun(network, run.plan.tokenizer, header, outcome)
+
+
+def _model_header(run: PreparedRun, outcome: TrainOutcome, seconds: float) -> dict:
+    """What a saved model says about itself: its settings, its corpus, how it was trained and how well."""
+    plan, info = run.plan, run.corpus
+    return {
+        "lstmtext_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": plan.model.to_dict(),
+        "tokenizer": {"level": plan.tokenizer.level, "vocab_size": plan.tokenizer.vocab_size},
+        "training": plan.training.to_dict(),
+        "corpus": {"name": info.path.name, "bytes": info.bytes, "chars": info.chars, "sha256": info.sha256,
+                   "tokens": int(run.tokens)},
+        "metrics": {"val_loss": outcome.best.val_loss, "val_perplexity": outcome.best.perplexity,
+                    "val_bits_per_char": outcome.best.bits_per_char, "best_step": outcome.best.step},
+        "run": {"steps": outcome.steps, "tokens_seen": outcome.tokens_seen, "train_seconds": outcome.elapsed,
+                "total_seconds": seconds, "device": str(run.runtime.device), "precision": plan.training.precision,
+                "parameters": run.network.parameter_count(), "sizing": plan.sizing},
+    }
+
+
+def _checkpoint_to_resume(path: Path, corpus_sha256: str) -> Checkpoint:
+    if not path.is_file():
+        raise BadInput("there is no checkpoint to resume at {path}", "start training without {name}", field="resume",
+                       path=path)
+    checkpoint = load_checkpoint(path)
+    processes = checkpoint.header.get("processes", 1)
+    if processes != distributed.world_size():
+        raise BadInput(f"the checkpoint {path} was written by {processes} training process(es), this run has "
+                       f"{distributed.world_size()}", f"resume with the same number of processes ({processes})")
+    if checkpoint.header.get("plan", {}).get("corpus_sha256") != corpus_sha256:
+        raise CorpusError("the corpus is not the one the checkpoint {path} was trained on",
+                          "resume with the same corpus file, or start again without {name}", field="resume",
+                          path=path)
+    return checkpoint

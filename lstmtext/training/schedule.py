@@ -1,0 +1,40 @@
+"""The optimizer, its learning-rate schedule and the AWD-LSTM activation penalties."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..core.config import ModelConfig
+from ..options import TrainConfig
+
+_FINAL_LR_FRACTION = 0.1
+
+
+def activation_penalty(raw: torch.Tensor, dropped: torch.Tensor, config: ModelConfig) -> torch.Tensor | float:
+    """AR (the size of the last layer's dropped-out output) and TAR (how much its raw output changes from one
+    step to the next), as AWD-LSTM adds them to the loss; 0 when both are off."""
+    penalty = 0.0
+    if config.activation_reg:
+        penalty = penalty + config.activation_reg * dropped.float().pow(2).mean()
+    if config.temporal_reg and raw.shape[1] > 1:
+        penalty = penalty + config.temporal_reg * (raw[:, 1:] - raw[:, :-1]).float().pow(2).mean()
+    return penalty
+
+
+def learning_rate(config: TrainConfig, step: int, fraction_done: float, total_steps: int | None) -> float:
+    warmup = config.warmup_steps if total_steps is None else min(config.warmup_steps, max(1, total_steps // 10))
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, fraction_done)))
+    return config.lr * (_FINAL_LR_FRACTION + (1 - _FINAL_LR_FRACTION) * cosine)
+
+
+def adamw(parameters: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with its fused kernel where the device has one (about 4× cheaper per step on CPU), else the
+    default implementation."""
+    try:
+        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)

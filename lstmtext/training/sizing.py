@@ -1,0 +1,245 @@
+"""Why this model: every size a run leaves open, chosen from the corpus, the budget and this machine, top to bottom.
+
+1. `plan_sizes`: the precision and this machine's training speed (one probe serves both), then `choose_sizes`.
+2. `probe_speed` / `training_speed`: the FLOP/s of a small LSTM's forward and backward pass, turned into training
+   tokens/s for a model of each hidden size.
+3. `choose_sizes`: window and batch from the corpus; the hidden size that reads `TOKENS_PER_WEIGHT` tokens per
+   weight within the budget (the compute-optimal size) and has no more weights than the corpus can teach.
+4. `regularization_strength`: none, light or strong, from the passes over the corpus and the weights per token.
+5. `peak_learning_rate`: from the hidden size.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+
+from ..core.config import recurrent_parameters, trained_weights
+from ..core.device import PrecisionChoice, autocast, choose_precision, pick_device, precisions_to_measure
+from ..options import DEFAULT_LAYERS, Regularization, TrainConfig
+from . import distributed
+
+DEFAULT_SEQ_LEN = {"char": 64, "word": 35, "bpe": 64, "unigram": 64}
+# Without --epochs/--max-steps/--max-time, train for about this many tokens (at least one epoch).
+DEFAULT_TOKEN_BUDGET = 3_000_000
+MAX_AUTO_EPOCHS = 30
+_SPEED_PROBE_SECONDS = 0.5
+# Measured on 2 cores, light regularization: 3×192 trains at 21k tokens/s (113 GFLOP/s over its weights and
+# the decoder's) where the probe runs at 156-171 GFLOP/s.
+_LSTM_SHARE_OF_STEP = 0.7
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """What auto-sizing picked, and one line saying why."""
+
+    hidden_size: int
+    layers: int
+    seq_len: int
+    batch_size: int
+    epochs: int | None
+    regularization: dict[str, float]
+    reason: str
+
+
+def plan_sizes(level: str, vocab_size: int, train_tokens: int, chars_per_token: float, training: TrainConfig,
+               hidden_size: int | None, layers: int | None, regularization: Regularization
+               ) -> tuple[PrecisionChoice, Sizing]:
+    """The precision a new run trains in and the sizes it leaves open, for a time budget at this machine's
+    measured speed (not under torchrun, where every process must choose alike)."""
+    precision, speed = precision_and_speed(training, vocab_size, layers or DEFAULT_LAYERS)
+    sizing = choose_sizes(level, train_tokens, training, hidden_size, layers, regularization, speed,
+                          chars_per_token, vocab_size, distributed.world_size())
+    return precision, sizing
+
+
+def precision_and_speed(training: TrainConfig, vocab_size: int, layers: int
+                        ) -> tuple[PrecisionChoice, Callable[[int], float] | None]:
+    """The precision to train in, and for a time budget this machine's training speed in it (tokens/s as a
+    function of the hidden size). One probe serves both; none runs under torchrun."""
+    device = pick_device(training.device)
+    candidates = precisions_to_measure(training.precision, device)
+    wants_speed = training.max_time is not None
+    if distributed.launched_by_torchrun() or not (candidates or wants_speed):
+        return choose_precision(training.precision, device), None
+    if candidates:
+        measured = probe_speed(device, layers, candidates)
+        precision = choose_precision(training.precision, device, measured)
+    else:
+        precision = choose_precision(training.precision, device)
+        measured = probe_speed(device, layers, (precision.precision,))
+    speed = training_speed(measured[precision.precision], vocab_size, layers) if wants_speed else None
+    return precision, speed
+
+
+def probe_speed(device: torch.device, layers: int, precisions: tuple[str, ...] = ("fp32",)) -> dict[str, float]:
+    """The FLOP/s at which `device` runs an LSTM's forward and backward pass in each precision, timed on a
+    small one (6 FLOPs per weight and token: forward 2, backward 4). A plain matmul probe was tried first and
+    drifted twice as much as training did on a shared machine."""
+    probe_hidden, batch, length = 256, 32, 64
+    lstm = torch.nn.LSTM(probe_hidden, probe_hidden, layers, batch_first=True).to(device)
+    inputs = torch.randn(batch, length, probe_hidden, device=device)
+    seconds: dict[str, list[float]] = {precision: [] for precision in precisions}
+    probe_started = time.perf_counter()
+    # The first pass of each wakes the thread pool and is not counted; then the fastest of the rest, so that a
+    # neighbour's burst on a shared machine does not shrink the model. Precisions take turns, so a burst slows
+    # each alike.
+    while min(map(len, seconds.values())) < 4 or (
+            time.perf_counter() - probe_started < _SPEED_PROBE_SECONDS * len(precisions)
+            and min(map(len, seconds.values())) < 50):
+        for precision, times in seconds.items():
+            started = time.perf_counter()
+            with autocast(device, precision):
+                outputs, _ = lstm(inputs)
+            outputs.float().sum().backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - started)
+    flops = 6 * recurrent_parameters(probe_hidden, probe_hidden, layers) * batch * length
+    return {precision: flops / min(times[1:]) for precision, times in seconds.items()}
+
+
+def training_speed(flops_per_second: float, vocab_size: int, layers: int) -> Callable[[int], float]:
+    """Estimated training tokens/s of a model with hidden size H, as a function of H: the LSTM rate measured
+    by `probe_speed`, spread over the weights of a model that size, times the share of that rate the whole
+    training step keeps (`_LSTM_SHARE_OF_STEP`, measured)."""
+    def tokens_per_second(hidden: int) -> float:
+        return _LSTM_SHARE_OF_STEP * flops_per_second / (6 * trained_weights(hidden, layers, vocab_size))
+
+    return tokens_per_second
+
+
+def choose_sizes(level: str, train_tokens: int, train: TrainConfig, hidden_size: int | None = None,
+                 layers: int | None = None, regularization: Regularization = Regularization(),
+                 tokens_per_second: Callable[[int], float] | None = None, chars_per_token: float = 1.0,
+                 vocab_size: int = 0, processes: int = 1) -> Sizing:
+    """Pick sequence length, batch size, hidden size, layers and regularization from the corpus and the budget.
+
+    Values the user set are kept. The hidden size is the largest that reads `TOKENS_PER_WEIGHT` tokens per
+    weight within the budget (the compute-optimal size) and has no more weights than the corpus can teach.
+    A time budget is turned into tokens by `tokens_per_second(hidden_size)`, this machine's measured training
+    speed; without that measure, only the corpus decides. Regularization follows from the passes over the
+    corpus the budget allows and the weights (`vocab_size` embeddings included) per training token.
+    """
+    seq_len = train.seq_len or DEFAULT_SEQ_LEN[level]
+    batch_size, batch_note = _batch_size(train, train_tokens, seq_len, processes)
+    layers = layers or DEFAULT_LAYERS
+    epochs = train.epochs
+    if epochs is None and train.max_steps is None and train.max_time is None:
+        epochs = max(1, min(MAX_AUTO_EPOCHS, math.ceil(DEFAULT_TOKEN_BUDGET / max(train_tokens, 1))))
+
+    def tokens_read(size: int) -> float | None:
+        """Training tokens a model of this hidden size reads within the budget; None when unknown."""
+        if epochs:
+            return float(epochs * train_tokens)
+        if train.max_steps:
+            return float(train.max_steps * batch_size * seq_len)
+        return tokens_per_second(size) * train.max_time if tokens_per_second is not None else None
+
+    if hidden_size is None:
+        measured_time = train.max_time is not None and tokens_per_second is not None
+        hidden_size = _compute_optimal_hidden(train_tokens * chars_per_token, layers, tokens_read,
+                                              largest=_HIDDEN_SIZES[-1] if measured_time else _LARGEST_UNTIMED)
+    seen = tokens_read(hidden_size)
+    passes = (train_tokens if seen is None else seen) / max(train_tokens, 1)
+    if epochs:
+        budget = f"{epochs} epoch{'s' if epochs > 1 else ''}"
+    else:
+        budget = f"{train.max_steps} steps" if train.max_steps else f"{train.max_time:g} s"
+    weights_per_token = trained_weights(hidden_size, layers, vocab_size) / max(train_tokens, 1)
+    strength = regularization_strength(passes, weights_per_token)
+    reason = (f"{train_tokens:,} training tokens and a budget of {budget} (about {passes:.1f} passes): "
+              f"{layers}×{hidden_size} {level}-level model, batch {batch_size} × {seq_len} tokens{batch_note}, "
+              f"{'no' if strength == 'none' else strength} regularization")
+    return Sizing(hidden_size, layers, seq_len, batch_size, epochs,
+                  resolve_regularization(regularization, strength, level), reason)
+
+
+def _batch_size(train: TrainConfig, train_tokens: int, seq_len: int, processes: int) -> tuple[int, str]:
+    """The batch (and a note when the user's was lowered): at most one stream per window of the corpus, and an
+    automatic one splits evenly over `processes`. Small corpora get small batches: more updates per epoch
+    matter more than throughput there."""
+    batch_size = train.batch_size or max(4, min(32, train_tokens // (seq_len * 50)))
+    most_streams = max(1, train_tokens // (seq_len + 1))
+    note = ""
+    if batch_size > most_streams:
+        if train.batch_size:
+            note = f" (batch size {train.batch_size:,} lowered: the corpus has {most_streams:,} windows)"
+        batch_size = most_streams
+    if train.batch_size is None:
+        batch_size = max(processes, batch_size // processes * processes)
+    return batch_size, note
+
+
+_HIDDEN_SIZES = (128, 192, 256, 384, 512, 768, 1024)
+_LARGEST_UNTIMED = 512  # without a measured time budget, no wider than this
+_PARAMETERS_PER_CHAR = 5  # no more recurrent weights than this per character of training text
+
+
+# A run reads at least this many training tokens per recurrent weight (the compute-optimal size; the optimum
+# is flat). Measured on tinyshakespeare (held-out last 10%; light regularization; tokens read per weight in
+# brackets): in 92 s 3×192 (3.0) beat 3×128 (11) and 2×192 (5.8): 1.513, 1.539 and 1.534 nats/char; in 300 s
+# 3×256 (3.3) and 3×192 (10) tie at 1.433 and 1.436, ahead of 2×192 (16), 2×256 (5.4) and 2×384 (1.2): 1.450,
+# 1.469 and 1.507. 1.5 keeps the measured best on either side of the speed probe's noise (±20%): 3×256 reads
+# about 1.0 in 92 s, 3×384 about 0.6 in 300 s.
+TOKENS_PER_WEIGHT = 1.5
+
+
+def _teachable_sizes(train_chars: float, layers: int) -> list[int]:
+    """Hidden sizes with no more weights than the corpus can teach (small corpora overfit big models)."""
+    return [size for size in _HIDDEN_SIZES
+            if recurrent_parameters(size, size, layers) <= _PARAMETERS_PER_CHAR * train_chars]
+
+
+def _compute_optimal_hidden(train_chars: float, layers: int, tokens_read: Callable[[int], float | None],
+                            largest: int) -> int:
+    """The largest teachable hidden size up to `largest` that reads `TOKENS_PER_WEIGHT` tokens per weight."""
+    def reads_enough(size: int) -> bool:
+        read = tokens_read(size)
+        return read is None or read >= TOKENS_PER_WEIGHT * recurrent_parameters(size, size, layers)
+
+    fitting = [size for size in _teachable_sizes(train_chars, layers) if size <= largest and reads_enough(size)]
+    return max(fitting, default=_HIDDEN_SIZES[0])
+
+
+def regularization_strength(passes: float, weights_per_token: float) -> str:
+    """None for about one pass over the corpus: it leaves nothing to overfit, and dropout would only slow
+    learning. Beyond, light or strong by the overfitting risk: the passes times the weights (embeddings
+    included) each training token has to teach. A few passes want a little of each (it also carries better to
+    text unlike the corpus); a small corpus seen many times, or far more weights than tokens, needs them all,
+    strongly. Measured on tinyshakespeare (held-out last 10%, 300 s): char 2×256 (risk 7) none 1.521
+    nats/char, light 1.469, strong 1.537; bpe 3×256 (risk 56) light 1.501, strong 1.526; word 3×192 (risk 90)
+    light 1.854, strong 1.784."""
+    if passes < 1.5:
+        return "none"
+    return "light" if passes * weights_per_token < _STRONG_REGULARIZATION_RISK else "strong"
+
+
+_STRONG_REGULARIZATION_RISK = 75
+_REGULARIZATION_PRESETS = {
+    "none": dict(dropout=0.0, input_dropout=0.0, embed_dropout=0.0, weight_drop=0.0, activation_reg=0.0,
+                 temporal_reg=0.0),
+    "light": dict(dropout=0.1, input_dropout=0.05, embed_dropout=0.05, weight_drop=0.1, activation_reg=1.0,
+                  temporal_reg=1.0),
+    "strong": dict(dropout=0.3, input_dropout=0.15, embed_dropout=0.1, weight_drop=0.3, activation_reg=2.0,
+                   temporal_reg=1.0),
+}
+
+
+def resolve_regularization(regularization: Regularization, strength: str, level: str) -> dict[str, float]:
+    """Every regularizer's value: the user's where set, else the preset of this strength."""
+    preset = _REGULARIZATION_PRESETS[strength]
+    values = {name: value if value is not None else preset[name] for name, value in asdict(regularization).items()}
+    if regularization.embed_dropout is None and level == "char":
+        values["embed_dropout"] = 0.0  # a character dropped everywhere at once is not a word made unknown
+    return values
+
+
+def peak_learning_rate(hidden_size: int) -> float:
+    """AdamW's peak rate: 6e-3 up to hidden size 256 (measured best for 2-minute char models, 1e-2 no
+    better), falling as 1/sqrt(width) above it, as wider layers take bigger steps from the same rate."""
+    return 6e-3 * min(1.0, (256 / hidden_size) ** 0.5)
