@@ -19,7 +19,7 @@ import functools
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ from .lab.activations import Inspection, inspect_text
 from .lab.export import ExportReport, export_model
 from .options import (CompletionOptions, GenerationOptions, InspectOptions, ModelShape, Regularization,
                       TokenizerConfig, TrainConfig, completion_options, generation_options)
+from .options.checks import changed
 from .training.loop import Faults
 from .training.progress import QuietObserver, TrainObserver
 from .training.run import TrainRequest, train_model
@@ -160,7 +161,7 @@ class LanguageModel:
 
     def inspect(self, text: str, options: InspectOptions | None = None, **changes) -> Inspection:
         """What the LSTM does at each token of `text` (see `InspectOptions`)."""
-        options = replace(options or InspectOptions(), **changes)
+        options = changed(options, InspectOptions, changes)
         check_text(text, "the text")
         context = self.tokenizer.encode(reading_context(text))
         return inspect_text(self.model, self.tokenizer, context, text, show=options.show, layer=options.layer,
@@ -232,7 +233,7 @@ def train(corpus: str | os.PathLike, shape: ModelShape | None = None, *,
     fine-tunes that model: its tokenizer and shape are kept. Started by torchrun, only rank 0 reports and saves
     (the others return None). `corpus` may be a pipe: it is read once into a temporary file. `faults`: for
     tests, see `training.loop.Faults`."""
-    shape = replace(shape or ModelShape(), **shape_changes)
+    shape = changed(shape, ModelShape, shape_changes)
     store = store or ModelStore()
     if out is None:
         name = name if name is not None else default_model_name(corpus)

@@ -35,9 +35,9 @@ def test_detached_state_keeps_values_but_no_graph():
 
 
 @pytest.mark.parametrize("bad", [dict(cell="transformer"), dict(layers=0), dict(dropout=1.0), dict(hidden_size=0)])
-def test_bad_settings_are_refused(bad):
+def test_bad_settings_read_from_a_file_are_refused(bad):
     with pytest.raises(BadInput):
-        ModelConfig(vocab_size=30, **bad)
+        ModelConfig.from_dict({"vocab_size": 30, **bad})
 
 
 def regularized(**settings):

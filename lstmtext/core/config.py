@@ -11,11 +11,11 @@ from ..options.checks import require
 @dataclass(frozen=True)
 class ModelConfig:
     vocab_size: int
-    cell: str = "lstm"
+    cell: str = ModelShape.cell
     layers: int = DEFAULT_LAYERS
     hidden_size: int = 256
     embed_size: int = 256
-    tie_weights: bool = True
+    tie_weights: bool = ModelShape.tie_weights
     # Training-time regularizers (AWD-LSTM; see model.py): locked dropout between layers and on the output,
     # on the embeddings, whole embedding rows, DropConnect on hidden-to-hidden weights, and the AR/TAR penalties.
     dropout: float = 0.0
@@ -24,13 +24,6 @@ class ModelConfig:
     weight_drop: float = 0.0
     activation_reg: float = 0.0
     temporal_reg: float = 0.0
-
-    def __post_init__(self) -> None:
-        """The same checks as the options it is built from (it is also read from model files)."""
-        require(self.vocab_size > 1, "the vocabulary has fewer than 2 pieces", "train on more text")
-        ModelShape(self.cell, self.layers, self.hidden_size, self.embed_size, self.tie_weights)
-        Regularization(self.dropout, self.input_dropout, self.embed_dropout, self.weight_drop, self.activation_reg,
-                       self.temporal_reg)
 
     @property
     def regularized(self) -> bool:
@@ -47,8 +40,15 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
+        """The settings a model file holds, checked as the options they were made from (built from checked
+        options, a config is not checked again)."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        config = cls(**{k: v for k, v in data.items() if k in known})
+        require(config.vocab_size > 1, "the vocabulary has fewer than 2 pieces", "train on more text")
+        ModelShape(config.cell, config.layers, config.hidden_size, config.embed_size, config.tie_weights)
+        Regularization(config.dropout, config.input_dropout, config.embed_dropout, config.weight_drop,
+                       config.activation_reg, config.temporal_reg)
+        return config
 
 
 def trained_weights(hidden_size: int, layers: int, vocab_size: int) -> int:

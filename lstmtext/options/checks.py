@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from typing import TypeVar
 
 from ..errors import BadInput, OptionError
 
 MAX_SEED = 2 ** 63 - 1
+Options = TypeVar("Options")
+
+
+def changed(options: Options | None, kind: type[Options], changes: dict[str, object]) -> Options:
+    """`options` (None: `kind()`, the defaults) with `changes` made. Options handed down whole are used as they
+    are: they were checked once, when made."""
+    options = options if options is not None else kind()
+    return replace(options, **changes) if changes else options
 
 
 def require(condition: bool, problem: str, fix: str) -> None:

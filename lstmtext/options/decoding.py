@@ -90,8 +90,10 @@ def completion_options(base: CompletionOptions | None = None, /, *, sample: bool
                        **changes: object) -> CompletionOptions:
     """`base` (default: the defaults) with `changes` made, where the sampling fields (temperature, top_k, top_p,
     seed) may be given flat; `sample` turns sampling on or off. Sampling fields are checked even when not
-    sampling: a typo is still a typo."""
+    sampling: a typo is still a typo. Options handed down whole are used as they are (checked once, when made)."""
     base = base or CompletionOptions()
+    if not changes and sample is None:
+        return base
     sampling = _sampling(base.sampling or Sampling(), changes)
     sampled = base.sampling is not None if sample is None else sample
     return replace(base, sampling=sampling if sampled else None, **changes)
@@ -100,6 +102,8 @@ def completion_options(base: CompletionOptions | None = None, /, *, sample: bool
 def generation_options(base: GenerationOptions | None = None, /, **changes: object) -> GenerationOptions:
     """`base` (default: the defaults) with `changes` made, the sampling fields given flat."""
     base = base or GenerationOptions()
+    if not changes:
+        return base
     return replace(base, sampling=_sampling(base.sampling, changes), **changes)
 
 
