@@ -7,7 +7,10 @@ import pytest
 import torch
 
 from lstmtext.options import LongRangeConfig
-from lstmtext.lab.experiment import CUE, PAIRS, VOCABULARY, make_sequences, render, run_long_range
+from lstmtext.core.config import ModelConfig
+from lstmtext.core.model import RecurrentLM
+from lstmtext.lab.experiment import (CUE, PAIRS, VOCABULARY, _training_gaps, make_sequences, open_gates, render,
+                                     run_long_range)
 
 from .conftest import assert_one_line_error
 
@@ -26,7 +29,8 @@ def test_sequences_name_one_subject_exactly_gap_words_before_the_cue():
 
 
 def test_an_lstm_learns_a_short_gap_and_the_run_repeats_with_its_seed():
-    config = LongRangeConfig(gaps=(2, 4), cells=("lstm",), hidden_size=16, steps=250, test_sequences=200, lr=1e-2)
+    config = LongRangeConfig(gaps=(2, 4), cells=("lstm",), hidden_size=16, steps=250, test_sequences=200, lr=1e-2,
+                             curriculum=True)
     steps_seen = []
     first = run_long_range(config, lambda cell, step: steps_seen.append((cell, step)))
     assert steps_seen[-1] == ("lstm", 250) and len(steps_seen) == 250
@@ -61,3 +65,27 @@ def test_the_command_prints_accuracy_per_cell_and_gap(run, tmp_path):
 ])
 def test_bad_experiment_options_fail_with_one_line(run, args, words):
     assert_one_line_error(run("experiment", "long-range", "--no-plot", *args), 2, *words)
+
+
+def test_without_a_curriculum_every_training_gap_is_the_longest_and_with_one_short_gaps_come_often():
+    generator = torch.Generator().manual_seed(0)
+    fixed = _training_gaps(1000, LongRangeConfig(gaps=(10, 100)), generator)
+    assert set(fixed.tolist()) == {100}
+    drawn = _training_gaps(1000, LongRangeConfig(gaps=(10, 100), curriculum=True), generator)
+    assert drawn.min() >= 1 and drawn.max() <= 100 and (drawn <= 10).float().mean() > 0.4
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_gated_cells_start_with_their_memory_open_and_a_plain_rnn_is_left_as_it_is(cell):
+    model = RecurrentLM(ModelConfig(vocab_size=10, cell=cell, layers=1, hidden_size=8, embed_size=8))
+    before = {name: weight.clone() for name, weight in model.state_dict().items()}
+    open_gates(model, 100, torch.Generator().manual_seed(0))
+    after = model.state_dict()
+    if cell == "rnn":
+        assert all(torch.equal(before[name], after[name]) for name in before)
+        return
+    keep = after["rnn.bias_ih_l0"][8:16]  # the LSTM's forget gate, the GRU's update gate
+    assert (keep >= 0).all() and (keep <= torch.log(torch.tensor(100.0))).all() and keep.std() > 0
+    assert (after["rnn.bias_hh_l0"][8:16] == 0).all()
+    if cell == "lstm":
+        assert torch.equal(after["rnn.bias_ih_l0"][:8], -keep)  # the input gate as much closed

@@ -19,10 +19,17 @@ def _percent(share: float) -> str:
     return f"{share:.0%}"
 
 
+def setting(result: LongRangeResult) -> str:
+    """How the models were trained, in a few words."""
+    config = result.config
+    gaps = "gaps from 1 up, short ones often" if config.curriculum else f"every gap {max(config.gaps)}"
+    return f"{config.hidden_size} units, {config.steps:,} steps, {gaps}"
+
+
 def long_range_table(result: LongRangeResult) -> Table:
     config = result.config
-    table = Table(title=f"accuracy at the word that depends on the subject, {config.hidden_size} units, "
-                        f"{config.steps:,} steps", title_justify="left",
+    table = Table(title=f"accuracy at the word that depends on the subject; trained: {setting(result)}",
+                  title_justify="left",
                   caption=f"chance {_percent(result.chance)}; seed {config.seed}", caption_justify="left")
     table.add_column("gap G", justify="right")
     for cell in result.accuracy:
@@ -59,8 +66,7 @@ def plot_png(result: LongRangeResult) -> bytes | None:
         axes.plot(list(by_gap), list(by_gap.values()), marker="o", label=NAMES[cell])
     axes.axhline(result.chance, color="grey", linestyle="--", label="chance")
     axes.set(xlabel="gap G (filler words between the subject and the word it decides)", ylabel="accuracy",
-             ylim=(0, 1.05), title=f"Remembering across a gap: {result.config.hidden_size} units, "
-                                   f"{result.config.steps:,} steps")
+             ylim=(0, 1.05), title=f"Remembering across a gap\n(trained: {setting(result)})")
     axes.legend()
     figure.tight_layout()
     image = io.BytesIO()

@@ -5,8 +5,15 @@ later comes the cue "so", and the word after it is decided by that subject alone
 "When there is fire … there is smoke". The fillers follow a rule that needs the last two words, and the models
 also learn to predict them, so that — as in real text — the state must keep working on what it reads while it
 holds the subject. Same-size LSTM, GRU and plain RNN models (one layer of `hidden_size` units, this package's
-`RecurrentLM`) are trained for the same number of steps on the same sequences, with gaps drawn from 1 to the
-longest, then scored on fresh sequences: accuracy at the dependent word for each gap (chance is 1 / subjects).
+`RecurrentLM`) are trained for the same number of steps on the same sequences, then scored on fresh sequences:
+accuracy at the dependent word for each gap (chance is 1 / subjects).
+
+Two settings. Without a curriculum (the default) every training sequence has the longest gap: from the first
+step the gradient that teaches "panda … China" must cross the whole gap, as Hochreiter & Schmidhuber's 1997 tasks
+ask. A gated cell can carry it only if its gates start open, so the gates' biases are drawn as in chrono
+initialization (Tallec & Ollivier 2018): each unit starts out keeping its memory for between 1 and the longest
+gap steps; a plain RNN has no gate to open. With a curriculum, gaps are drawn from 1 to the longest, short ones
+often: the models learn what the subject decides on short gaps first, then to keep it longer.
 
 Seeded and deterministic on a CPU. Draws nothing: progress goes to a callback.
 """
@@ -49,7 +56,8 @@ class LongRangeResult:
         return {"gaps": list(self.config.gaps), "chance": self.chance,
                 "accuracy": {cell: {str(g): a for g, a in by_gap.items()} for cell, by_gap in self.accuracy.items()},
                 "parameters": self.parameters, "seconds": self.seconds,
-                "settings": {"hidden_size": self.config.hidden_size, "steps": self.config.steps,
+                "settings": {"curriculum": self.config.curriculum, "hidden_size": self.config.hidden_size,
+                             "steps": self.config.steps,
                              "batch_size": self.config.batch_size, "lr": self.config.lr, "seed": self.config.seed}}
 
 
@@ -81,11 +89,32 @@ def render(tokens: torch.Tensor) -> str:
     return " ".join(VOCABULARY[t] for t in tokens.tolist())
 
 
-def _training_gaps(count: int, longest: int, generator: torch.Generator) -> torch.Tensor:
-    """Log-uniform over 1..longest: short gaps often enough to learn what the subject decides, long ones to
-    learn to keep it."""
+def _training_gaps(count: int, config: LongRangeConfig, generator: torch.Generator) -> torch.Tensor:
+    """The longest gap every time; with a curriculum, log-uniform over 1..longest: short gaps often enough to
+    learn what the subject decides, long ones to learn to keep it."""
+    longest = max(config.gaps)
+    if not config.curriculum:
+        return torch.full((count,), longest, dtype=torch.long)
     draw = torch.rand(count, generator=generator) * math.log(longest)
     return draw.exp().round().long().clamp(1, longest)
+
+
+def open_gates(model: RecurrentLM, longest: int, generator: torch.Generator) -> None:
+    """Chrono initialization: gate biases log(u), u uniform in [1, longest], so that unit j starts out keeping about
+    u_j steps of memory: an LSTM's forget gate open (and its input gate as much closed), a GRU's update gate
+    leaning to the old state. A plain RNN is left as it is."""
+    cell, hidden = model.config.cell, model.config.hidden_size
+    if cell == "rnn":
+        return
+    keep = torch.log(torch.empty(hidden).uniform_(1, max(longest, 2), generator=generator))
+    with torch.no_grad():
+        for name, bias in model.rnn.named_parameters():
+            if not name.startswith("bias_"):
+                continue
+            if cell == "lstm":  # gates i, f, g, o
+                bias[:2 * hidden] = torch.cat([-keep, keep]) if name.startswith("bias_ih") else 0.0
+            else:  # gru: gates r, z, n
+                bias[hidden:2 * hidden] = keep if name.startswith("bias_ih") else 0.0
 
 
 def train_one(cell: str, config: LongRangeConfig, on_step: Callable[[int], None]) -> tuple[RecurrentLM, float]:
@@ -93,11 +122,13 @@ def train_one(cell: str, config: LongRangeConfig, on_step: Callable[[int], None]
     generator = torch.Generator().manual_seed(config.seed)
     model = RecurrentLM(ModelConfig(vocab_size=len(VOCABULARY), cell=cell, layers=1,
                                     hidden_size=config.hidden_size, embed_size=config.hidden_size))
+    if not config.curriculum:  # its own generator: every cell still reads the same sequences
+        open_gates(model, max(config.gaps), torch.Generator().manual_seed(config.seed + 1))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
     started = time.perf_counter()
     model.train()
     for step in range(1, config.steps + 1):
-        gaps = _training_gaps(config.batch_size, max(config.gaps), generator)
+        gaps = _training_gaps(config.batch_size, config, generator)
         tokens, answers = make_sequences(gaps, config.sequence_length, generator)
         logits, _ = model(tokens)  # (B, T, V)
         running_text = F.cross_entropy(logits[:, :-2].flatten(0, 1), tokens[:, 1:-1].flatten())

@@ -4,12 +4,13 @@ made, each default written once, each error naming its field (`errors.OptionErro
 from .checks import MAX_SEED
 from .decoding import (MAX_BEAM_WIDTH, MAX_COMPLETION_TOKENS, MAX_COMPLETIONS, MAX_PROMPT_CHARS, SAMPLING_FIELDS,
                        UNTIL, CompletionOptions, GenerationOptions, Sampling, completion_options, generation_options)
-from .lab import EXPORT_FORMATS, QUICK_LONG_RANGE, SHOWN, InspectOptions, LongRangeConfig, check_export_format
+from .lab import (CURRICULUM_LONG_RANGE, EXPORT_FORMATS, SHOWN, InspectOptions, LongRangeConfig, check_export_format,
+                  quick_long_range)
 from .training import (CELLS, DEFAULT_LAYERS, DEFAULT_VOCAB_SIZE, DEVICES, LEVELS, PRECISIONS, ModelShape,
                        Regularization, TokenizerConfig, TrainConfig)
 
 __all__ = ["MAX_SEED", "MAX_BEAM_WIDTH", "MAX_COMPLETION_TOKENS", "MAX_COMPLETIONS", "MAX_PROMPT_CHARS",
            "SAMPLING_FIELDS", "UNTIL", "CompletionOptions", "GenerationOptions", "Sampling", "completion_options",
-           "generation_options", "EXPORT_FORMATS", "QUICK_LONG_RANGE", "SHOWN", "InspectOptions", "LongRangeConfig",
+           "generation_options", "EXPORT_FORMATS", "CURRICULUM_LONG_RANGE", "quick_long_range", "SHOWN", "InspectOptions", "LongRangeConfig",
            "check_export_format", "CELLS", "DEFAULT_LAYERS", "DEFAULT_VOCAB_SIZE", "DEVICES", "LEVELS",
            "PRECISIONS", "ModelShape", "Regularization", "TokenizerConfig", "TrainConfig"]
