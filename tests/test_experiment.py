@@ -8,9 +8,8 @@ import torch
 
 from lstmtext.options import LongRangeConfig
 from lstmtext.core.config import ModelConfig
-from lstmtext.core.model import RecurrentLM
-from lstmtext.lab.experiment import (CUE, PAIRS, VOCABULARY, _training_gaps, make_sequences, open_gates, render,
-                                     run_long_range)
+from lstmtext.core.model import RecurrentLM, open_gates
+from lstmtext.lab.experiment import CUE, PAIRS, VOCABULARY, _training_gaps, make_sequences, render, run_long_range
 
 from .conftest import assert_one_line_error
 

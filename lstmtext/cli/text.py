@@ -90,6 +90,10 @@ def train(
     checkpoint_every: Optional[int] = typer.Option(None, help="Also write a checkpoint every N steps."),
     checkpoint_minutes: float = typer.Option(TrainConfig.checkpoint_minutes,
                                              help="Write a checkpoint every M minutes of training."),
+    chrono_init: bool = typer.Option(False, "--chrono-init", help="Start the LSTM's forget gates (a GRU's update "
+                                                                  "gates) open, keeping memory for up to --seq-len "
+                                                                  "steps (chrono initialization): a short run "
+                                                                  "learns long dependencies sooner."),
 ) -> None:
     """Tokenize CORPUS and train a language model on it, with a live display of progress. Ctrl-C stops after
     the current step and saves a checkpoint to resume from (a second Ctrl-C stops at once)."""
@@ -98,7 +102,8 @@ def train(
     regularization = Regularization(dropout, input_dropout, embed_dropout, weight_drop, ar, tar)
     training = TrainConfig(seq_len=seq_len, batch_size=batch_size, lr=lr, clip=clip, epochs=epochs,
                            max_steps=max_steps, max_time=max_time, seed=seed, precision=precision, device=device,
-                           checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes)
+                           checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes,
+                           chrono_init=chrono_init)
     if name is not None and out is not None:
         raise BadInput("--name and --out both given", "use --name to save into the store, or --out for a file")
     if name is not None:

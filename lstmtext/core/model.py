@@ -147,3 +147,21 @@ def _stack_layer_states(states: list) -> State:
     if isinstance(states[0], tuple):
         return tuple(torch.cat(parts) for parts in zip(*states))
     return torch.cat(states)
+
+
+def open_gates(model: RecurrentLM, longest: int, generator: torch.Generator) -> None:
+    """Chrono initialization (Tallec & Ollivier 2018): gate biases log(u), u uniform in [1, longest], so that unit j
+    starts out keeping about u_j steps of memory: an LSTM's forget gate open (and its input gate as much closed), a
+    GRU's update gate leaning to the old state. A plain RNN is left as it is. Every layer alike."""
+    cell, hidden = model.config.cell, model.config.hidden_size
+    if cell == "rnn":
+        return
+    keep = torch.log(torch.empty(hidden).uniform_(1, max(longest, 2), generator=generator))
+    with torch.no_grad():
+        for name, bias in model.rnn.named_parameters():
+            if not name.startswith("bias_"):
+                continue
+            if cell == "lstm":  # gates i, f, g, o
+                bias[:2 * hidden] = torch.cat([-keep, keep]) if name.startswith("bias_ih") else 0.0
+            else:  # gru: gates r, z, n
+                bias[hidden:2 * hidden] = keep if name.startswith("bias_ih") else 0.0

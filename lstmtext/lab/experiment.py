@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from ..core.config import ModelConfig
 from ..options import LongRangeConfig
 from ..core.device import seed_everything
-from ..core.model import RecurrentLM
+from ..core.model import RecurrentLM, open_gates
 
 PAIRS = (("fire", "smoke"), ("panda", "China"), ("bird", "nest"), ("river", "sea"), ("bee", "honey"),
          ("storm", "rain"), ("cat", "mouse"), ("key", "door"))
@@ -97,24 +97,6 @@ def _training_gaps(count: int, config: LongRangeConfig, generator: torch.Generat
         return torch.full((count,), longest, dtype=torch.long)
     draw = torch.rand(count, generator=generator) * math.log(longest)
     return draw.exp().round().long().clamp(1, longest)
-
-
-def open_gates(model: RecurrentLM, longest: int, generator: torch.Generator) -> None:
-    """Chrono initialization: gate biases log(u), u uniform in [1, longest], so that unit j starts out keeping about
-    u_j steps of memory: an LSTM's forget gate open (and its input gate as much closed), a GRU's update gate
-    leaning to the old state. A plain RNN is left as it is."""
-    cell, hidden = model.config.cell, model.config.hidden_size
-    if cell == "rnn":
-        return
-    keep = torch.log(torch.empty(hidden).uniform_(1, max(longest, 2), generator=generator))
-    with torch.no_grad():
-        for name, bias in model.rnn.named_parameters():
-            if not name.startswith("bias_"):
-                continue
-            if cell == "lstm":  # gates i, f, g, o
-                bias[:2 * hidden] = torch.cat([-keep, keep]) if name.startswith("bias_ih") else 0.0
-            else:  # gru: gates r, z, n
-                bias[hidden:2 * hidden] = keep if name.startswith("bias_ih") else 0.0
 
 
 def train_one(cell: str, config: LongRangeConfig, on_step: Callable[[int], None]) -> tuple[RecurrentLM, float]:

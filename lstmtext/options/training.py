@@ -103,6 +103,7 @@ class TrainConfig:
     sample_length: int = 120
     checkpoint_every: int | None = None  # steps
     checkpoint_minutes: float | None = 10.0
+    chrono_init: bool = False  # the gates start open for about seq_len steps (core/model.py: open_gates)
 
     def __post_init__(self) -> None:
         check_choice("precision", self.precision, PRECISIONS)

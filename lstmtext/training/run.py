@@ -14,13 +14,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .. import __version__
 from ..core.bundle import Bundle, save_bundle
 from ..core.config import ModelConfig
 from ..core.corpus import batchify, check_length, encode_corpus, held_out_count, hold_out
 from ..core.device import PrecisionChoice, choose_precision, pick_device, seed_everything
-from ..core.model import RecurrentLM
+from ..core.model import RecurrentLM, open_gates
 from ..decoding.healing import TokenTable
 from ..decoding.inference import Stepper
 from ..decoding.reading import generate_text
@@ -136,6 +137,8 @@ def prepare(corpus: Path, request: TrainRequest, store: ModelStore) -> PreparedR
         seed_everything(training.seed + ranks.rank)
     if initial_weights is not None:
         network.load_saved_weights(initial_weights)
+    elif training.chrono_init:
+        open_gates(network, training.seq_len, torch.Generator().manual_seed(training.seed))
     streams, val_streams = hold_out(batchify(ids, training.batch_size),
                                     held_out_count(len(ids), training.val_fraction, training.eval_tokens))
     chars_per_token = len(plan.tokenizer.decode(val_streams.ravel())) / val_streams.size
