@@ -239,3 +239,16 @@ def test_init_from_fine_tunes_an_existing_model_with_its_tokenizer(lord_models, 
     assert tuned.evals[0].val_loss < fresh.evals[0].val_loss / 2  # it starts from what it knew
     assert lstmtext.load(tmp_path / "tuned.lstm").tokenizer.blobs() == base.tokenizer.blobs()
     assert lstmtext.load(tmp_path / "fresh.lstm").tokenizer.blobs() != base.tokenizer.blobs()
+
+
+def test_chrono_init_starts_the_forget_gates_open_and_is_recorded(tiny_corpus, tmp_path):
+    def forget_bias(chrono: bool):
+        result = lstmtext.train(tiny_corpus, tokenizer=TokenizerConfig("char"), layers=1, hidden_size=16,
+                                training=TrainConfig(seq_len=16, batch_size=2, max_steps=1, chrono_init=chrono),
+                                out=tmp_path / f"{chrono}.lstm")
+        assert result.model.header["training"]["chrono_init"] is chrono
+        return result.model.model.state_dict()["rnn.bias_ih_l0"][16:32]  # the forget gate (i, f, g, o)
+
+    opened, plain = forget_bias(True), forget_bias(False)
+    assert opened.mean() > 1.0 and (opened > -0.01).all()  # log(u), u in [1, seq_len]: up to log 16
+    assert plain.abs().mean() < 0.3
