@@ -28,8 +28,9 @@ def show_long_gap(model: lstmtext.LanguageModel, prompt: str, animal: str, home:
     where = "" if rank == 1 else (f"; {answer} ranks {rank}, {ranked[rank - 1].probability:.1%}" if rank
                                   else f"; {answer} is not among the {SEARCHED} most likely")
     print(f"{prompt} …")
-    print(f"   {'✓' if rank == 1 else '✗'} {shown}   ('{animal}' was {len(prompt) - len(f'The {animal}')} characters "
-          f"back; the answer is {home}{where})")
+    back = len(prompt) - len(f"The {animal}")
+    print(f"   {'✓' if rank == 1 else '✗'} {shown}   ('{animal}' was {back} characters back; the answer is "
+          f"{home}{where})")
     return rank == 1
 
 

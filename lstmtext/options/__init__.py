@@ -11,6 +11,7 @@ from .training import (CELLS, DEFAULT_LAYERS, DEFAULT_VOCAB_SIZE, DEVICES, LEVEL
 
 __all__ = ["MAX_SEED", "MAX_BEAM_WIDTH", "MAX_COMPLETION_TOKENS", "MAX_COMPLETIONS", "MAX_PROMPT_CHARS",
            "SAMPLING_FIELDS", "UNTIL", "CompletionOptions", "GenerationOptions", "Sampling", "completion_options",
-           "generation_options", "EXPORT_FORMATS", "CURRICULUM_LONG_RANGE", "quick_long_range", "SHOWN", "InspectOptions", "LongRangeConfig",
+           "generation_options", "EXPORT_FORMATS", "CURRICULUM_LONG_RANGE", "quick_long_range", "SHOWN",
+           "InspectOptions", "LongRangeConfig",
            "check_export_format", "CELLS", "DEFAULT_LAYERS", "DEFAULT_VOCAB_SIZE", "DEVICES", "LEVELS",
            "PRECISIONS", "ModelShape", "Regularization", "TokenizerConfig", "TrainConfig"]
