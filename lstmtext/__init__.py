@@ -9,8 +9,9 @@ option types of `lstmtext.options`. Interfaces (cli/, and later a server or a la
 __version__ = "0.1.0"
 
 _HOMES = {
-    "api": ("load", "train", "train_tokenizer", "LanguageModel", "Completion", "TokenScore", "Evaluation",
-            "TrainResult"),
+    "api": ("load", "train", "train_tokenizer", "LanguageModel", "TrainResult"),
+    "results": ("Completion", "TokenScore", "Evaluation"),
+    "session": ("Session",),
     "core.store": ("ModelStore", "StoredModel", "check_name", "default_model_name"),
     "core.textfile": ("check_path", "check_text", "decode_utf8"),
     "core.files": ("atomic_write", "check_output_file"),

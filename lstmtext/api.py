@@ -15,16 +15,19 @@ progress goes to an optional observer (see `training.progress.TrainObserver`).
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import os
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .core.bundle import Bundle, save_bundle
+from .core.cache import NeuralCache
 from .core.config import ModelConfig
 from .core.corpus import batchify, bptt_windows, encode_corpus
 from .core.files import check_output_file
@@ -35,7 +38,7 @@ from .core.textfile import check_text, inspect_corpus, iter_lines, readable_copy
 from .core.tokenizer import Tokenizer, train_tokenizer as learn_tokenizer
 from .core.tokenizer_stats import TokenizerStats, tokenizer_stats
 from .decoding.healing import TokenTable
-from .decoding.inference import Stepper
+from .decoding.inference import CachedStepper, Stepper
 from .decoding.reading import LINE_START, generate_text, reading_context, seeded_generator, start_reading
 from .decoding.search import NEXT_TOKEN, Found, StopRule, beam_search, sample_completions
 from .errors import CorpusError, OptionError
@@ -43,7 +46,11 @@ from .lab.activations import Inspection, inspect_text
 from .lab.export import ExportReport, export_model
 from .options import (CompletionOptions, GenerationOptions, InspectOptions, ModelShape, Regularization,
                       TokenizerConfig, TrainConfig, completion_options, generation_options)
+from .options.adaptation import AdaptOptions, default_adaptation, session_adaptation
 from .options.checks import changed
+from .results import Completion, Evaluation, TokenScore
+from .session import Session
+from .training.adaptation import Adapter
 from .training.loop import Faults
 from .training.progress import QuietObserver, TrainObserver
 from .training.run import TrainRequest, train_model
@@ -51,37 +58,6 @@ from .training.scoring import LN2, stream_nll
 from .training import distributed
 
 _EVAL_BATCH = 16
-
-
-@dataclass(frozen=True)
-class TokenScore:
-    text: str  # the token's text (bytes that are not whole characters shown as \xNN)
-    log_prob: float
-
-
-@dataclass(frozen=True)
-class Completion:
-    prompt: str
-    text: str  # what follows the prompt
-    probability: float  # given the prompt (see `search`); completions returned together sum to at most 1
-    tokens: tuple[TokenScore, ...]  # the most likely token path, starting with any that re-type the prompt's end
-    retyped: str = ""  # the end of the prompt those first tokens re-type (token healing)
-
-    def to_dict(self) -> dict:
-        return {"text": self.text, "probability": self.probability,
-                "tokens": [asdict(token) for token in self.tokens]}
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    bits_per_char: float
-    nats_per_char: float
-    perplexity: float
-    tokens: int
-    chars: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class LanguageModel:
@@ -167,20 +143,71 @@ class LanguageModel:
         return inspect_text(self.model, self.tokenizer, context, text, show=options.show, layer=options.layer,
                             units=list(options.units) or None, count=options.count)
 
-    def evaluate(self, path: str | os.PathLike) -> Evaluation:
-        """Perplexity and bits/nats per character of a text file (or a pipe) under this model."""
+    @property
+    def adaptation(self) -> AdaptOptions:
+        """How this model learns from what it reads: the settings stored in its file when it was trained (or
+        the defaults for its tokenizer level, for a model from before they were stored)."""
+        stored = self.header.get("adaptation")
+        return AdaptOptions.from_dict(stored) if stored else default_adaptation(self.tokenizer.level)
+
+    def evaluate(self, path: str | os.PathLike, *, adapt: bool = False, adaptation: AdaptOptions | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> Evaluation:
+        """Perplexity and bits/nats per character of a text file (or a pipe) under this model. With `adapt`,
+        the model learns from the text as it reads it (dynamic evaluation, see `AdaptOptions`; default: this
+        model's `adaptation`), every token scored by weights that have seen only the text before it; this
+        model itself is not changed. `progress(tokens_done, tokens)` is called as the adapting scoring goes."""
         with readable_copy(path, self.cache_dir.parent) as readable:
             info = inspect_corpus(readable)
             ids = encode_corpus(info, self.tokenizer, self.cache_dir)
         if len(ids) < 2:
             raise CorpusError(f"{path} is too short to evaluate (fewer than 2 tokens)", "pass a longer text")
-        seq_len = self.header.get("training", {}).get("seq_len") or 64
-        streams = batchify(ids, max(1, min(_EVAL_BATCH, len(ids) // (seq_len + 1))))
-        nats, scored = stream_nll(self.model, bptt_windows(streams, seq_len), self.device, "fp32")
+        started = time.perf_counter()
+        if adapt:
+            adaptation = adaptation or self.adaptation
+            reading = Adapter(copy.deepcopy(self.model), adaptation).read(ids, progress=progress)
+            nats, scored = float(reading.nats.sum()), len(reading.nats)
+        else:
+            seq_len = self.header.get("training", {}).get("seq_len") or 64
+            streams = batchify(ids, max(1, min(_EVAL_BATCH, len(ids) // (seq_len + 1))))
+            nats, scored = stream_nll(self.model, bptt_windows(streams, seq_len), self.device, "fp32")
+        seconds = time.perf_counter() - started
         nats_per_token = nats / max(scored, 1)
         nats_per_char = nats_per_token * len(ids) / info.chars
         return Evaluation(nats_per_char / LN2, nats_per_char, math.exp(min(nats_per_token, 50.0)), len(ids),
-                          info.chars)
+                          info.chars, round(seconds, 3), adaptation if adapt else None)
+
+    def session(self, adaptation: AdaptOptions | None = None, *, adapting: bool = True) -> Session:
+        """A writing session over this model: it learns from the text it reads (`Session.read`), in the
+        background, and completes with what it has learned (see session.py). `adaptation`: default this
+        model's own, with the cache heard more (`options.adaptation.session_adaptation`)."""
+        return Session(self, adaptation or session_adaptation(self.adaptation), adapting=adapting)
+
+    def adapted(self, texts: dict[str, str], adaptation: AdaptOptions | None = None, *,
+                progress: Callable[[int, int], None] | None = None) -> LanguageModel:
+        """A new model: this one after learning from `texts` (name → text, each read once from a line start, in
+        order, by the rule of `evaluate(adapt=True)`); its header says what it learned from. This model is not
+        changed. `progress(tokens_read, tokens)` is called as it goes."""
+        adaptation = adaptation or self.adaptation
+        adapter = Adapter(copy.deepcopy(self.model), adaptation)
+        encoded = {name: self.tokenizer.encode(reading_context(text) + check_text(text, name))
+                   for name, text in texts.items()}
+        total, done = sum(len(ids) - 1 for ids in encoded.values()), 0
+        for ids in encoded.values():
+            adapter.read(ids, progress=progress and (lambda read, _, start=done: progress(start + read, total)))
+            done += len(ids) - 1
+        learned = [{"name": name, "chars": len(texts[name]), "tokens": len(ids)} for name, ids in encoded.items()]
+        adapted = {"from": self.path.name if self.path else None, "texts": learned, "steps": adapter.steps,
+                   "adaptation": adaptation.to_dict()}
+        header = {**self.header, "adapted": [*self.header.get("adapted", []), adapted]}  # oldest first
+        return LanguageModel(adapter.model, self.tokenizer, header, None, self.cache_dir)
+
+    def with_network(self, network: RecurrentLM, cache: NeuralCache | None = None) -> LanguageModel:
+        """A sibling model with other weights of the same shape (the same tokenizer and header), ready to step;
+        with `cache`, its predictions mix in that neural cache."""
+        sibling = LanguageModel(network, self.tokenizer, self.header, self.path, self.cache_dir)
+        sibling.__dict__["_tokens"] = self._tokens
+        sibling.__dict__["_stepper"] = CachedStepper(network, cache) if cache is not None else Stepper(network)
+        return sibling
 
     def export(self, path: str | os.PathLike, fmt: str, sample_text: str = "When there is fire") -> ExportReport:
         """Write this model as ONNX or TorchScript (see lab/export.py), traced on `sample_text` and checked on it."""

@@ -31,7 +31,9 @@ def test_evaluate_reports_consistent_figures(tiny_model, tiny_corpus):
     assert result.bits_per_char == pytest.approx(result.nats_per_char / math.log(2))
     assert result.perplexity == pytest.approx(math.exp(result.nats_per_char))  # one char per token
     assert 0.5 < result.bits_per_char < 8
-    assert set(result.to_dict()) == {"bits_per_char", "nats_per_char", "perplexity", "tokens", "chars"}
+    assert set(result.to_dict()) == {"bits_per_char", "nats_per_char", "perplexity", "tokens", "chars", "seconds",
+                                     "tokens_per_second"}
+    assert result.seconds > 0 and result.tokens_per_second == pytest.approx(result.tokens / result.seconds)
 
 
 @pytest.mark.parametrize("call", [lambda m: m.generate(length=0), lambda m: m.next_tokens("x", n=0)])

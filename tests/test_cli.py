@@ -66,7 +66,8 @@ def test_train_saves_a_default_model_that_every_command_uses(run, trained, tiny_
     assert completed.exit_code == 0 and completed.stdout.startswith("When there is fire")
     assert len(completed.stdout.rstrip("\n")) > len("When there is fire")
     evaluation = run("eval", tiny_corpus, "--json")
-    assert set(json.loads(evaluation.stdout)) == {"bits_per_char", "nats_per_char", "perplexity", "tokens", "chars"}
+    assert set(json.loads(evaluation.stdout)) == {"bits_per_char", "nats_per_char", "perplexity", "tokens", "chars",
+                                                  "seconds", "tokens_per_second"}
     assert "bits per char" in run("eval", tiny_corpus).stdout
 
 

@@ -179,3 +179,30 @@ def test_typing_what_the_ghost_text_shows_keeps_the_rest_without_asking_the_mode
 def test_bad_settings_are_refused(name, value, problem):
     with pytest.raises(ValueError, match=problem):
         parse_setting(Settings(), name, value)
+
+
+NAME_LINES = ("The wizard Zorbulax is here, my lord.", "Yes, my lord. Zorbulax waits at the gate.")
+
+
+@pytest.mark.parametrize("adapt", ["on", "off"])
+def test_a_made_up_name_typed_twice_comes_back_as_ghost_text_only_when_adapting(lord_models, tmp_path, adapt):
+    model = lord_models["char"].session()
+    repl = Repl(model, Console(file=io.StringIO(), width=120))
+    with create_pipe_input() as pipe:
+        session = Session(repl, pipe, tmp_path / "history")
+        session.type(f":adapt {adapt}{ENTER}")
+        for count, line in enumerate(NAME_LINES, start=1):
+            session.type(line + ENTER)
+            wait_for(lambda: session.output().count("probability") == count)
+        model.wait()
+        assert model.learned_texts == (2 if adapt == "on" else 0)
+        expected = model.suggest("My lord, Zor")
+        session.type("My lord, Zor")
+        wait_for(lambda: session.buffer.text == "My lord, Zor" and session.ghost_text() == expected)
+        assert expected.startswith("bulax") == (adapt == "on")
+        session.type(ENTER + ":forget" + ENTER)
+        wait_for(lambda: "back to the trained model" in session.output())
+        assert not model.suggest("My lord, Zor").startswith("bulax")
+        session.type(":quit" + ENTER)
+        session.thread.join(10)
+    model.close()

@@ -8,11 +8,12 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from .. import ModelStore, __version__, check_text, decode_utf8, use_free_cores
+from .. import ModelStore, __version__, check_path, check_text, decode_utf8, use_free_cores
 from ..errors import LstmtextError, Spelling
 from ..options import MAX_PROMPT_CHARS
 
@@ -113,6 +114,14 @@ def read_text_argument(text: str, what: str) -> str:
         err_console().print(f"{what} is {len(text):,} characters long: the model reads about its last "
                             f"{MAX_PROMPT_CHARS:,}", style="dim")
     return text
+
+
+def read_text_file(path: Path) -> str:
+    """The whole of a UTF-8 text file, or of stdin for "-"."""
+    if str(path) == "-":
+        return decode_utf8(sys.stdin.buffer.read(), "the text on stdin")
+    check_path(path)
+    return decode_utf8(path.read_bytes(), str(path))
 
 
 def _version(value: bool) -> None:

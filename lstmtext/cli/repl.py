@@ -30,6 +30,7 @@ Tab or Right accepts it, Alt-Right accepts one word. Ctrl-C clears the line, Ctr
   :max-tokens N    longest completion                  :length N   tokens to generate in :mode generate
   :temperature T   sampling temperature                :top-k K / :top-p P   sampling filters (0: off)
   :sample on|off   sampled completions instead of the most likely ones
+  :adapt on|off    learn from every line you enter (on by default)   :forget   back to the trained model
   :model NAME      switch to another model             :settings   show the settings    :quit   leave"""
 
 ReadLine = Callable[[str], str]  # raises EOFError at the end of input, KeyboardInterrupt on Ctrl-C
@@ -42,6 +43,7 @@ class Settings:
 
     mode: str = "complete"
     sample: bool = False
+    adapt: bool = True
     completion: CompletionOptions = CompletionOptions()
     generation: GenerationOptions = GenerationOptions()
 
@@ -54,7 +56,8 @@ class Settings:
         sampling = self.generation.sampling
         values = {"mode": self.mode, "n": self.completion.n, "until": self.completion.until,
                   "max-tokens": self.completion.max_tokens, "length": self.generation.length,
-                  "sample": "on" if self.sample else "off", "temperature": sampling.temperature,
+                  "sample": "on" if self.sample else "off", "adapt": "on" if self.adapt else "off",
+                  "temperature": sampling.temperature,
                   "top-k": sampling.top_k or 0, "top-p": sampling.top_p or 0}
         return ", ".join(f"{name}={value}" for name, value in values.items())
 
@@ -69,7 +72,8 @@ class ReplSpelling(Spelling):
         return f"{self.name(field)} {value}"
 
 
-_CHOICES = {"mode": MODES, "sample": ("on", "off")}
+_CHOICES = {"mode": MODES, "sample": ("on", "off"), "adapt": ("on", "off")}
+_SWITCHES = ("sample", "adapt")
 # Where each other setting lives and what it reads; 0 turns top-k and top-p off.
 _FIELDS = {"n": ("completion", int), "until": ("completion", str), "max_tokens": ("completion", int),
            "length": ("generation", int), "temperature": ("sampling", float), "top_k": ("sampling", int),
@@ -82,7 +86,7 @@ def parse_setting(settings: Settings, name: str, value: str) -> Settings:
     if field in _CHOICES:
         if value not in _CHOICES[field]:
             raise ValueError(f":{name} takes one of {', '.join(_CHOICES[field])}")
-        return replace(settings, **{field: value == "on" if field == "sample" else value})
+        return replace(settings, **{field: value == "on" if field in _SWITCHES else value})
     if field not in _FIELDS:
         raise ValueError(f"unknown command :{name} (try :help)")
     where, kind = _FIELDS[field]
@@ -110,7 +114,9 @@ def _current(settings: Settings, where: str, field: str) -> object:
 
 
 class Repl:
-    """The loop and its state: the model, the settings, and the draft being written in choose mode."""
+    """The loop and its state: the model, the settings, and the draft being written in choose mode. The model
+    is anything that completes (a `lstmtext.Session` or a `LanguageModel`); one that can `read` learns from the
+    lines entered while `:adapt` is on."""
 
     def __init__(self, model, console: Console, load_model: Callable[[str], object] | None = None) -> None:
         self.model = model
@@ -147,6 +153,12 @@ class Repl:
             if not self.handle(line):
                 return 0
 
+    def learn(self, text: str) -> None:
+        """Learn from a line entered (in the background: the next keystroke does not wait)."""
+        read = getattr(self.model, "read", None)
+        if self.settings.adapt and read is not None and text.strip():
+            read(text)
+
     def handle(self, line: str) -> bool:
         """Act on one line; False means leave."""
         if line.startswith(":"):
@@ -155,8 +167,10 @@ class Repl:
             if self.settings.mode == "choose":
                 self.choose(line)
             elif self.settings.mode == "generate" and line:
+                self.learn(line)
                 self.show_sample(line)
             elif line:
+                self.learn(line)
                 self.show_completions(line)
         except LstmtextError as error:
             self.say_error(f"error: {error}")
@@ -178,6 +192,8 @@ class Repl:
             self.console.print(HELP, markup=False)
         elif name == "settings":
             self.console.print(self.settings.shown())
+        elif name == "forget":
+            self.forget()
         elif len(args) != 1:
             self.say_error(f"usage: :{name} VALUE (try :help)")
         elif name == "model":
@@ -193,15 +209,25 @@ class Repl:
                 self.draft, self.choices = "", []
         return True
 
+    def forget(self) -> None:
+        forget = getattr(self.model, "forget", None)
+        if forget is None:
+            self.say_error("this model does not learn here, so there is nothing to forget")
+            return
+        forget()
+        self.console.print(Text("forgotten: back to the trained model", style="dim"))
+
     def switch_model(self, name: str) -> None:
         if self.load_model is None:
             self.say_error("switching models is not available here")
             return
         try:
-            self.model = self.load_model(name)
+            model = self.load_model(name)
         except LstmtextError as error:
             self.say_error(f"error: {error}")
             return
+        getattr(self.model, "close", lambda: None)()  # a session's learning thread
+        self.model = model
         self.console.print(Text(f"model: {self.model.path}", style="dim"))
 
     def show_completions(self, prefix: str) -> None:
@@ -230,6 +256,7 @@ class Repl:
         else:
             if self.draft:
                 self.console.print(Text(self.draft, style="bold"))
+                self.learn(self.draft)
             self.draft, self.choices = "", []
             return
         self.choices = self.model.next_tokens(self.draft, n=self.settings.completion.n)

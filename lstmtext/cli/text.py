@@ -16,7 +16,7 @@ from ..errors import BadInput, TrainingInterrupted
 from ..options import (CELLS, DEFAULT_LAYERS, LEVELS, CompletionOptions, GenerationOptions, ModelShape,
                        Regularization, Sampling, TokenizerConfig, TrainConfig)
 from .common import (FlagSpelling, app, err_console, friendly_errors, load_api, model_option, out_console,
-                     read_text_argument)
+                     read_text_argument, read_text_file)
 
 @app.command()
 @friendly_errors
@@ -154,6 +154,8 @@ def complete(
     top_k: Optional[int] = typer.Option(None, help="With --sample: only the K most likely tokens."),
     top_p: Optional[float] = typer.Option(None, help="With --sample: only the most likely tokens covering P."),
     seed: Optional[int] = typer.Option(None, help="With --sample: the same seed gives the same completions."),
+    context: Optional[Path] = typer.Option(None, help="A file (- reads stdin) of the text written so far: the "
+                                                      "model learns from it first, as eval --adapt does."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: completions with probabilities "
                                                        "and per-token log-probs, settings and timing."),
 ) -> None:
@@ -168,24 +170,32 @@ def complete(
     options = CompletionOptions(n=count, until=until, max_tokens=max_tokens, beam_width=beam, normalize=normalize,
                                 sampling=Sampling(**given) if sample else None)
     path = ModelStore().resolve(model)
+    if prefix == "-" and str(context) == "-":
+        raise BadInput("the prompt and --context both read stdin", "pass one of them as a file or as text")
     prefix = read_text_argument(prefix, "the prompt")
+    written = read_text_file(context) if context is not None else None
     from . import ui
 
     api = load_api()
     language_model = api.load(path)
     loaded = time.perf_counter()
+    if written is not None:
+        language_model = language_model.session()
+        language_model.read(written, wait=True)
+    adapted = time.perf_counter()
     completions = language_model.complete(prefix, options)
     finished = time.perf_counter()
     if as_json:
-        timing = {"load": _ms(loaded - started), "complete": _ms(finished - loaded), "total": _ms(finished - started)}
-        typer.echo(_completions_json(prefix, completions, _settings(language_model.path, options), timing))
+        timing = {"load": _ms(loaded - started), **({"adapt": _ms(adapted - loaded)} if written is not None else {}),
+                  "complete": _ms(finished - adapted), "total": _ms(finished - started)}
+        typer.echo(_completions_json(prefix, completions, _settings(path, options), timing))
         return
     console = out_console()
     if not completions:
         err_console().print("no completion found — try a larger --max-tokens or --beam")
     elif console.is_terminal:
         how = "sampled" if sample else f"beam width {options.beam}"
-        console.print(ui.completions_table(prefix, completions, f"{how}, {_ms(finished - loaded):.0f} ms"))
+        console.print(ui.completions_table(prefix, completions, f"{how}, {_ms(finished - adapted):.0f} ms"))
     else:
         typer.echo(ui.completion_lines(prefix, completions))
 
@@ -241,27 +251,6 @@ def generate(
     console.print()
 
 
-@app.command("eval")
-@friendly_errors
-def evaluate(
-    file: Path = typer.Argument(..., help="A UTF-8 text file to score."),
-    model: Optional[str] = model_option(),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-) -> None:
-    """Perplexity and bits/nats per character of FILE under a model."""
-    check_path(file)
-    path = ModelStore().resolve(model)
-    from . import ui
-
-    api = load_api()
-
-    evaluation = api.load(path).evaluate(file)
-    if as_json:
-        typer.echo(json.dumps(evaluation.to_dict()))
-    else:
-        out_console().print(ui.evaluation_table(evaluation, str(file)))
-
-
 @app.command()
 @friendly_errors
 def repl(model: Optional[str] = model_option()) -> None:
@@ -271,6 +260,6 @@ def repl(model: Optional[str] = model_option()) -> None:
     from .repl import Repl
     from .terminal import line_reader
 
-    session = Repl(api.load(path), out_console(), load_model=api.load)
+    session = Repl(api.load(path).session(), out_console(), load_model=lambda name: api.load(name).session())
     reader = line_reader(session.suggest, ModelStore().root / "repl-history")
     raise typer.Exit(session.run(reader))

@@ -241,12 +241,25 @@ def info_table(header: dict, path: str) -> Table:
         table.add_row("training", f"{run.get('steps', 0):,} steps, {run.get('tokens_seen', 0):,} tokens in "
                                   f"{_duration(run.get('train_seconds', 0))} on {run.get('device')} "
                                   f"({run.get('precision')})")
+    for adapted in header.get("adapted") or []:
+        texts = adapted.get("texts") or []
+        names = ", ".join(str(text.get("name")) for text in texts)
+        table.add_row("adapted", f"from {adapted.get('from')} on {names} ({sum(t.get('chars', 0) for t in texts):,} "
+                                 f"characters, {adapted.get('steps', 0):,} steps)")
+    if header.get("adaptation"):
+        table.add_row("adaptation", ", ".join(f"{key} {_setting(value)}" for key, value in header["adaptation"].items()))
     made = [str(header["created"])] if header.get("created") else []
     if header.get("lstmtext_version"):
         made.append(f"by lstmtext {header['lstmtext_version']}")
     if made:
         table.add_row("created", " ".join(made))
     return table
+
+
+def _setting(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 
 _REGULARIZERS = (("dropout", "dropout"), ("input_dropout", "input dropout"), ("embed_dropout", "embedding dropout"),
@@ -259,13 +272,22 @@ def _regularization(model: dict) -> str:
     return ", ".join(used) or "none"
 
 
-def evaluation_table(evaluation: Evaluation, path: str) -> Table:
-    table = Table(title=f"evaluation of {path}", show_header=False, title_justify="left")
+def evaluation_table(evaluations: dict[str, Evaluation], path: str) -> Table:
+    """One column per way of scoring (static, adapted), and how much adapting changed the bits per character."""
+    table = Table(title=f"evaluation of {path}", show_header=len(evaluations) > 1, title_justify="left")
     table.add_column(style="bold")
-    table.add_column(justify="right")
-    table.add_row("bits per char", f"{evaluation.bits_per_char:.4f}")
-    table.add_row("nats per char", f"{evaluation.nats_per_char:.4f}")
-    table.add_row("perplexity (per token)", f"{evaluation.perplexity:.3f}")
-    table.add_row("tokens", f"{evaluation.tokens:,}")
-    table.add_row("characters", f"{evaluation.chars:,}")
+    for name in evaluations:
+        table.add_column(name if len(evaluations) > 1 else "", justify="right")
+    rows = {"bits per char": lambda e: f"{e.bits_per_char:.4f}", "nats per char": lambda e: f"{e.nats_per_char:.4f}",
+            "perplexity (per token)": lambda e: f"{e.perplexity:.3f}", "tokens": lambda e: f"{e.tokens:,}",
+            "characters": lambda e: f"{e.chars:,}", "tokens per second": lambda e: f"{e.tokens_per_second:,.0f}"}
+    for label, shown in rows.items():
+        table.add_row(label, *(shown(evaluation) for evaluation in evaluations.values()))
+    if "adapted" in evaluations:
+        static, adapted = evaluations["static"], evaluations["adapted"]
+        change = 1 - adapted.bits_per_char / static.bits_per_char
+        speed = adapted.tokens_per_second / max(static.tokens_per_second, 1)
+        settings = adapted.adaptation
+        table.caption = (f"adapting: {change:.1%} fewer bits per char at {speed:.2f}× the speed (lr {settings.lr:g}, "
+                         f"decay {settings.decay:g}, {settings.batch} windows of {settings.window} tokens a step)")
     return table

@@ -18,6 +18,7 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 
+from ..core.cache import NeuralCache
 from ..core.model import RecurrentLM, State, map_state
 
 _CACHED_PROMPTS = 16
@@ -200,3 +201,28 @@ def expand_state(state: State, copies: int) -> State:
 def select_state(state: State, index: torch.Tensor) -> State:
     """The states of the streams at `index` (in that order)."""
     return map_state(state, lambda part: part.index_select(1, index.to(part.device)))
+
+
+class CachedStepper(Stepper):
+    """A Stepper whose next-token distributions mix in a neural cache (core/cache.py) of text read before; the
+    logits it returns are the mixed log-probabilities, so search and sampling use them as they are."""
+
+    def __init__(self, model: RecurrentLM, cache: NeuralCache) -> None:
+        super().__init__(model)
+        self.cache = cache
+
+    def prime(self, ids: list[int]) -> tuple[State, torch.Tensor]:
+        state, logits = super().prime(ids)
+        return state, self._mixed(logits[None], state)[0]
+
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        logits, state = super().step(tokens, state)
+        return self._mixed(logits, state), state
+
+    def single_stream(self, state: State, int8: bool = True) -> ModuleStream:
+        return ModuleStream(self, state)
+
+    @torch.inference_mode()
+    def _mixed(self, logits: torch.Tensor, state: State) -> torch.Tensor:
+        top = (state[0] if isinstance(state, tuple) else state)[-1]  # (B, H): the last layer's output
+        return self.cache.mix(torch.log_softmax(logits, dim=-1), top)

@@ -1,6 +1,8 @@
 """The option types every interface builds and the library checks once: frozen dataclasses, validated when
 made, each default written once, each error naming its field (`errors.OptionError`). No torch."""
 
+from .adaptation import (ADAPTATION_BY_LEVEL, MAX_CONTEXT_CHARS, SESSION_CACHE_WEIGHT, AdaptOptions, default_adaptation,
+                         session_adaptation)
 from .checks import MAX_SEED
 from .decoding import (MAX_BEAM_WIDTH, MAX_COMPLETION_TOKENS, MAX_COMPLETIONS, MAX_PROMPT_CHARS, SAMPLING_FIELDS,
                        UNTIL, CompletionOptions, GenerationOptions, Sampling, completion_options, generation_options)
@@ -9,7 +11,8 @@ from .lab import (CURRICULUM_LONG_RANGE, EXPORT_FORMATS, SHOWN, InspectOptions, 
 from .training import (CELLS, DEFAULT_LAYERS, DEFAULT_VOCAB_SIZE, DEVICES, LEVELS, PRECISIONS, ModelShape,
                        Regularization, TokenizerConfig, TrainConfig)
 
-__all__ = ["MAX_SEED", "MAX_BEAM_WIDTH", "MAX_COMPLETION_TOKENS", "MAX_COMPLETIONS", "MAX_PROMPT_CHARS",
+__all__ = ["ADAPTATION_BY_LEVEL", "MAX_CONTEXT_CHARS", "SESSION_CACHE_WEIGHT", "AdaptOptions", "default_adaptation",
+           "session_adaptation", "MAX_SEED", "MAX_BEAM_WIDTH", "MAX_COMPLETION_TOKENS", "MAX_COMPLETIONS", "MAX_PROMPT_CHARS",
            "SAMPLING_FIELDS", "UNTIL", "CompletionOptions", "GenerationOptions", "Sampling", "completion_options",
            "generation_options", "EXPORT_FORMATS", "CURRICULUM_LONG_RANGE", "quick_long_range", "SHOWN",
            "InspectOptions", "LongRangeConfig",

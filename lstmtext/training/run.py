@@ -31,6 +31,7 @@ from ..core.textfile import CorpusInfo, inspect_corpus, iter_lines
 from ..core.tokenizer import Tokenizer, tokenizer_from_blobs, train_tokenizer
 from ..errors import BadInput, CorpusError, TrainingInterrupted
 from ..options import ModelShape, Regularization, Sampling, TokenizerConfig, TrainConfig
+from ..options.adaptation import default_adaptation
 from . import distributed
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .loop import Faults, Runtime, Trainer, TrainHooks, TrainingData
@@ -246,6 +247,7 @@ def _model_header(run: PreparedRun, outcome: TrainOutcome, seconds: float) -> di
         "model": plan.model.to_dict(),
         "tokenizer": {"level": plan.tokenizer.level, "vocab_size": plan.tokenizer.vocab_size},
         "training": plan.training.to_dict(),
+        "adaptation": default_adaptation(plan.tokenizer.level).to_dict(),
         "corpus": {"name": info.path.name, "bytes": info.bytes, "chars": info.chars, "sha256": info.sha256,
                    "tokens": int(run.tokens)},
         "metrics": {"val_loss": outcome.best.val_loss, "val_perplexity": outcome.best.perplexity,

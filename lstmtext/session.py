@@ -1,0 +1,117 @@
+"""A writing session: a model that learns from the text as it is written and completes with what it has learned.
+
+    session = lstmtext.load().session()
+    session.read("The wizard Zorbulax came down the hill.")   # learned in the background
+    session.suggest("Then Zor")                                  # never waits for the learning
+
+Learning runs on a worker thread, on a private copy of the weights (see `training.adaptation`); when a text has
+been learned, a new snapshot of the weights becomes the one that answers. So a suggestion never waits for
+learning and never reads weights halfway through a step: it is answered by the last finished snapshot.
+"""
+
+from __future__ import annotations
+
+import copy
+import queue
+import threading
+from collections.abc import Iterator
+
+from .decoding.reading import reading_context
+from .core.textfile import check_text
+from .options import CompletionOptions, GenerationOptions
+from .options.adaptation import MAX_CONTEXT_CHARS, AdaptOptions
+from .training.adaptation import Adapter
+
+_FORGET = object()
+_STOP = object()
+
+
+class Session:
+    """Reads text (`read`), learns from it when `adapting`, and completes (`complete`, `suggest`, `next_tokens`,
+    `generate`) with the weights learned so far. `forget()` goes back to the trained model."""
+
+    def __init__(self, model, options: AdaptOptions, *, adapting: bool = True) -> None:
+        self.trained = model  # a LanguageModel, never changed
+        self.options = options
+        self.adapting = adapting
+        self.learned_texts = 0
+        self.error: Exception | None = None  # the last text that could not be learned, if any
+        self._current = model
+        self._learner = Adapter(copy.deepcopy(model.model), options)
+        self._generation = 0  # `forget` starts a new one; texts queued before it are not learned
+        self._queue: queue.Queue = queue.Queue()
+        self._worker = threading.Thread(target=self._work, name="lstmtext-adaptation", daemon=True)
+        self._worker.start()
+
+    @property
+    def model(self):
+        """The LanguageModel answering now: the trained one, or the last snapshot of the learned weights."""
+        return self._current
+
+    @property
+    def path(self):
+        return self.trained.path
+
+    def read(self, text: str, *, wait: bool = False) -> None:
+        """Learn from `text` (a line, a paragraph or a document, read from a line start; its last
+        `MAX_CONTEXT_CHARS` characters) unless adaptation is off. In the background unless `wait`."""
+        check_text(text, "the text to learn from")
+        if self.adapting and text.strip():
+            self._queue.put((self._generation, text[-MAX_CONTEXT_CHARS:]))
+        if wait:
+            self.wait()
+
+    def wait(self) -> None:
+        """Until everything read so far has been learned; raises what stopped a text from being learned."""
+        self._queue.join()
+        error, self.error = self.error, None
+        if error is not None:
+            raise error
+
+    def forget(self) -> None:
+        """Back to the trained weights at once; texts read before and not yet learned are dropped."""
+        self._generation += 1
+        self._current = self.trained
+        self.learned_texts = 0
+        self._queue.put((self._generation, _FORGET))
+
+    def close(self) -> None:
+        """Stop the worker (after what it is learning now)."""
+        self._queue.put((self._generation, _STOP))
+        self._worker.join(timeout=5)
+
+    def complete(self, prefix: str, options: CompletionOptions | None = None, **changes) -> list:
+        return self._current.complete(prefix, options, **changes)
+
+    def suggest(self, prefix: str, *, max_chars: int = 32) -> str:
+        return self._current.suggest(prefix, max_chars=max_chars)
+
+    def next_tokens(self, prefix: str, n: int = CompletionOptions.n) -> list:
+        return self._current.next_tokens(prefix, n)
+
+    def generate(self, prompt: str = "", options: GenerationOptions | None = None, **changes) -> Iterator[str]:
+        return self._current.generate(prompt, options, **changes)
+
+    def _work(self) -> None:
+        while True:
+            generation, item = self._queue.get()
+            try:
+                if item is _STOP:
+                    return
+                if item is _FORGET:
+                    self._learner.forget()
+                elif generation == self._generation:
+                    self._learn(generation, item)
+            except Exception as error:  # a worker that died would leave `wait` waiting forever
+                self.error = error
+            finally:
+                self._queue.task_done()
+
+    def _learn(self, generation: int, text: str) -> None:
+        trained = self.trained
+        self._learner.read(trained.tokenizer.encode(reading_context(text) + text))
+        cache = self._learner.cache
+        snapshot = trained.with_network(copy.deepcopy(self._learner.model), cache.copy() if cache else None)
+        if generation == self._generation:  # not forgotten meanwhile
+            self._current = snapshot
+            self.learned_texts += 1
