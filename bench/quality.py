@@ -6,8 +6,10 @@ bench/quality.json.
 The corpus (default: ../shared/data/tinyshakespeare.txt beside the checkout) is split as nanoGPT splits it:
 the first 90% of its characters to train on, the last 10% held out. Each run is the CLI a user would type,
 `lstmtext train TRAIN --level LEVEL --max-time SECONDS` with every other option left to its default, then
-`lstmtext eval HELD_OUT --json`. The figures are nats and bits per character of the held-out text. About 17
-minutes for the default runs on 2 cores; nothing here is asserted by the tests.
+`lstmtext eval HELD_OUT --adapt --json`. The figures are nats and bits per character of the held-out text, static
+and adapted (the model learning from the held-out text as it reads it, `eval --adapt`), and adapted scoring's
+speed as a share of static scoring's. About 18 minutes for the default runs on 2 cores; nothing here is asserted
+by the tests.
 """
 
 from __future__ import annotations
@@ -58,13 +60,16 @@ def one_run(level: str, seconds: int, train: Path, held_out: Path, home: Path) -
     trained = lstmtext("train", str(train), "--level", level, "--max-time", str(seconds), "--name", name,
                        home=home)
     wall = time.monotonic() - started
-    evaluation = json.loads(lstmtext("eval", str(held_out), "--model", name, "--json", home=home).stdout)
+    both = json.loads(lstmtext("eval", str(held_out), "--model", name, "--adapt", "--json", home=home).stdout)
+    evaluation, adapted = both["static"], both["adapted"]
     header = json.loads(lstmtext("info", "--model", name, "--json", home=home).stdout)
     sample = lstmtext("generate", "--model", name, "--length", "200", "--seed", "1", "--temperature", "0.8",
                       home=home).stdout
     sizing = next((line.strip() for line in trained.stderr.splitlines() if "passes" in line), "")
     return {"level": level, "max_time": seconds, "nats_per_char": evaluation["nats_per_char"],
             "bits_per_char": evaluation["bits_per_char"], "wall_seconds": round(wall, 1),
+            "adapted_bits_per_char": adapted["bits_per_char"],
+            "adapted_speed_share": adapted["tokens_per_second"] / max(evaluation["tokens_per_second"], 1),
             "model": header["model"], "steps": header["run"]["steps"], "sizing": sizing, "sample": sample}
 
 
@@ -76,14 +81,20 @@ def target(run: dict) -> str:
     return f"< {goal} bits/char: {'met' if run['bits_per_char'] < goal else 'missed'}"
 
 
+def adapted_figure(run: dict) -> str:
+    return f"{run['adapted_bits_per_char']:.3f} ({1 - run['adapted_bits_per_char'] / run['bits_per_char']:.1%})"
+
+
 def results_table(runs: list[dict]) -> Table:
     table = Table(title="held-out text (last 10%), all defaults but level and --max-time")
-    for column in ("level", "budget", "model", "steps", "nats/char", "bits/char", "target"):
-        table.add_column(column, justify="right" if column in ("steps", "nats/char", "bits/char") else "left")
+    numbers = ("steps", "nats/char", "bits/char", "adapted", "speed")
+    for column in ("level", "budget", "model", "steps", "nats/char", "bits/char", "target", "adapted", "speed"):
+        table.add_column(column, justify="right" if column in numbers else "left")
     for run in runs:
         model = run["model"]
         table.add_row(run["level"], f"{run['max_time']} s", f"{model['layers']}×{model['hidden_size']}",
-                      f"{run['steps']:,}", f"{run['nats_per_char']:.3f}", f"{run['bits_per_char']:.3f}", target(run))
+                      f"{run['steps']:,}", f"{run['nats_per_char']:.3f}", f"{run['bits_per_char']:.3f}", target(run),
+                      adapted_figure(run), f"{run['adapted_speed_share']:.2f}×")
     return table
 
 

@@ -172,7 +172,8 @@ def main() -> None:
         "ghost_text_adapting_ms": summary(ghost_text_latency(model, adapting=True)),
         "suggest_ms": summary(suggest_latency(model)),
         "complete_n5_20_tokens_ms": summary(complete_latency(model)),
-        "targets": {"ghost_text_p95_ms": GHOST_TEXT_TARGET_P95_MS, "ghost_text_adapting_p95_ms": GHOST_TEXT_TARGET_P95_MS},
+        "targets": {"ghost_text_p95_ms": GHOST_TEXT_TARGET_P95_MS,
+                    "ghost_text_adapting_p95_ms": GHOST_TEXT_TARGET_P95_MS},
     }
     console.print("roofline, training throughput, generation, tokenization and CLI start-up …")
     results["speed"] = speed.measure(str(model.path))
@@ -195,7 +196,8 @@ def results_table(results: dict) -> Table:
     for column in ("measure", "p50 ms", "p95 ms", "max ms", "calls", "target"):
         table.add_column(column, justify="left" if column == "measure" else "right")
     rows = [("keystroke → ghost text (REPL)", "ghost_text_ms", f"p95 ≤ {GHOST_TEXT_TARGET_P95_MS:.0f} ms"),
-            ("the same, learning from each line", "ghost_text_adapting_ms", f"p95 ≤ {GHOST_TEXT_TARGET_P95_MS:.0f} ms"),
+            ("the same, learning from each line", "ghost_text_adapting_ms",
+             f"p95 ≤ {GHOST_TEXT_TARGET_P95_MS:.0f} ms"),
             ("suggest() per keystroke", "suggest_ms", ""),
             ("complete -n 5, 20 tokens", "complete_n5_20_tokens_ms", "")]
     for label, key, target in rows:

@@ -192,6 +192,8 @@ class LanguageModel:
         encoded = {name: self.tokenizer.encode(reading_context(text) + check_text(text, name))
                    for name, text in texts.items()}
         total, done = sum(len(ids) - 1 for ids in encoded.values()), 0
+        if total < 1:
+            raise CorpusError("there is no text to learn from", "pass files with some text in them")
         for ids in encoded.values():
             adapter.read(ids, progress=progress and (lambda read, _, start=done: progress(start + read, total)))
             done += len(ids) - 1

@@ -175,12 +175,15 @@ def test_cli_adapt_writes_a_new_model_and_leaves_the_base_alone(run, trained, tm
     (["tiny", "missing.txt"], ["missing.txt"]),
     (["nowhere", "NOTES"], ["nowhere"]),
     (["tiny", "NOTES", "--name", "x", "--out", "y.lstm"], ["--name and --out"]),
+    (["tiny", "EMPTY"], ["no text to learn from"]),
 ])
 def test_cli_adapt_refuses_what_would_lose_or_miss_something(run, trained, tmp_path, arguments, words):
-    notes = tmp_path / "notes.txt"
+    notes, empty = tmp_path / "notes.txt", tmp_path / "empty.txt"
     notes.write_text(REPEATED, encoding="utf-8")
+    empty.write_text("", encoding="utf-8")
     base_bytes = trained.read_bytes()
-    result = run("adapt", *[str(notes) if argument == "NOTES" else argument for argument in arguments])
+    files = {"NOTES": str(notes), "EMPTY": str(empty)}
+    result = run("adapt", *[files.get(argument, argument) for argument in arguments])
     assert_one_line_error(result, 2, *words)
     assert trained.read_bytes() == base_bytes
 
@@ -197,3 +200,24 @@ def test_cli_complete_with_context_learns_from_it_first(run, trained, tmp_path):
     piped = run("complete", "The wiz", "-n", "1", "--until", "word", "--context", "-", input=REPEATED)
     assert piped.exit_code == 0 and piped.stdout.startswith("The wizard\t")
     assert_one_line_error(run("complete", "-", "--context", "-", input="x"), 2, "both read stdin")
+
+
+def test_the_cache_scores_a_text_as_it_would_predict_each_token_from_what_came_before():
+    from lstmtext.core.cache import NeuralCache
+
+    generator = torch.Generator().manual_seed(0)
+    outputs = torch.randn(40, 8, generator=generator)
+    targets = torch.randint(0, 5, (40,), generator=generator)
+    log_probs = torch.log_softmax(torch.randn(40, 5, generator=generator), dim=-1)
+    along = NeuralCache(size=12, weight=0.5, sharpness=5.0, hidden_size=8)
+    along.add(outputs[:10], targets[:10])
+    scored = along.mix_scores(log_probs[10:].gather(1, targets[10:, None])[:, 0], outputs[10:], targets[10:])
+    one_by_one = NeuralCache(size=12, weight=0.5, sharpness=5.0, hidden_size=8)
+    one_by_one.add(outputs[:10], targets[:10])
+    for position in range(10, 40):
+        mixed = one_by_one.mix(log_probs[position:position + 1], outputs[position:position + 1])
+        assert torch.allclose(mixed.exp().sum(), torch.tensor(1.0), atol=1e-5)  # still a distribution
+        assert torch.allclose(mixed[0, targets[position]], scored[position - 10], atol=1e-5)
+        one_by_one.add(outputs[position:position + 1], targets[position:position + 1])
+    assert len(one_by_one) == 12  # the oldest went first
+

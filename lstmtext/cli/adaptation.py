@@ -17,6 +17,7 @@ from ..options import AdaptOptions
 from .common import (FlagSpelling, app, err_console, friendly_errors, load_api, model_option, out_console,
                      read_text_file)
 
+MAX_ADAPT_BYTES = 50_000_000  # read whole into memory; a corpus this large is for `train --init-from`
 ADAPT_LR_HELP = "With --adapt: the learning rate (default: the one stored in the model, chosen for its level)."
 
 
@@ -107,6 +108,10 @@ def adapt(
     store = ModelStore()
     base = store.resolve(model)
     destination = _destination(store, base, name, out)
+    for file in files:
+        if str(file) != "-" and check_path(file).stat().st_size > MAX_ADAPT_BYTES:
+            raise BadInput(f"{file} is over {MAX_ADAPT_BYTES // 1_000_000} MB: more than a quick adaptation pass "
+                           "is for", f"train on it instead: lstmtext train {file} --init-from {model}")
     texts = {str(file): read_text_file(file) for file in files}
     adapt_lr = checked_adapt_lr(adapt_lr)
     language_model = load_api().load(base)

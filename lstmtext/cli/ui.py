@@ -247,7 +247,8 @@ def info_table(header: dict, path: str) -> Table:
         table.add_row("adapted", f"from {adapted.get('from')} on {names} ({sum(t.get('chars', 0) for t in texts):,} "
                                  f"characters, {adapted.get('steps', 0):,} steps)")
     if header.get("adaptation"):
-        table.add_row("adaptation", ", ".join(f"{key} {_setting(value)}" for key, value in header["adaptation"].items()))
+        settings = header["adaptation"].items()
+        table.add_row("adaptation", ", ".join(f"{key} {_setting(value)}" for key, value in settings))
     made = [str(header["created"])] if header.get("created") else []
     if header.get("lstmtext_version"):
         made.append(f"by lstmtext {header['lstmtext_version']}")

@@ -12,7 +12,8 @@ from .training import (CELLS, DEFAULT_LAYERS, DEFAULT_VOCAB_SIZE, DEVICES, LEVEL
                        Regularization, TokenizerConfig, TrainConfig)
 
 __all__ = ["ADAPTATION_BY_LEVEL", "MAX_CONTEXT_CHARS", "SESSION_CACHE_WEIGHT", "AdaptOptions", "default_adaptation",
-           "session_adaptation", "MAX_SEED", "MAX_BEAM_WIDTH", "MAX_COMPLETION_TOKENS", "MAX_COMPLETIONS", "MAX_PROMPT_CHARS",
+           "session_adaptation", "MAX_SEED", "MAX_BEAM_WIDTH", "MAX_COMPLETION_TOKENS", "MAX_COMPLETIONS",
+           "MAX_PROMPT_CHARS",
            "SAMPLING_FIELDS", "UNTIL", "CompletionOptions", "GenerationOptions", "Sampling", "completion_options",
            "generation_options", "EXPORT_FORMATS", "CURRICULUM_LONG_RANGE", "quick_long_range", "SHOWN",
            "InspectOptions", "LongRangeConfig",

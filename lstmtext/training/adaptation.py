@@ -93,8 +93,8 @@ class Adapter:
         return losses, scores, map_state(after, lambda part: part[:, -1:].detach().contiguous())
 
     def _starting_states(self, tokens: torch.Tensor, group: list[tuple[int, int]], state: State) -> State:
-        """The carried state for the first window; for the others, the state after warming up on the window
-        before each from a blank state (without gradients: it is text already learned from)."""
+        """The carried state for the first window; for the others, the state after warming up on the
+        `WARM_UP_TOKENS` before each from a blank state (without gradients: text already learned from)."""
         if len(group) == 1:
             return state
         length = min(self.options.window, WARM_UP_TOKENS)
