@@ -16,6 +16,8 @@ import queue
 import threading
 from collections.abc import Iterator
 
+import torch
+
 from .decoding.reading import reading_context
 from .core.textfile import check_text
 from .options import CompletionOptions, GenerationOptions
@@ -93,6 +95,7 @@ class Session:
         return self._current.generate(prompt, options, **changes)
 
     def _work(self) -> None:
+        torch.set_num_threads(1)  # this thread's own: the other cores stay free for the suggestions
         while True:
             generation, item = self._queue.get()
             try:
