@@ -15,11 +15,12 @@ import copy
 import queue
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 
-from .decoding.reading import reading_context
 from .core.textfile import check_text
+from .decoding.reading import reading_context
 from .options import CompletionOptions, GenerationOptions
 from .options.adaptation import MAX_CONTEXT_CHARS, AdaptOptions
 from .training.adaptation import Adapter
@@ -51,7 +52,8 @@ class Session:
         return self._current
 
     @property
-    def path(self):
+    def path(self) -> Path | None:
+        """The trained model's file."""
         return self.trained.path
 
     def read(self, text: str, *, wait: bool = False) -> None:
@@ -78,7 +80,8 @@ class Session:
         self._queue.put((self._generation, _FORGET))
 
     def close(self) -> None:
-        """Stop the worker (after what it is learning now)."""
+        """Stop the worker (after what it is learning now); the session reads without learning from then on."""
+        self.adapting = False
         self._queue.put((self._generation, _STOP))
         self._worker.join(timeout=5)
 

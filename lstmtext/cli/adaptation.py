@@ -121,9 +121,9 @@ def adapt(
     learned = adapted.header["adapted"][-1]
     if out is None:
         store.set_default(destination.stem)
-    out_console().print(f"saved {'model ' + repr(destination.stem) if out is None else 'the model'} to "
-                        f"{destination}{' (now the default)' if out is None else ''}: {base.name} after "
-                        f"{sum(text['chars'] for text in learned['texts']):,} characters of "
+    saved = f"model '{destination.stem}' (now the default)" if out is None else "the model"
+    chars = sum(text["chars"] for text in learned["texts"])
+    out_console().print(f"saved {saved} to {destination}: {base.name} after {chars:,} characters of "
                         f"{len(files)} file(s), {learned['steps']:,} steps")
 
 

@@ -13,8 +13,8 @@ import typer
 
 from .. import ModelStore, atomic_write, check_name, check_output_file, check_path, default_model_name
 from ..errors import BadInput, TrainingInterrupted
-from ..options import (CELLS, DEFAULT_LAYERS, LEVELS, CompletionOptions, GenerationOptions, ModelShape,
-                       Regularization, Sampling, TokenizerConfig, TrainConfig)
+from ..options import (CELLS, DEFAULT_LAYERS, LEVELS, MAX_CONTEXT_CHARS, CompletionOptions, GenerationOptions,
+                       ModelShape, Regularization, Sampling, TokenizerConfig, TrainConfig)
 from .common import (FlagSpelling, app, err_console, friendly_errors, load_api, model_option, out_console,
                      read_text_argument, read_text_file)
 
@@ -133,6 +133,9 @@ def train(
     err_console().print(f'next: lstmtext complete "Some words"{model_flag}', style="dim")
 
 
+_LONG_CONTEXT_CHARS = 20_000  # about 3 s for a char-level model on 2 cores: say what is taking the time
+
+
 @app.command()
 @friendly_errors
 def complete(
@@ -180,6 +183,9 @@ def complete(
     language_model = api.load(path)
     loaded = time.perf_counter()
     if written is not None:
+        if len(written) > _LONG_CONTEXT_CHARS:
+            err_console().print(f"learning from the last {min(len(written), MAX_CONTEXT_CHARS):,} characters of "
+                                "the context …", style="dim")
         language_model = language_model.session()
         language_model.read(written, wait=True)
     adapted = time.perf_counter()
