@@ -145,7 +145,7 @@ def test_cli_eval_adapt_reports_static_and_adapted_side_by_side(run, trained, tm
 
 @pytest.mark.parametrize("arguments, words", [
     (["--adapt-lr", "0.01"], ["--adapt-lr applies only with --adapt"]),
-    (["--adapt", "--adapt-lr", "-1"], ["--adapt-lr -1.0 must be positive", "--adapt-lr 0.0003"]),
+    (["--adapt", "--adapt-lr", "-1"], ["--adapt-lr -1.0 must be positive", "--adapt-lr 0.001"]),
     (["--adapt", "--adapt-lr", "nan"], ["--adapt-lr nan is not a finite number"]),
 ])
 def test_cli_eval_refuses_bad_adaptation_flags(run, trained, tmp_path, arguments, words):
