@@ -51,6 +51,7 @@ class Adapter:
 
     def __init__(self, model: RecurrentLM, options: AdaptOptions) -> None:
         self.model = model.eval()  # no dropout: the model is read as it predicts
+        model.rnn.train()  # cuDNN's LSTM backward wants its module in training mode; it has no dropout of its own
         self.options = options
         self.parameters = learned_parameters(model, options.all_layers)
         self.trained = [parameter.detach().clone() for parameter in self.parameters]
