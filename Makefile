@@ -1,7 +1,7 @@
 # make demo: set up, train a small model on data/corpus.txt, complete a prompt and prove the long-range memory.
 # make test: set up, then run the test suite.
 # make bench: set up, then measure latency on this machine (bench/results.json).
-# make quality: set up, then train with the defaults on tinyshakespeare for fixed times (bench/quality.json).
+# make quality: set up, then lstmtext and the word-level peer on held-out tails, side by side (bench/quality.json).
 # GPU users: make setup TORCH_SPEC="torch==2.13.0" TORCH_INDEX=https://download.pytorch.org/whl/cu126
 PYTHON ?= python3
 VENV ?= .venv
