@@ -146,7 +146,7 @@ def main() -> None:
         for corpus in corpora:
             runs = measure_corpus(corpus, budgets, levels, peers, Path(folder) / corpus.stem, console)
             results[str(corpus)] = runs
-            Console().print(results_table(corpus.name, runs))
+            Console(width=132).print(results_table(corpus.name, runs))
     arguments.out.write_text(json.dumps(results, indent=2))
     console.print(f"wrote {arguments.out}")
 
