@@ -122,7 +122,7 @@ class Repl:
         self.model = model
         self.console = console
         self.load_model = load_model
-        self.settings = Settings()
+        self.settings = Settings(adapt=hasattr(model, "read"))  # a model that cannot learn shows adapt=off
         self.draft = ""
         self.choices: list = []
 
