@@ -51,8 +51,9 @@ class NeuralCache:
         """The model's next-token log-probabilities (B, V), after outputs (B, H), with the cache's votes."""
         if not len(self):
             return log_probs
-        votes = self._votes(F.normalize(outputs.float(), dim=-1), self.keys.to(outputs.device))
-        values = self.values.to(outputs.device).expand(len(votes), -1)
+        device = log_probs.device  # mixed where the probabilities are
+        votes = self._votes(F.normalize(outputs.float().to(device), dim=-1), self.keys.to(device))
+        values = self.values.to(device).expand(len(votes), -1)
         cached = torch.zeros_like(log_probs).scatter_add_(1, values, votes) * self.weight  # (B, V)
         return torch.logaddexp(log_probs, cached.log()) - torch.log1p(cached.sum(1, keepdim=True))
 

@@ -160,7 +160,7 @@ class Stepper:
         if start < len(key):
             tokens = torch.tensor([key[start:]], dtype=torch.long, device=self.device)
             output, state = self.model(tokens, state)
-            logits = output[0, -1].float()
+            logits = output[0, -1].float().cpu()  # decoding (masks, search, sampling) runs on the CPU
             with self._lock:
                 self._prompts[key] = (state, logits)
                 while len(self._prompts) > _CACHED_PROMPTS:
@@ -184,13 +184,14 @@ class Stepper:
 
     @torch.inference_mode()
     def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Feed one token per stream: `tokens` (B,) with a state for B streams; returns logits (B, V)."""
+        """Feed one token per stream: `tokens` (B,) with a state for B streams; returns logits (B, V), on the
+        CPU."""
         tokens = tokens.to(self.device)
         if self._fused is not None:
             logits, state = self._fused(tokens, state)
-            return logits.float(), state
+            return logits.float().cpu(), state
         output, state = self.model(tokens[:, None], state)
-        return output[:, -1].float(), state
+        return output[:, -1].float().cpu(), state
 
 
 def expand_state(state: State, copies: int) -> State:

@@ -70,7 +70,6 @@ def sample_stream(stepper: Stepper, start: tuple[State, torch.Tensor], table: To
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     produced = 0
     while produced < length:
-        logits = logits.cpu()  # where the mask and the generator are (a model training on a GPU samples too)
         allowed = table.allowed(tail)
         token_id = sample_token(logits.masked_fill(~allowed, float("-inf")), sampling, generator)
         tail, added = advance(tail, table.token_bytes[token_id])

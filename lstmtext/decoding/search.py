@@ -68,7 +68,7 @@ class StopRule:
 def _step_log_probs(logits: torch.Tensor, paths: list[_Path], table: TokenTable) -> torch.Tensor:
     """Log-probabilities (B, V) over the tokens each path may emit next (never an empty token)."""
     allowed = torch.stack([table.allowed(path.tail) for path in paths])
-    return torch.log_softmax(logits.cpu().masked_fill(~allowed, float("-inf")), dim=-1)  # the search runs on the CPU
+    return torch.log_softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
 
 
 def _log_add(a: float, b: float) -> float:
