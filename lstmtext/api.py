@@ -29,7 +29,7 @@ import numpy as np
 from .core.bundle import Bundle, save_bundle
 from .core.cache import NeuralCache
 from .core.config import ModelConfig
-from .core.corpus import batchify, bptt_windows, encode_corpus
+from .core.corpus import bptt_windows, encode_corpus, scoring_streams
 from .core.files import check_output_file
 from .core.model import RecurrentLM
 from .core.model_file import read_model
@@ -57,7 +57,6 @@ from .training.run import TrainRequest, train_model
 from .training.scoring import LN2, stream_nll
 from .training import distributed
 
-_EVAL_BATCH = 16
 
 
 class LanguageModel:
@@ -168,8 +167,8 @@ class LanguageModel:
             nats, scored = float(reading.nats.sum()), len(reading.nats)
         else:
             seq_len = self.header.get("training", {}).get("seq_len") or 64
-            streams = batchify(ids, max(1, min(_EVAL_BATCH, len(ids) // (seq_len + 1))))
-            nats, scored = stream_nll(self.model, bptt_windows(streams, seq_len), self.device, "fp32")
+            nats, scored = stream_nll(self.model, bptt_windows(scoring_streams(ids, seq_len), seq_len), self.device,
+                                      "fp32")
         seconds = time.perf_counter() - started
         nats_per_token = nats / max(scored, 1)
         nats_per_char = nats_per_token * len(ids) / info.chars

@@ -4,8 +4,8 @@ import torch
 
 from lstmtext.core.config import ModelConfig
 from lstmtext.options import TokenizerConfig
-from lstmtext.core.corpus import (batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out,
-                             windows_per_epoch)
+from lstmtext.core.corpus import (batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out_tail,
+                                  scoring_streams, SCORING_ROWS, windows_per_epoch)
 from lstmtext.core.textfile import inspect_corpus, iter_lines
 from lstmtext.errors import CorpusError
 from lstmtext.core.model import RecurrentLM
@@ -53,13 +53,14 @@ def test_memmap_holds_the_whole_text_and_is_reused(tiny_corpus, char_tokenizer, 
     assert np.array_equal(ids, again)
 
 
-def test_validation_is_held_out_from_every_part_of_the_corpus():
-    streams = batchify(np.arange(1000), batch_size=10)  # 10 streams of 100 consecutive tokens
-    train, val = hold_out(streams, held_out_count(1000, 0.1, most=10_000))
-    assert val.shape == (10, 10) and train.shape == (10, 90)
-    assert [row[0] for row in val] == [90 + 100 * b for b in range(10)]  # the end of each tenth of the text
-    assert np.intersect1d(train, val).size == 0 and np.union1d(train, val).size == 1000
-    assert np.shares_memory(train, streams) and np.shares_memory(val, streams)  # views: no copy of the corpus
+def test_validation_is_the_end_of_the_corpus_and_scored_as_eval_scores_a_file():
+    ids = np.arange(1000)
+    train, val = hold_out_tail(ids, held_out_count(1000, 0.1, most=10_000))
+    assert list(val) == list(range(900, 1000)) and list(train) == list(range(900))
+    assert np.shares_memory(train, ids) and np.shares_memory(val, ids)  # views: no copy of the corpus
+    streams = scoring_streams(val, seq_len=8)
+    assert streams.shape == (11, 9) and streams[1, 0] == 909  # as many rows as hold a window, in order
+    assert scoring_streams(np.arange(10_000), seq_len=8).shape[0] == SCORING_ROWS
 
 
 def test_a_big_corpus_holds_out_no_more_than_it_can_use():

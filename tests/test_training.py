@@ -2,6 +2,7 @@ import math
 import os
 import signal
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,7 +12,8 @@ from lstmtext.options import Regularization, TokenizerConfig, TrainConfig
 from lstmtext.training.sizing import TOKENS_PER_WEIGHT, choose_sizes
 from lstmtext.cli.common import FlagSpelling
 from lstmtext.training.checkpoint import load_checkpoint
-from lstmtext.training.loop import Faults
+from lstmtext.training import loop
+from lstmtext.training.loop import Faults, Trainer
 from lstmtext.errors import CorpusError, TrainingInterrupted
 from lstmtext.training.schedule import learning_rate
 
@@ -29,6 +31,23 @@ def test_validation_loss_falls_and_the_best_model_is_kept(tiny_corpus, tmp_path)
     assert [s.step for s in recorder.steps] == list(range(1, 61))
     assert recorder.notes[0].startswith("precision ") and "char-level" in recorder.notes[1]
     assert all(e.bits_per_char == pytest.approx(e.val_loss / math.log(2)) for e in recorder.evals)  # char level
+
+
+def test_the_held_out_tail_of_the_corpus_is_never_trained_on(corpus_text, tmp_path, monkeypatch):
+    body = corpus_text[:20_000].replace("~", "")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(body + "~" * 1_000, encoding="utf-8")  # the last 5%: within the 10% held out
+    read, scored = [], []
+    real_step, real_nll = Trainer._train_step, loop.stream_nll
+    monkeypatch.setattr(Trainer, "_train_step", lambda self, inputs, targets, *rest: (
+        read.append(np.concatenate([inputs, targets])), real_step(self, inputs, targets, *rest))[1])
+    monkeypatch.setattr(loop, "stream_nll", lambda model, windows, *rest: real_nll(
+        model, (scored.append(np.concatenate(window)) or window for window in windows), *rest))
+    lstmtext.train(corpus, training=TrainConfig(**{**TINY_TRAINING, "epochs": 2, "max_steps": None}), layers=1,
+                   hidden_size=16, out=tmp_path / "m.lstm")
+    tilde = lstmtext.load(tmp_path / "m.lstm").tokenizer.encode("~")[-1]
+    assert len(read) > 100 and not any((tokens == tilde).any() for tokens in read)
+    assert sum((tokens == tilde).sum() for tokens in scored) > 0
 
 
 def test_same_seed_gives_the_same_model(tiny_corpus, tmp_path):

@@ -1,22 +1,25 @@
-"""Streaming text into a cached token memmap; the batch streams, the validation hold-out and the BPTT windows.
+"""Streaming text into a cached token memmap; the held-out tail, the batch streams and the BPTT windows.
 
 The corpus is never held as one Python string: it is read in lines, encoded in chunks and written to a
 numpy memmap that later runs reuse while the corpus and tokenizer are unchanged.
 
-How training reads it, for a corpus of 26 tokens a..z, a batch of 3 and windows (seq_len) of 3 tokens:
+How training reads it, for a corpus of 26 tokens a..z, 6 held out, a batch of 3 and windows (seq_len) of 3:
 
-    batchify(ids, 3)              hold_out(streams, 6)               bptt_windows(training streams, 3)
-    (contiguous thirds)           (the last columns of every stream)  (inputs; targets are the next token)
+    hold_out_tail(ids, 6)          batchify(training ids, 3)     bptt_windows(training streams, 3)
+    (the corpus's last tokens)     (contiguous thirds)            (inputs; targets are the next token)
 
-    a b c d e f g h               a b c d e f | g h                   window 1   window 2
-    i j k l m n o p       ->      i j k l m n | o p          ->       a b c      d e
-    q r s t u v w x               q r s t u v | w x                   i j k      l m
-    (y z dropped)                 training      validation            q r s      t u
-                                                                      targets: b c d / e f, j k l / m n, ...
+    a b ... s t | u v w x y z      a b c d e f                    window 1   window 2
+    training      validation  ->   g h i j k l            ->      a b c      d e
+                                   m n o p q r                    g h i      j k
+                                   (s t dropped)                  m n o      p q
+                                                                  targets: b c d / e f, h i j / k l, ...
 
 Each row is one stretch of text read from its start to its end, so the LSTM's state at the end of a window
 is where the same row goes on in the next: it is carried over (detached, so gradients stop at the window's
-edge). Validation reads the held-out columns the same way, carrying its own state.
+edge). Validation is text that comes after everything the model trains on, as a person's next page does, and is
+scored as `LanguageModel.evaluate` scores a file (`scoring_streams`): so what `train` reports is what `eval`
+would say of new text. (Holding out pieces spread through the corpus instead read 10% too well on
+tinyshakespeare: the model had trained on the scenes around each piece.)
 """
 
 from __future__ import annotations
@@ -103,13 +106,18 @@ def held_out_count(total: int, val_fraction: float, most: int) -> int:
     return max(2, min(int(total * val_fraction), most))
 
 
-def hold_out(streams: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split streams (B, L) into training streams and validation streams, both views: the last columns of
-    every stream are held out. Each stream is a contiguous 1/B of the text, so the validation text is B
-    pieces spread evenly through the corpus, and the model trains on every part of it (holding out the
-    corpus's last tenth instead loses a whole region: characters, subjects and names met nowhere else)."""
-    columns = max(2, -(-count // streams.shape[0]))
-    return streams[:, : streams.shape[1] - columns], streams[:, streams.shape[1] - columns:]
+def hold_out_tail(ids: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The corpus's token ids split into what training reads and the last `count`, held out; both views."""
+    return ids[: len(ids) - count], ids[len(ids) - count:]
+
+
+# Rows scored side by side when scoring a text; each starts from a zero state.
+SCORING_ROWS = 16
+
+
+def scoring_streams(ids: np.ndarray, seq_len: int) -> np.ndarray:
+    """A text laid out for scoring: up to SCORING_ROWS streams, none shorter than one window."""
+    return batchify(ids, max(1, min(SCORING_ROWS, len(ids) // (seq_len + 1))))
 
 
 def check_length(train_tokens: int, val_tokens: int, seq_len: int, path: Path) -> None:

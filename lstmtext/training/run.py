@@ -19,7 +19,7 @@ import torch
 from .. import __version__
 from ..core.bundle import Bundle, save_bundle
 from ..core.config import ModelConfig
-from ..core.corpus import batchify, check_length, encode_corpus, held_out_count, hold_out
+from ..core.corpus import batchify, check_length, encode_corpus, held_out_count, hold_out_tail, scoring_streams
 from ..core.device import PrecisionChoice, choose_precision, pick_device, seed_everything
 from ..core.model import RecurrentLM, open_gates
 from ..decoding.healing import TokenTable
@@ -140,8 +140,8 @@ def prepare(corpus: Path, request: TrainRequest, store: ModelStore) -> PreparedR
         network.load_saved_weights(initial_weights)
     elif training.chrono_init:
         open_gates(network, training.seq_len, torch.Generator().manual_seed(training.seed))
-    streams, val_streams = hold_out(batchify(ids, training.batch_size),
-                                    held_out_count(len(ids), training.val_fraction, training.eval_tokens))
+    train_ids, val_ids = hold_out_tail(ids, held_out_count(len(ids), training.val_fraction, training.eval_tokens))
+    streams, val_streams = batchify(train_ids, training.batch_size), scoring_streams(val_ids, training.seq_len)
     chars_per_token = len(plan.tokenizer.decode(val_streams.ravel())) / val_streams.size
     data = TrainingData(distributed.shard_streams(streams, ranks) if ranks else streams, val_streams,
                         chars_per_token)
