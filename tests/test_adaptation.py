@@ -18,7 +18,7 @@ from lstmtext.training.adaptation import Adapter, window_groups
 from .conftest import assert_one_line_error
 
 REPEATED = "The wizard Zorbulax came down the hill at dawn.\n" * 40
-QUICK = AdaptOptions(lr=3e-3, window=16, batch=2)  # many small steps: a tiny model learns a short text
+QUICK = AdaptOptions(lr=1e-2, window=16, batch=2)  # many small steps: a tiny model learns a short text
 
 
 def weights(model) -> dict:

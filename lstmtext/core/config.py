@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from ..options import DEFAULT_LAYERS, ModelShape, Regularization
 from ..options.checks import require
@@ -16,6 +16,7 @@ class ModelConfig:
     hidden_size: int = 256
     embed_size: int = 256
     tie_weights: bool = ModelShape.tie_weights
+    softmax_cutoffs: tuple[int, ...] = ()  # where an adaptive softmax's clusters start; (): a full softmax
     # Training-time regularizers (AWD-LSTM; see model.py): locked dropout between layers and on the output,
     # on the embeddings, whole embedding rows, DropConnect on hidden-to-hidden weights, and the AR/TAR penalties.
     dropout: float = 0.0
@@ -32,8 +33,8 @@ class ModelConfig:
 
     @property
     def ties_weights(self) -> bool:
-        """The decoder shares the embedding matrix only when their shapes agree."""
-        return self.tie_weights and self.embed_size == self.hidden_size
+        """The decoder shares the embedding matrix only when their shapes agree (never an adaptive softmax)."""
+        return self.tie_weights and self.embed_size == self.hidden_size and not self.softmax_cutoffs
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,6 +45,10 @@ class ModelConfig:
         options, a config is not checked again)."""
         known = {f.name for f in fields(cls)}
         config = cls(**{k: v for k, v in data.items() if k in known})
+        config = replace(config, softmax_cutoffs=tuple(config.softmax_cutoffs))  # JSON gives a list
+        require(list(config.softmax_cutoffs) == sorted(set(config.softmax_cutoffs))
+                and all(0 < cutoff < config.vocab_size for cutoff in config.softmax_cutoffs),
+                "the adaptive softmax's cutoffs do not fit the vocabulary", "train the model again")
         require(config.vocab_size > 1, "the vocabulary has fewer than 2 pieces", "train on more text")
         ModelShape(config.cell, config.layers, config.hidden_size, config.embed_size, config.tie_weights)
         Regularization(config.dropout, config.input_dropout, config.embed_dropout, config.weight_drop,
@@ -52,9 +57,29 @@ class ModelConfig:
 
 
 def trained_weights(hidden_size: int, layers: int, vocab_size: int) -> int:
-    """The weights every training token updates in a model with embeddings as wide as its layers: the
-    recurrent ones and the (tied) embedding / decoder matrix."""
+    """The weights a training run updates in a model with embeddings as wide as its layers: the recurrent ones
+    and the (tied) embedding / decoder matrix."""
     return recurrent_parameters(hidden_size, hidden_size, layers) + vocab_size * hidden_size
+
+
+def computed_weights(hidden_size: int, layers: int, vocab_size: int) -> int:
+    """The weights each training token is multiplied with: the recurrent ones and the decoder's, of which an
+    adaptive softmax computes about its head (the shortlist) only."""
+    outputs = softmax_cutoffs(vocab_size)[:1] or (vocab_size,)
+    return recurrent_parameters(hidden_size, hidden_size, layers) + outputs[0] * hidden_size
+
+
+# Vocabularies at least this big get an adaptive softmax (core/softmax.py); below, a full one (tied to the
+# embedding) is cheap.
+ADAPTIVE_SOFTMAX_FROM = 4096
+_CLUSTER_STARTS = (2000, 8000, 32000)  # the shortlist's size, then where each rarer cluster starts
+
+
+def softmax_cutoffs(vocab_size: int) -> tuple[int, ...]:
+    """Where the adaptive softmax's clusters start for this vocabulary; () for a full softmax."""
+    if vocab_size < ADAPTIVE_SOFTMAX_FROM:
+        return ()
+    return tuple(start for start in _CLUSTER_STARTS if vocab_size - start >= vocab_size // 8)  # no tiny cluster
 
 
 def recurrent_parameters(hidden_size: int, embed_size: int, layers: int) -> int:

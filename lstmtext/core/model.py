@@ -1,4 +1,5 @@
-"""The language model: embedding → multi-layer LSTM (or GRU / plain RNN) → linear decoder, with the
+"""The language model: embedding → multi-layer LSTM (or GRU / plain RNN) → linear decoder (an adaptive softmax
+for a big vocabulary, core/softmax.py), with the
 AWD-LSTM regularizers for training (Merity et al., 2017, "Regularizing and Optimizing LSTM Language Models").
 
 An LSTM cell keeps a cell state c and, at each step, computes a forget gate f, an input gate i, a
@@ -28,6 +29,7 @@ from torch import nn
 from torch.func import functional_call
 
 from .config import ModelConfig
+from .softmax import AdaptiveDecoder
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None
 
@@ -47,7 +49,8 @@ class RecurrentLM(nn.Module):
             self._shells = [_CELLS[config.cell](config.embed_size if layer == 0 else config.hidden_size,
                                                 config.hidden_size, 1, batch_first=True)
                             for layer in range(config.layers)]
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        self.decoder: nn.Module = (AdaptiveDecoder(config.hidden_size, config.vocab_size, config.softmax_cutoffs)
+                                   if config.softmax_cutoffs else nn.Linear(config.hidden_size, config.vocab_size))
         self._init_weights()
         if config.ties_weights:
             self.decoder.weight = self.embedding.weight
@@ -56,21 +59,35 @@ class RecurrentLM(nn.Module):
         # Unit-variance embeddings (nn.Embedding's own default) give the first layer an input it can hear at
         # once: the old ±0.1 uniform start, with a forget-gate bias of 1, cost a 2-minute char model 0.4 nats.
         nn.init.normal_(self.embedding.weight)
-        nn.init.zeros_(self.decoder.bias)
+        if isinstance(self.decoder, nn.Linear):
+            nn.init.zeros_(self.decoder.bias)
 
-    def forward(self, tokens: torch.Tensor, state: State = None, with_outputs: bool = False
+    def forward(self, tokens: torch.Tensor, state: State = None, with_outputs: bool = False,
+                targets: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, State] | tuple[torch.Tensor, State, tuple[torch.Tensor, torch.Tensor]]:
-        """Logits (B, T, V) and the new state; `with_outputs` adds the last layer's output before and after its
-        dropout (what AR and TAR penalize)."""
+        """Logits (B, T, V) (log-probabilities from an adaptive softmax) and the new state; with `targets` (B, T),
+        each target's negative log-likelihood (B, T) instead, which an adaptive softmax computes without the whole
+        distribution. `with_outputs` adds the last layer's output before and after its dropout (what AR and TAR
+        penalize)."""
         if self.training and self.config.regularized:
-            logits, state, outputs = self._regularized_forward(tokens, state)
+            output, state, outputs = self._regularized_forward(tokens, state)
         else:
             output, state = self.rnn(self.embedding(tokens), state)  # (B, T, H)
-            logits, outputs = self.decoder(output), (output, output)
-        return (logits, state, outputs) if with_outputs else (logits, state)
+            outputs = (output, output)
+        result = self.decoder(output) if targets is None else self.target_nll(output, targets)
+        return (result, state, outputs) if with_outputs else (result, state)
+
+    def target_nll(self, output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Each target's negative log-likelihood (B, T), in fp32, after the last layer's output (B, T, H)."""
+        if isinstance(self.decoder, AdaptiveDecoder):
+            return -self.decoder.target_log_probs(output.flatten(0, 1), targets.flatten()).float().view_as(targets)
+        logits = self.decoder(output).float()
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none").view_as(targets)
 
     def _regularized_forward(self, tokens: torch.Tensor, state: State
                              ) -> tuple[torch.Tensor, State, tuple[torch.Tensor, torch.Tensor]]:
+        """The last layer's dropped-out output (what the decoder reads), the state, and that output before and
+        after its dropout."""
         config = self.config
         weight = self.embedding.weight
         if config.embed_dropout:
@@ -85,7 +102,7 @@ class RecurrentLM(nn.Module):
             output, layer_state = functional_call(shell, weights, (inputs, _layer_state(state, layer)))
             layer_states.append(layer_state)
             inputs = locked_dropout(output, config.dropout)  # between layers, and before the decoder
-        return self.decoder(inputs), _stack_layer_states(layer_states), (output, inputs)
+        return inputs, _stack_layer_states(layer_states), (output, inputs)
 
     def weights_for_saving(self) -> dict[str, torch.Tensor]:
         """The state dict without the tied decoder weight (safetensors refuses shared memory)."""

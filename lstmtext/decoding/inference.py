@@ -41,8 +41,19 @@ class FusedLSTMStep:
                 joined = torch.cat([w_ih, w_hh], dim=1)[order]  # (4H, in + H)
                 self.layers.append((joined.t().contiguous(), bias[order].contiguous()))
             self.embedding = model.embedding.weight.detach()
-            self.decoder_weight = model.decoder.weight.detach().t().contiguous()  # (H, V)
-            self.decoder_bias = model.decoder.bias.detach()
+            self.linear_decoder = isinstance(model.decoder, torch.nn.Linear)
+            if self.linear_decoder:
+                self.decoder_weight = model.decoder.weight.detach().t().contiguous()  # (H, V)
+                self.decoder_bias = model.decoder.bias.detach()
+            else:
+                self.adaptive_decoder = model.decoder  # an adaptive softmax: its exact log-probabilities
+
+    def decode(self, h: torch.Tensor) -> torch.Tensor:
+        """Next-token logits (B, V) after the last layer's h (B, H)."""
+        if self.linear_decoder:
+            return torch.addmm(self.decoder_bias, h, self.decoder_weight)
+        with torch.no_grad():
+            return self.adaptive_decoder(h)
 
     def __call__(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
                  ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
@@ -59,8 +70,7 @@ class FusedLSTMStep:
             x = output_gate * torch.tanh(cell)  # h' = o * tanh(c')
             new_h.append(x)
             new_c.append(cell)
-        logits = torch.addmm(self.decoder_bias, x, self.decoder_weight)
-        return logits, (torch.stack(new_h), torch.stack(new_c))
+        return self.decode(x), (torch.stack(new_h), torch.stack(new_c))
 
     @functools.cached_property
     def int8_layers(self) -> list | None:
@@ -95,7 +105,7 @@ class SingleStream:
         # reduce_range: 7-bit activations. Without it, CPUs with AVX2 but no VNNI saturate fbgemm's 16-bit
         # pairwise sums, and probabilities moved by 0.056 instead of 0.004 on such a CPU (AMD EPYC, AVX2 only).
         self.linear_int8 = torch.ops.quantized.linear_dynamic.default if self.int8 else None
-        self.decoder_weight = cell.decoder_weight.t().contiguous()  # (V, H)
+        self.decoder_weight = cell.decoder_weight.t().contiguous() if cell.linear_decoder else None  # (V, H)
         h_all, c_all = state
         embed = cell.embedding.shape[1]
         # Each layer reads [input | previous h] from one buffer; its new h is written back in place, and into the
@@ -123,6 +133,8 @@ class SingleStream:
             torch.mul(output_gate, torch.tanh(cell, out=self.scratch), out=h)  # h' = o * tanh(c')
             if following is not None:
                 following.copy_(h)
+        if self.decoder_weight is None:
+            return self.cell.decode(h[None])[0]
         return torch.addmv(self.cell.decoder_bias, self.decoder_weight, h)
 
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..core.cache import NeuralCache
 from ..core.model import RecurrentLM, State, detach_state, map_state
@@ -83,9 +82,9 @@ class Adapter:
         length = group[0][1]
         inputs = torch.stack([tokens[start:start + length] for start, _ in group])
         targets = torch.stack([tokens[start + 1:start + length + 1] for start, _ in group]).flatten()
-        logits, after, (outputs, _) = self.model(inputs, self._starting_states(tokens, group, state),
-                                                 with_outputs=True)
-        losses = F.cross_entropy(logits.flatten(0, 1).float(), targets, reduction="none")  # in text order
+        nll, after, (outputs, _) = self.model(inputs, self._starting_states(tokens, group, state),
+                                              with_outputs=True, targets=targets.view(len(group), length))
+        losses = nll.flatten()  # in text order
         scores = losses.detach()
         if self.cache is not None:
             outputs = outputs.flatten(0, 1)
@@ -109,7 +108,9 @@ class Adapter:
 
     def _step(self, loss: torch.Tensor) -> None:
         """RMSprop with bias correction, written out: torch.optim's first step imports its compiler (seconds)."""
-        gradients = torch.autograd.grad(loss, self.parameters)
+        # An adaptive softmax's cluster that no target fell in has no gradient: a zero one.
+        gradients = [torch.zeros_like(parameter) if gradient is None else gradient for parameter, gradient in
+                     zip(self.parameters, torch.autograd.grad(loss, self.parameters, allow_unused=True))]
         self.steps += 1
         correction = 1 - _MEAN_SQUARE_DECAY ** self.steps
         lr, decay = self.options.lr, self.options.decay

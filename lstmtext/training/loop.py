@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from ..core.corpus import bptt_windows, windows_per_epoch
 from ..core.device import autocast
 from ..core.model import RecurrentLM, State, detach_state, map_state
+from ..core.softmax import AdaptiveDecoder
 from ..errors import TrainingFailed
 from ..options import TrainConfig
 from .checkpoint import Checkpoint, capture_rng, restore_rng
@@ -131,8 +131,9 @@ class Trainer:
         """Train until the budget is spent; the best weights by held-out loss, and how the run went."""
         self.model.to(self.device)
         if self.ranks is not None:
-            self.train_model = DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            self.train_model = DistributedDataParallel(  # an adaptive softmax's cluster may go unused in a step
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=isinstance(self.model.decoder, AdaptiveDecoder))
         self.hooks.observer.on_start(TrainPlan(self.total_steps, self.config.max_time, self.steps_per_epoch,
                                                self.model.parameter_count(), str(self.device), self.precision))
         self.clock_start = time.monotonic() - self.position.elapsed
@@ -258,8 +259,8 @@ class Trainer:
         x = torch.from_numpy(inputs.astype(np.int64)).to(self.device)  # (B, T)
         y = torch.from_numpy(targets.astype(np.int64)).to(self.device)  # (B, T)
         with autocast(self.device, self.precision):
-            logits, state, outputs = self.train_model(x, detach_state(state), with_outputs=True)  # (B, T, V)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+            nll, state, outputs = self.train_model(x, detach_state(state), with_outputs=True, targets=y)  # (B, T)
+        loss = nll.mean()
         objective = loss + activation_penalty(*outputs, self.model.config)
         if self.hooks.faults.corrupts(self.position.step + 1):
             loss = objective = loss * float("nan")

@@ -12,11 +12,14 @@ from ..options.checks import require_option
 def training_memory(model: ModelConfig, batch_size: int, seq_len: int) -> int:
     """About how many bytes a training run of this model needs: per weight, 4-byte copies for the weights, their
     gradients, AdamW's two moments, the best weights and a roll-back point (weights and moments); per token of a
-    batch, what backward keeps of each layer's gates and states and of the logits."""
+    batch, what backward keeps of each layer's gates and states and of the logits. (An upper bound for an
+    adaptive softmax's weights.)"""
     weights = (model.vocab_size * model.embed_size + recurrent_parameters(model.hidden_size, model.embed_size,
                                                                           model.layers)
                + model.vocab_size * (1 if model.ties_weights else model.hidden_size + 1))
-    per_token = model.layers * 8 * model.hidden_size + 3 * model.vocab_size + 2 * model.embed_size
+    # an adaptive softmax keeps its head's outputs and about as many again for the clusters
+    outputs = model.softmax_cutoffs[0] + model.hidden_size if model.softmax_cutoffs else model.vocab_size
+    per_token = model.layers * 8 * model.hidden_size + 3 * outputs + 2 * model.embed_size
     return 4 * (8 * weights + batch_size * seq_len * per_token)
 
 

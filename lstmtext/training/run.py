@@ -18,10 +18,11 @@ import torch
 
 from .. import __version__
 from ..core.bundle import Bundle, save_bundle
-from ..core.config import ModelConfig
+from ..core.config import ModelConfig, softmax_cutoffs
 from ..core.corpus import batchify, check_length, encode_corpus, held_out_count, hold_out_tail, scoring_streams
 from ..core.device import PrecisionChoice, choose_precision, pick_device, seed_everything
 from ..core.model import RecurrentLM, open_gates
+from ..core.softmax import AdaptiveDecoder
 from ..decoding.healing import TokenTable
 from ..decoding.inference import Stepper
 from ..decoding.reading import generate_text
@@ -133,14 +134,14 @@ def prepare(corpus: Path, request: TrainRequest, store: ModelStore) -> PreparedR
     if distributed.launched_by_torchrun():
         ranks, device = distributed.start(device)
     check_fits(training_memory(plan.model, training.batch_size, training.seq_len), *free_memory(device))
+    train_ids, val_ids = hold_out_tail(ids, held_out_count(len(ids), training.val_fraction, training.eval_tokens))
     network = RecurrentLM(plan.model)
     if ranks is not None and not ranks.is_main:  # its own dropout draws; DDP copies rank 0's initial weights
         seed_everything(training.seed + ranks.rank)
     if initial_weights is not None:
         network.load_saved_weights(initial_weights)
-    elif training.chrono_init:
-        open_gates(network, training.seq_len, torch.Generator().manual_seed(training.seed))
-    train_ids, val_ids = hold_out_tail(ids, held_out_count(len(ids), training.val_fraction, training.eval_tokens))
+    else:
+        _start_new_weights(network, train_ids, training)
     streams, val_streams = batchify(train_ids, training.batch_size), scoring_streams(val_ids, training.seq_len)
     chars_per_token = len(plan.tokenizer.decode(val_streams.ravel())) / val_streams.size
     data = TrainingData(distributed.shard_streams(streams, ranks) if ranks else streams, val_streams,
@@ -148,6 +149,16 @@ def prepare(corpus: Path, request: TrainRequest, store: ModelStore) -> PreparedR
     notes = tuple(note for note in (str(plan.precision), start_note, plan.sizing) if note)
     return PreparedRun(request, plan, info, len(ids), network, data, Runtime(device, training.precision, ranks),
                        checkpoint, notes)
+
+
+def _start_new_weights(network: RecurrentLM, train_ids: np.ndarray, training: TrainConfig) -> None:
+    """What a new model knows before its first step: an adaptive softmax's tokens ranked by their frequency in
+    the training text; with `chrono_init`, the gates opened."""
+    if isinstance(network.decoder, AdaptiveDecoder):
+        counts = np.bincount(train_ids, minlength=network.config.vocab_size)
+        network.decoder.rank_by_frequency(torch.from_numpy(counts))
+    if training.chrono_init:
+        open_gates(network, training.seq_len, torch.Generator().manual_seed(training.seed))
 
 
 def _plan(request: TrainRequest, info: CorpusInfo, checkpoint: Checkpoint | None, store: ModelStore
@@ -165,7 +176,8 @@ def _plan(request: TrainRequest, info: CorpusInfo, checkpoint: Checkpoint | None
         config = base.network.config
         shape = ModelShape(config.cell, config.layers, config.hidden_size, config.embed_size, config.tie_weights)
         ids = encode_corpus(info, base.tokenizer, store.token_cache_dir)
-        return _new_plan(base.tokenizer, replace(request, shape=shape), ids, info), ids, (
+        plan = _new_plan(base.tokenizer, replace(request, shape=shape), ids, info, config.softmax_cutoffs)
+        return plan, ids, (
             f"fine-tuning {base.path}: its {base.tokenizer.level} tokenizer and its "
             f"{config.layers}×{config.hidden_size} {config.cell.upper()} are kept"), base.network.weights_for_saving()
     tokenizer = train_tokenizer(iter_lines(info.path), request.tokenizer)
@@ -173,8 +185,10 @@ def _plan(request: TrainRequest, info: CorpusInfo, checkpoint: Checkpoint | None
     return _new_plan(tokenizer, request, ids, info), ids, None, None
 
 
-def _new_plan(tokenizer: Tokenizer, request: TrainRequest, ids: np.ndarray, corpus: CorpusInfo) -> RunPlan:
-    """Sizes chosen for what the request leaves open (see sizing.py)."""
+def _new_plan(tokenizer: Tokenizer, request: TrainRequest, ids: np.ndarray, corpus: CorpusInfo,
+              cutoffs: tuple[int, ...] | None = None) -> RunPlan:
+    """Sizes chosen for what the request leaves open (see sizing.py); the output layer from the vocabulary's size
+    unless `cutoffs` (a model fine-tuned keeps its own) says."""
     training, shape = request.training, request.shape
     held_out = held_out_count(len(ids), training.val_fraction, training.eval_tokens)
     train_tokens = len(ids) - held_out
@@ -185,7 +199,9 @@ def _new_plan(tokenizer: Tokenizer, request: TrainRequest, ids: np.ndarray, corp
                        lr=training.lr or peak_learning_rate(sizing.hidden_size), precision=precision.precision)
     config = ModelConfig(vocab_size=tokenizer.vocab_size, cell=shape.cell, layers=sizing.layers,
                          hidden_size=sizing.hidden_size, embed_size=shape.embed_size or sizing.hidden_size,
-                         tie_weights=shape.tie_weights, **sizing.regularization)
+                         tie_weights=shape.tie_weights,
+                         softmax_cutoffs=softmax_cutoffs(tokenizer.vocab_size) if cutoffs is None else cutoffs,
+                         **sizing.regularization)
     return RunPlan(tokenizer, training, config, sizing.reason, precision)
 
 

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..core.device import autocast
 from ..core.model import RecurrentLM
@@ -24,7 +23,7 @@ def stream_nll(model: RecurrentLM, windows: Iterable[tuple[np.ndarray, np.ndarra
             x = torch.from_numpy(inputs.astype(np.int64)).to(device)  # (B, T)
             y = torch.from_numpy(targets.astype(np.int64)).to(device)  # (B, T)
             with autocast(device, precision):
-                logits, state = model(x, state)  # (B, T, V)
-            total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum").item()
+                nll, state = model(x, state, targets=y)  # (B, T)
+            total += nll.sum().item()
             count += y.numel()
     return total, count

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ..core.config import recurrent_parameters, trained_weights
+from ..core.config import computed_weights, recurrent_parameters, trained_weights
 from ..core.device import PrecisionChoice, autocast, choose_precision, pick_device, precisions_to_measure
 from ..options import DEFAULT_LAYERS, Regularization, TrainConfig
 from . import distributed
@@ -108,7 +108,7 @@ def training_speed(flops_per_second: float, vocab_size: int, layers: int) -> Cal
     by `probe_speed`, spread over the weights of a model that size, times the share of that rate the whole
     training step keeps (`_LSTM_SHARE_OF_STEP`, measured)."""
     def tokens_per_second(hidden: int) -> float:
-        return _LSTM_SHARE_OF_STEP * flops_per_second / (6 * trained_weights(hidden, layers, vocab_size))
+        return _LSTM_SHARE_OF_STEP * flops_per_second / (6 * computed_weights(hidden, layers, vocab_size))
 
     return tokens_per_second
 

@@ -1,0 +1,92 @@
+"""The adaptive softmax of big vocabularies: cheap to train, exact to use."""
+
+import numpy as np
+import pytest
+import torch
+
+import lstmtext
+from lstmtext.core import config as model_config
+from lstmtext.core.config import ModelConfig, softmax_cutoffs
+from lstmtext.core.model import RecurrentLM
+from lstmtext.core.softmax import AdaptiveDecoder
+from lstmtext.options import TokenizerConfig, TrainConfig
+
+from .conftest import TINY_TRAINING
+from .test_export import Exported
+
+
+def test_big_vocabularies_get_an_adaptive_softmax_and_small_ones_a_full_one():
+    assert softmax_cutoffs(96) == softmax_cutoffs(2000) == ()
+    assert softmax_cutoffs(10_000) == (2000, 8000) and softmax_cutoffs(5000) == (2000,)
+    assert ModelConfig(vocab_size=10_000, hidden_size=64, embed_size=64, softmax_cutoffs=(2000, 8000)).ties_weights \
+        is False
+
+
+def test_an_adaptive_softmax_gives_a_whole_distribution_and_the_same_log_probs_for_the_targets():
+    torch.manual_seed(0)
+    model = RecurrentLM(ModelConfig(vocab_size=500, layers=2, hidden_size=32, embed_size=32,
+                                    softmax_cutoffs=(50, 200))).eval()
+    counts = torch.zeros(500)
+    counts[[499, 7, 300]] = torch.tensor([100.0, 50.0, 20.0])
+    model.decoder.rank_by_frequency(counts)
+    assert model.decoder.rank[[499, 7, 300]].tolist() == [0, 1, 2]  # the most frequent lead the shortlist
+    tokens, targets = torch.randint(0, 500, (3, 9)), torch.randint(0, 500, (3, 9))
+    log_probs, _ = model(tokens)
+    assert log_probs.shape == (3, 9, 500)
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(3, 9), atol=1e-5)
+    nll, _ = model(tokens, targets=targets)
+    assert torch.allclose(nll, -log_probs.gather(-1, targets[..., None])[..., 0], atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def adaptive_model(tiny_corpus, tmp_path_factory):
+    """A bpe model of the tiny corpus with an adaptive softmax (the threshold lowered to its 400 pieces)."""
+    path = tmp_path_factory.mktemp("adaptive") / "adaptive.lstm"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(model_config, "ADAPTIVE_SOFTMAX_FROM", 300)
+        patch.setattr(model_config, "_CLUSTER_STARTS", (60, 160))
+        lstmtext.train(tiny_corpus, tokenizer=TokenizerConfig("bpe", 400),
+                       training=TrainConfig(**{**TINY_TRAINING, "max_steps": 20}), layers=2, hidden_size=32,
+                       out=path)
+    return lstmtext.load(path)
+
+
+def test_a_big_vocabulary_trains_saves_and_loads_with_its_frequency_ranks(adaptive_model, tiny_corpus):
+    assert adaptive_model.header["model"]["softmax_cutoffs"] == [60, 160]
+    decoder = adaptive_model.model.decoder
+    assert isinstance(decoder, AdaptiveDecoder)
+    ids = np.asarray(adaptive_model.tokenizer.encode(tiny_corpus.read_text(encoding="utf-8")))
+    assert int(decoder.rank[np.bincount(ids).argmax()]) == 0  # ranked on the training text: most frequent first
+    assert sorted(decoder.rank.tolist()) == list(range(adaptive_model.tokenizer.vocab_size))
+
+
+def test_an_adaptive_model_scores_completes_and_adapts_with_its_exact_distribution(adaptive_model, tmp_path):
+    text = "The king is here, and the night is long. " * 3  # one line: encoded as eval encodes a file
+    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
+    ids = torch.tensor([adaptive_model.tokenizer.encode(text)])
+    with torch.no_grad():
+        log_probs, _ = adaptive_model.model(ids[:, :-1])
+    nats_per_token = -log_probs.gather(-1, ids[:, 1:, None]).mean().item()
+    expected = nats_per_token * ids.shape[1] / len(text)  # as eval reports it: per token, spread over the chars
+    evaluation = adaptive_model.evaluate(tmp_path / "t.txt")
+    assert evaluation.nats_per_char == pytest.approx(expected, rel=1e-4)
+    assert adaptive_model.evaluate(tmp_path / "t.txt", adapt=True).nats_per_char > 0
+    assert adaptive_model.complete("The ki", n=3)  # beam search over the exact distribution
+    assert "".join(adaptive_model.generate("The", length=20, seed=1))
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_an_adaptive_model_exports_its_exact_distribution(adaptive_model, tmp_path, fmt):
+    if fmt == "onnx":  # optional dev dependencies: pip install -e '.[dev]'
+        pytest.importorskip("onnxscript")
+        pytest.importorskip("onnxruntime")
+    # the text the export is traced on: a second ONNX export in one process fixes the length to the traced one
+    # (torch.onnx's exporter, also for full-softmax models; the CLI exports once per process)
+    ids = torch.tensor([adaptive_model.tokenizer.encode("\n") + adaptive_model.tokenizer.encode("When there is fire")])
+    with torch.no_grad():
+        log_probs, _ = adaptive_model.model(ids)
+    adaptive_model.export(tmp_path / "m", fmt)
+    exported = Exported(tmp_path / "m", fmt)
+    zeros = np.zeros((2, 1, 32), dtype=np.float32)
+    np.testing.assert_allclose(np.exp(exported.run(ids.numpy(), zeros, zeros)[0]), log_probs.exp().numpy(),
+                               atol=1e-5)
