@@ -50,6 +50,21 @@ def test_the_held_out_tail_of_the_corpus_is_never_trained_on(corpus_text, tmp_pa
     assert sum((tokens == tilde).sum() for tokens in scored) > 0
 
 
+def test_the_held_out_end_is_learned_after_validation_unless_told_not_to(tiny_corpus, tmp_path):
+    models = {}
+    for learn in (True, False):
+        config = TrainConfig(**{**TINY_TRAINING, "max_steps": 10, "learn_held_out": learn})
+        result = lstmtext.train(tiny_corpus, training=config, layers=2, hidden_size=16, out=tmp_path / f"{learn}.lstm")
+        models[learn] = (result.val_loss, lstmtext.load(tmp_path / f"{learn}.lstm"))
+    (validated, learned), (same_validation, kept) = models[True], models[False]
+    assert validated == same_validation  # validation is measured before the held-out text is learned
+    assert learned.header["held_out"]["learned"]["tokens"] == learned.header["held_out"]["tokens"] > 0
+    assert kept.header["held_out"]["learned"] is None
+    before, after = kept.model.state_dict(), learned.model.state_dict()
+    assert torch.equal(before["embedding.weight"], after["embedding.weight"])  # the lower layers stay as trained
+    assert not torch.equal(before["rnn.weight_hh_l1"], after["rnn.weight_hh_l1"])
+
+
 def test_same_seed_gives_the_same_model(tiny_corpus, tmp_path):
     config = TrainConfig(**{**TINY_TRAINING, "max_steps": 5})
     for name in ("a", "b"):

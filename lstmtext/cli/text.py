@@ -94,6 +94,10 @@ def train(
                                                                   "gates) open, keeping memory for up to --seq-len "
                                                                   "steps (chrono initialization): a short run "
                                                                   "learns long dependencies sooner."),
+    learn_held_out: bool = typer.Option(TrainConfig.learn_held_out, "--learn-held-out/--no-learn-held-out",
+                                        help="After validating on the corpus's held-out end, learn it too (as "
+                                             "`eval --adapt` learns a text): the saved model knows the most "
+                                             "recent text."),
 ) -> None:
     """Tokenize CORPUS and train a language model on it, with a live display of progress. Ctrl-C stops after
     the current step and saves a checkpoint to resume from (a second Ctrl-C stops at once)."""
@@ -103,7 +107,7 @@ def train(
     training = TrainConfig(seq_len=seq_len, batch_size=batch_size, lr=lr, clip=clip, epochs=epochs,
                            max_steps=max_steps, max_time=max_time, seed=seed, precision=precision, device=device,
                            checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes,
-                           chrono_init=chrono_init)
+                           chrono_init=chrono_init, learn_held_out=learn_held_out)
     if name is not None and out is not None:
         raise BadInput("--name and --out both given", "use --name to save into the store, or --out for a file")
     if name is not None:

@@ -235,8 +235,11 @@ def info_table(header: dict, path: str) -> Table:
         table.add_row("corpus", f"{corpus.get('name', 'unnamed')}: {corpus.get('chars', 0):,} characters, "
                                 f"{corpus.get('tokens', 0):,} tokens")
     if all(isinstance(metrics.get(key), (int, float)) for key in ("val_bits_per_char", "val_perplexity", "best_step")):
+        held_out = header.get("held_out") or {}
+        learned = ("; learned after validating" if held_out.get("learned") else "") if held_out else ""
+        on = f" on the corpus's last {held_out['tokens']:,} tokens{learned}" if held_out.get("tokens") else ""
         table.add_row("validation", f"{metrics['val_bits_per_char']:.3f} bits/char, perplexity "
-                                    f"{metrics['val_perplexity']:.2f} (best at step {metrics['best_step']:,})")
+                                    f"{metrics['val_perplexity']:.2f} (best at step {metrics['best_step']:,}){on}")
     if run:
         table.add_row("training", f"{run.get('steps', 0):,} steps, {run.get('tokens_seen', 0):,} tokens in "
                                   f"{_duration(run.get('train_seconds', 0))} on {run.get('device')} "

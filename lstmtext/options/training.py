@@ -104,6 +104,9 @@ class TrainConfig:
     checkpoint_every: int | None = None  # steps
     checkpoint_minutes: float | None = 10.0
     chrono_init: bool = False  # the gates start open for about seq_len steps (core/model.py: open_gates)
+    # After the last evaluation, the model learns the held-out tail by the dynamic-evaluation rule: the end of a
+    # corpus is the text most like what comes next, and validation no longer needs it (training/run.py).
+    learn_held_out: bool = True
 
     def __post_init__(self) -> None:
         check_choice("precision", self.precision, PRECISIONS)

@@ -34,6 +34,7 @@ from ..errors import BadInput, CorpusError, TrainingInterrupted
 from ..options import ModelShape, Regularization, Sampling, TokenizerConfig, TrainConfig
 from ..options.adaptation import default_adaptation
 from . import distributed
+from .adaptation import Adapter
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .loop import Faults, Runtime, Trainer, TrainHooks, TrainingData
 from .memory import check_fits, free_memory, training_memory
@@ -120,7 +121,7 @@ def train_model(corpus: Path, request: TrainRequest, store: ModelStore, observer
     for note in run.notes:
         observer.on_note(note)
     outcome = fit(run, observer, faults or Faults())
-    return save(run, outcome, time.monotonic() - started) if outcome is not None else None
+    return save(run, outcome, time.monotonic() - started, observer) if outcome is not None else None
 
 
 def prepare(corpus: Path, request: TrainRequest, store: ModelStore) -> PreparedRun:
@@ -243,12 +244,23 @@ def fit(run: PreparedRun, observer: TrainObserver, faults: Faults) -> TrainOutco
     return outcome if is_main else None
 
 
-def save(run: PreparedRun, outcome: TrainOutcome, seconds: float) -> SavedRun:
-    """Write the best weights to the destination and drop the checkpoint: the run is finished."""
+def save(run: PreparedRun, outcome: TrainOutcome, seconds: float, observer: TrainObserver) -> SavedRun:
+    """Write the best weights (having learned the held-out tail, unless told not to) to the destination and drop
+    the checkpoint: the run is finished."""
     network = run.network
     network.load_state_dict(outcome.best_weights)
+    held_out = run.data.val_streams.ravel()  # the rows are consecutive pieces: in text order
+    learned = None
+    if run.plan.training.learn_held_out:
+        adaptation = default_adaptation(run.plan.tokenizer.level)
+        observer.on_note(f"learning the held-out end of the corpus ({len(held_out):,} tokens) now that "
+                         f"validation is done")
+        Adapter(network, adaptation).read(held_out)
+        learned = {"tokens": len(held_out), "adaptation": adaptation.to_dict()}
     network = network.cpu().eval()
-    header = _model_header(run, outcome, seconds)
+    for parameter in network.parameters():
+        parameter.requires_grad_(True)  # adaptation froze the lower layers
+    header = {**_model_header(run, outcome, seconds), "held_out": {"tokens": len(held_out), "learned": learned}}
     save_bundle(run.request.destination, Bundle(network.weights_for_saving(), header, run.plan.tokenizer.blobs()))
     run.checkpoint_path.unlink(missing_ok=True)
     return SavedRun(network, run.plan.tokenizer, header, outcome)
