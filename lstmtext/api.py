@@ -242,8 +242,9 @@ class TrainResult:
     model: LanguageModel
     path: Path
     name: str | None
-    val_loss: float
-    bits_per_char: float
+    val_loss: float  # nats per token of the best weights on the held-out end, as validated
+    bits_per_char: float  # what to expect on new text: the held-out end read as it was learned, if it was
+    validated_bits_per_char: float  # val_loss per character, in bits
     steps: int
     elapsed: float
 
@@ -280,6 +281,6 @@ def train(corpus: str | os.PathLike, shape: ModelShape | None = None, *,
     if name is not None:
         store.set_default(name)
     model = LanguageModel(saved.network, saved.tokenizer, saved.header, destination, store.token_cache_dir)
-    best = saved.outcome.best
-    return TrainResult(model, destination, name, best.val_loss, best.bits_per_char, saved.outcome.steps,
-                       saved.outcome.elapsed)
+    best, metrics = saved.outcome.best, saved.header["metrics"]
+    return TrainResult(model, destination, name, best.val_loss, metrics["held_out_bits_per_char"],
+                       best.bits_per_char, saved.outcome.steps, saved.outcome.elapsed)

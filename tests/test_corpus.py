@@ -6,7 +6,7 @@ from lstmtext.core.config import ModelConfig
 from lstmtext.options import TokenizerConfig
 from lstmtext.core.corpus import (batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out_tail,
                                   scoring_streams, SCORING_ROWS, windows_per_epoch)
-from lstmtext.core.textfile import inspect_corpus, iter_lines
+from lstmtext.core.textfile import inspect_corpus, iter_lines, lines_before
 from lstmtext.errors import CorpusError
 from lstmtext.core.model import RecurrentLM
 from lstmtext.core.tokenizer import sample_sentences, train_tokenizer
@@ -61,6 +61,13 @@ def test_validation_is_the_end_of_the_corpus_and_scored_as_eval_scores_a_file():
     streams = scoring_streams(val, seq_len=8)
     assert streams.shape == (11, 9) and streams[1, 0] == 909  # as many rows as hold a window, in order
     assert scoring_streams(np.arange(10_000), seq_len=8).shape[0] == SCORING_ROWS
+
+
+def test_the_text_before_the_held_out_end_is_read_line_by_line_and_cut_where_it_ends(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("ab\ncd\nef", encoding="utf-8")
+    assert list(lines_before(path, 4)) == ["ab\n", "c"] and list(lines_before(path, 3)) == ["ab\n"]
+    assert "".join(lines_before(path, 100)) == "ab\ncd\nef" and list(lines_before(path, 0)) == []
 
 
 def test_a_big_corpus_holds_out_no_more_than_it_can_use():

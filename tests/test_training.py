@@ -45,7 +45,9 @@ def test_the_held_out_tail_of_the_corpus_is_never_trained_on(corpus_text, tmp_pa
         model, (scored.append(np.concatenate(window)) or window for window in windows), *rest))
     lstmtext.train(corpus, training=TrainConfig(**{**TINY_TRAINING, "epochs": 2, "max_steps": None}), layers=1,
                    hidden_size=16, out=tmp_path / "m.lstm")
-    tilde = lstmtext.load(tmp_path / "m.lstm").tokenizer.encode("~")[-1]
+    tokenizer = lstmtext.load(tmp_path / "m.lstm").tokenizer
+    tilde = tokenizer.encode("~")[-1]
+    assert tokenizer.piece(tilde) == "<0x7E>"  # the tokenizer never saw it either: spelled as a byte
     assert len(read) > 100 and not any((tokens == tilde).any() for tokens in read)
     assert sum((tokens == tilde).sum() for tokens in scored) > 0
 
@@ -55,11 +57,15 @@ def test_the_held_out_end_is_learned_after_validation_unless_told_not_to(tiny_co
     for learn in (True, False):
         config = TrainConfig(**{**TINY_TRAINING, "max_steps": 10, "learn_held_out": learn})
         result = lstmtext.train(tiny_corpus, training=config, layers=2, hidden_size=16, out=tmp_path / f"{learn}.lstm")
-        models[learn] = (result.val_loss, lstmtext.load(tmp_path / f"{learn}.lstm"))
+        models[learn] = (result, lstmtext.load(tmp_path / f"{learn}.lstm"))
     (validated, learned), (same_validation, kept) = models[True], models[False]
-    assert validated == same_validation  # validation is measured before the held-out text is learned
+    assert validated.val_loss == same_validation.val_loss  # measured before the held-out text is learned
     assert learned.header["held_out"]["learned"]["tokens"] == learned.header["held_out"]["tokens"] > 0
     assert kept.header["held_out"]["learned"] is None
+    # what to expect of new text: the held-out end as it was read while learning it, else as validated
+    assert validated.bits_per_char == learned.header["metrics"]["held_out_bits_per_char"] \
+        == learned.header["held_out"]["learned"]["bits_per_char"] != validated.validated_bits_per_char
+    assert same_validation.bits_per_char == same_validation.validated_bits_per_char
     before, after = kept.model.state_dict(), learned.model.state_dict()
     assert torch.equal(before["embedding.weight"], after["embedding.weight"])  # the lower layers stay as trained
     assert not torch.equal(before["rnn.weight_hh_l1"], after["rnn.weight_hh_l1"])

@@ -131,8 +131,10 @@ def train(
     if result is None:
         return  # another process of a torchrun launch: rank 0 reports
     saved = f"model '{result.name}' (now the default)" if result.name else "model"
-    out_console().print(f"saved {saved} to {result.path}: {result.bits_per_char:.3f} bits/char on held-out text "
-                    f"after {result.steps:,} steps in {result.elapsed:.0f} s")
+    learning = (f" (learning it as it read; {result.validated_bits_per_char:.3f} as validated)"
+                if result.bits_per_char != result.validated_bits_per_char else "")
+    out_console().print(f"saved {saved} to {result.path}: {result.bits_per_char:.3f} bits/char on held-out text"
+                        f"{learning} after {result.steps:,} steps in {result.elapsed:.0f} s")
     model_flag = "" if result.name else f" --model {result.path}"
     err_console().print(f'next: lstmtext complete "Some words"{model_flag}', style="dim")
 

@@ -236,8 +236,10 @@ def info_table(header: dict, path: str) -> Table:
                                 f"{corpus.get('tokens', 0):,} tokens")
     if all(isinstance(metrics.get(key), (int, float)) for key in ("val_bits_per_char", "val_perplexity", "best_step")):
         held_out = header.get("held_out") or {}
-        learned = ("; learned after validating" if held_out.get("learned") else "") if held_out else ""
-        on = f" on the corpus's last {held_out['tokens']:,} tokens{learned}" if held_out.get("tokens") else ""
+        learned = held_out.get("learned") or {}
+        learned = (f"; then learned, reading it at {learned['bits_per_char']:.3f} bits/char as it did"
+                   if isinstance(learned.get("bits_per_char"), (int, float)) else "")
+        on = f" on the held-out end ({held_out['tokens']:,} tokens){learned}" if held_out.get("tokens") else ""
         table.add_row("validation", f"{metrics['val_bits_per_char']:.3f} bits/char, perplexity "
                                     f"{metrics['val_perplexity']:.2f} (best at step {metrics['best_step']:,}){on}")
     if run:

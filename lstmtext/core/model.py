@@ -1,6 +1,6 @@
 """The language model: embedding → multi-layer LSTM (or GRU / plain RNN) → linear decoder (an adaptive softmax
-for a big vocabulary, core/softmax.py), with the
-AWD-LSTM regularizers for training (Merity et al., 2017, "Regularizing and Optimizing LSTM Language Models").
+for a big vocabulary, core/softmax.py), with the AWD-LSTM regularizers for training (Merity et al., 2017,
+"Regularizing and Optimizing LSTM Language Models").
 
 An LSTM cell keeps a cell state c and, at each step, computes a forget gate f, an input gate i, a
 candidate g and an output gate o from the input and the previous hidden state:

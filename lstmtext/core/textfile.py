@@ -121,6 +121,18 @@ def iter_lines(path: str | os.PathLike) -> Iterator[str]:
         yield from handle
 
 
+def lines_before(path: str | os.PathLike, chars: int) -> Iterator[str]:
+    """The text's first `chars` characters, line by line (the last line cut where they end)."""
+    seen = 0
+    for line in iter_lines(path):
+        if seen + len(line) >= chars:
+            if chars > seen:
+                yield line[: chars - seen]
+            return
+        seen += len(line)
+        yield line
+
+
 def decode_utf8(data: bytes, what: str) -> str:
     try:
         return data.decode("utf-8")

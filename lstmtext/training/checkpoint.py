@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 
 from ..core.bundle import FileKind, blob_tensor, read_tensors_file, write_tensors_file
-from ..errors import BadModelFile
+from ..errors import BadInput, BadModelFile, CorpusError
 from ..core.model import State
+from . import distributed
 
 CHECKPOINT_FILE = FileKind("lstmtext-checkpoint", 1, "checkpoint",
                            "pass a checkpoint written by `lstmtext train`, or start the run again without resuming")
@@ -109,3 +110,20 @@ def _state_from_tensors(tensors: dict[str, torch.Tensor]) -> State:
         return None
     parts = tuple(tensors[str(i)] for i in range(len(tensors)))
     return parts if len(parts) > 1 else parts[0]
+
+
+def checkpoint_to_resume(path: Path, corpus_sha256: str) -> Checkpoint:
+    """The checkpoint at `path`, if it was written by as many processes as this run has, on the same corpus."""
+    if not path.is_file():
+        raise BadInput("there is no checkpoint to resume at {path}", "start training without {name}", field="resume",
+                       path=path)
+    checkpoint = load_checkpoint(path)
+    processes = checkpoint.header.get("processes", 1)
+    if processes != distributed.world_size():
+        raise BadInput(f"the checkpoint {path} was written by {processes} training process(es), this run has "
+                       f"{distributed.world_size()}", f"resume with the same number of processes ({processes})")
+    if checkpoint.header.get("plan", {}).get("corpus_sha256") != corpus_sha256:
+        raise CorpusError("the corpus is not the one the checkpoint {path} was trained on",
+                          "resume with the same corpus file, or start again without {name}", field="resume",
+                          path=path)
+    return checkpoint
