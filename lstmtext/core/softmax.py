@@ -36,7 +36,9 @@ class AdaptiveDecoder(nn.Module):
     def target_log_probs(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The log-probability of each target (N,) after each hidden state (N, H), computing only the clusters
         the targets are in."""
-        return self.softmax(hidden, self.rank[targets]).output
+        # in fp32: under bf16/fp16 autocast torch's module mixes dtypes in its index_copy_ and fails
+        with torch.autocast(hidden.device.type, enabled=False):
+            return self.softmax(hidden.float(), self.rank[targets]).output
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """Log-probabilities of every token (..., V), in token-id order, after hidden states (..., H)."""
