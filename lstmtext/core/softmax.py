@@ -6,7 +6,7 @@ The most frequent tokens (the head's shortlist) get a full-width output row each
 reached through the head, each scored from a narrower projection of the hidden state. Training pays only for the
 clusters its targets fall in, so a 10k-word vocabulary costs little more than the LSTM. The distribution is still
 exact: every token's log-probability is the head's log-probability of its cluster plus its own within the cluster,
-and they sum to one (`log_probs`), which is what decoding, scoring and export use.
+and they sum to one (`AdaptiveDecoder.forward`), which is what decoding, scoring and export use.
 """
 
 from __future__ import annotations
