@@ -9,8 +9,10 @@ option types of `lstmtext.options`. Interfaces (cli/, and later a server or a la
 __version__ = "0.1.0"
 
 _HOMES = {
-    "api": ("load", "train", "train_tokenizer", "LanguageModel", "TrainResult"),
-    "results": ("Completion", "TokenScore", "Evaluation"),
+    "api": ("load", "LanguageModel"),
+    "trainer": ("train", "train_tokenizer", "TrainResult"),
+    "engine": ("Engine", "Job"),
+    "results": ("Completion", "TokenScore", "Evaluation", "Continuation", "TokenStep"),
     "session": ("Session",),
     "core.store": ("ModelStore", "StoredModel", "check_name", "default_model_name"),
     "core.textfile": ("check_path", "check_text", "decode_utf8"),
@@ -21,6 +23,7 @@ _HOMES = {
     "training.progress": ("TrainObserver", "TrainPlan", "StepReport", "EvalReport"),
     "lab.activations": ("Inspection",),
     "lab.experiment": ("run_long_range", "LongRangeResult"),
+    "server": ("serve", "create_app"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = ["__version__", *_HOME_OF]

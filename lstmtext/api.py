@@ -1,4 +1,4 @@
-"""The public Python API: `train()`, `load()`, `train_tokenizer()` and `LanguageModel`.
+"""The public Python API: `load()` and `LanguageModel` (training: trainer.py).
 
     import lstmtext
     from lstmtext.options import TrainConfig
@@ -9,8 +9,9 @@
     print(lm.suggest("When there is fi"))     # the single best ghost-text continuation
 
 Options are the frozen types of `lstmtext.options`, passed whole or as keyword changes to their defaults
-(`lm.complete(prefix, CompletionOptions(n=5))` or `lm.complete(prefix, n=5)`). Prints and draws nothing: training
-progress goes to an optional observer (see `training.progress.TrainObserver`).
+(`lm.complete(prefix, CompletionOptions(n=5))` or `lm.complete(prefix, n=5)`). Prints and draws nothing. Each
+search also comes as step requests (`complete_steps`, `continuation_steps`) that an `Engine` runs batched with
+other requests' (engine.py).
 """
 
 from __future__ import annotations
@@ -21,42 +22,35 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from .core.bundle import Bundle, save_bundle
 from .core.cache import NeuralCache
 from .core.config import ModelConfig
 from .core.corpus import bptt_windows, encode_corpus, scoring_streams
-from .core.files import check_output_file
 from .core.model import RecurrentLM
 from .core.model_file import read_model
-from .core.store import ModelStore, default_model_name
-from .core.textfile import check_text, inspect_corpus, iter_lines, readable_copy
-from .core.tokenizer import Tokenizer, train_tokenizer as learn_tokenizer
-from .core.tokenizer_stats import TokenizerStats, tokenizer_stats
+from .core.store import ModelStore
+from .core.textfile import check_text, inspect_corpus, readable_copy
+from .core.tokenizer import Tokenizer
+from .decoding.batch import Steps, run_steps
+from .decoding.continuation import continuation_steps
 from .decoding.healing import TokenTable
 from .decoding.inference import CachedStepper, Stepper
 from .decoding.reading import LINE_START, generate_text, reading_context, seeded_generator, start_reading
-from .decoding.search import NEXT_TOKEN, Found, StopRule, beam_search, sample_completions
-from .errors import CorpusError, OptionError
+from .decoding.search import NEXT_TOKEN, Found, StopRule, beam_search, beam_steps, sample_steps
+from .engine import Engine
+from .errors import CorpusError
 from .lab.activations import Inspection, inspect_text
 from .lab.export import ExportReport, export_model
-from .options import (CompletionOptions, GenerationOptions, InspectOptions, ModelShape, Regularization,
-                      TokenizerConfig, TrainConfig, completion_options, generation_options)
+from .options import (CompletionOptions, ContinuationOptions, GenerationOptions, InspectOptions, completion_options,
+                      generation_options)
 from .options.adaptation import AdaptOptions, default_adaptation, session_adaptation
 from .options.checks import changed
-from .results import Completion, Evaluation, TokenScore
+from .results import Completion, Continuation, Evaluation, TokenScore
 from .session import Session
 from .training.adaptation import Adapter
-from .training.loop import Faults
-from .training.progress import QuietObserver, TrainObserver
-from .training.run import TrainRequest, train_model
 from .training.scoring import LN2, stream_nll
-from .training import distributed
-
 
 
 class LanguageModel:
@@ -98,16 +92,46 @@ class LanguageModel:
         """The most likely distinct continuations of `prefix` (see `CompletionOptions`; `changes` are its fields,
         the sampling ones given flat, `sample=True` to sample). A prefix that ends inside a word is continued
         inside that word, whatever the tokenizer level."""
+        return run_steps(self._stepper, self.complete_steps(prefix, options, **changes))
+
+    def complete_steps(self, prefix: str, options: CompletionOptions | None = None, **changes) -> Steps:
+        """`complete` as step requests, for an `Engine` to run batched with other requests (see engine.py);
+        the options are checked now, the prompt is read at the first step."""
         options = completion_options(options, **changes)
+        return self._completion_steps(check_text(prefix, "the prompt"), options)
+
+    def _completion_steps(self, prefix: str, options: CompletionOptions) -> Steps:
         tail, start = start_reading(self._stepper, self.tokenizer, prefix)
         rule = StopRule(options.until, options.max_tokens)
         if options.sampling is not None:
-            found = sample_completions(self._stepper, start, self._tokens, tail, n=options.n, rule=rule,
-                                       sampling=options.sampling, generator=seeded_generator(options.sampling.seed))
+            found = yield from sample_steps(start, self._tokens, tail, n=options.n, rule=rule,
+                                            sampling=options.sampling,
+                                            generator=seeded_generator(options.sampling.seed))
         else:
-            found = beam_search(self._stepper, start, self._tokens, tail, n=options.n, width=options.beam,
-                                rule=rule, normalize=options.normalize)
+            found = yield from beam_steps(start, self._tokens, tail, n=options.n, width=options.beam, rule=rule,
+                                          normalize=options.normalize)
         return [self._completion(prefix, f, tail) for f in found]
+
+    def continuation(self, prompt: str, options: ContinuationOptions | None = None, *,
+                     on_text: Callable[[str], None] | None = None) -> Continuation:
+        """One continuation of `prompt`, token by token, as OpenAI's completions give it (see
+        `ContinuationOptions`): `on_text(piece)` gets the text as it is written."""
+        return run_steps(self._stepper, self.continuation_steps(prompt, options, on_text=on_text))
+
+    def continuation_steps(self, prompt: str, options: ContinuationOptions | None = None, *,
+                           on_text: Callable[[str], None] | None = None) -> Steps:
+        """`continuation` as step requests, for an `Engine` (see `complete_steps`)."""
+        return self._continuation_steps(check_text(prompt, "the prompt"), options or ContinuationOptions(), on_text)
+
+    def _continuation_steps(self, prompt: str, options: ContinuationOptions, on_text) -> Steps:
+        tail, start = start_reading(self._stepper, self.tokenizer, prompt)
+        generator = seeded_generator(options.sampling.seed) if options.sampling is not None else None
+        return (yield from continuation_steps(prompt, start, self._tokens, tail, options, generator, on_text))
+
+    def engine(self, *, batching: bool = True, on_step: Callable[[int], None] | None = None) -> Engine:
+        """A continuous-batching engine over this model (see engine.py): requests submitted from any thread as
+        `complete_steps` / `continuation_steps` are stepped together. `on_step(rows)` is told each step's size."""
+        return Engine(self._stepper, batching=batching, on_step=on_step)
 
     def suggest(self, prefix: str, *, max_chars: int = 32) -> str:
         """The single best short continuation of `prefix` (ghost text): to the end of the sentence and never past
@@ -224,63 +248,3 @@ def load(model: str | os.PathLike | None = None, *, store: ModelStore | None = N
     store = store or ModelStore()
     saved = read_model(store.resolve(str(model) if model is not None else None))
     return LanguageModel(saved.network, saved.tokenizer, saved.header, saved.path, store.token_cache_dir)
-
-
-def train_tokenizer(corpus: str | os.PathLike, config: TokenizerConfig = TokenizerConfig(), *,
-                    store: ModelStore | None = None) -> tuple[Tokenizer, TokenizerStats]:
-    """Learn a tokenizer from a corpus file and measure it on that corpus."""
-    store = store or ModelStore()
-    with readable_copy(corpus, store.cache_dir) as readable:
-        info = inspect_corpus(readable)
-        tokenizer = learn_tokenizer(iter_lines(info.path), config)
-        ids = encode_corpus(info, tokenizer, store.token_cache_dir)
-    return tokenizer, tokenizer_stats(tokenizer, np.bincount(ids, minlength=tokenizer.vocab_size), info.chars)
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    model: LanguageModel
-    path: Path
-    name: str | None
-    val_loss: float  # nats per token of the best weights on the held-out end, as validated
-    bits_per_char: float  # what to expect on new text: the held-out end read as it was learned, if it was
-    validated_bits_per_char: float  # val_loss per character, in bits
-    steps: int
-    elapsed: float
-
-
-def train(corpus: str | os.PathLike, shape: ModelShape | None = None, *,
-          tokenizer: TokenizerConfig = TokenizerConfig(), training: TrainConfig = TrainConfig(),
-          regularization: Regularization = Regularization(), resume: bool = False,
-          init_from: str | os.PathLike | None = None, name: str | None = None, out: str | os.PathLike | None = None,
-          store: ModelStore | None = None, observer: TrainObserver | None = None, faults: Faults | None = None,
-          **shape_changes) -> TrainResult | None:
-    """Tokenize `corpus`, train a model of `shape` (`shape_changes`: its fields, e.g. `layers=2`) on it and save
-    it: to `out` if given, else into the store under `name` (default: the corpus file's stem), which then
-    becomes the default model. Nothing is written unless training succeeds. Checkpoints go beside the model;
-    `resume` continues the run from there with the settings it started with. `init_from` (a model name or path)
-    fine-tunes that model: its tokenizer and shape are kept. Started by torchrun, only rank 0 reports and saves
-    (the others return None). `corpus` may be a pipe: it is read once into a temporary file. `faults`: for
-    tests, see `training.loop.Faults`."""
-    shape = changed(shape, ModelShape, shape_changes)
-    store = store or ModelStore()
-    if out is None:
-        name = name if name is not None else default_model_name(corpus)
-    destination = Path(out) if out is not None else store.path_for(name)
-    check_output_file(destination, "out" if out is not None else None)
-    if resume and init_from is not None:
-        raise OptionError("resume", "{name} and {names[init_from]} both given",
-                          "{name} goes on with a run; {names[init_from]} starts one")
-    request = TrainRequest(tokenizer, training, shape, regularization, destination, resume,
-                           store.resolve(str(init_from)) if init_from is not None else None)
-    observer = observer if observer is not None and distributed.is_main_process() else QuietObserver()
-    with readable_copy(corpus, store.cache_dir) as readable:
-        saved = train_model(readable, request, store, observer, faults)
-    if saved is None:
-        return None  # rank 0 saves the model
-    if name is not None:
-        store.set_default(name)
-    model = LanguageModel(saved.network, saved.tokenizer, saved.header, destination, store.token_cache_dir)
-    best, metrics = saved.outcome.best, saved.header["metrics"]
-    return TrainResult(model, destination, name, best.val_loss, metrics["held_out_bits_per_char"],
-                       best.bits_per_char, saved.outcome.steps, saved.outcome.elapsed)

@@ -27,6 +27,22 @@ class Completion:
 
 
 @dataclass(frozen=True)
+class TokenStep:
+    text: str  # what the token added to the continuation
+    log_prob: float  # the model's, not the temperature-adjusted one it was drawn with
+    top: tuple[TokenScore, ...]  # the most likely tokens in its place, if asked for
+    offset: int  # where its text starts in the continuation
+
+
+@dataclass(frozen=True)
+class Continuation:
+    prompt: str
+    text: str  # what follows the prompt (a half-typed last word's end first)
+    finish_reason: str  # "stop": a stop string came (not included); "length": max_tokens were written
+    tokens: tuple[TokenStep, ...]
+
+
+@dataclass(frozen=True)
 class Evaluation:
     bits_per_char: float
     nats_per_char: float

@@ -222,13 +222,13 @@ def test_help_and_errors_that_need_no_model_do_not_import_torch(args, tmp_path):
 
 
 def test_an_interrupted_run_says_how_to_resume_in_flags(run, tiny_corpus, monkeypatch):
-    import lstmtext.api
+    import lstmtext.trainer
     from lstmtext.errors import TrainingInterrupted
 
     def interrupted(*args, **kwargs):
         raise TrainingInterrupted(7, "run.ckpt")
 
-    monkeypatch.setattr(lstmtext.api, "train", interrupted)
+    monkeypatch.setattr(lstmtext.trainer, "train", interrupted)
     result = run("train", tiny_corpus, *TINY)
     assert result.exit_code == 130
     first, second = result.stderr.strip().splitlines()

@@ -6,7 +6,7 @@ commands that need a model, so --help and input errors stay fast. One module per
 the one `app` from common.py.
 """
 
-from . import text, adaptation, models, lab  # noqa: F401, I001  (they register their commands, in this order)
+from . import text, adaptation, models, lab, serving  # noqa: F401, I001  (they register their commands, in this order)
 from .common import app
 
 __all__ = ["app", "main"]

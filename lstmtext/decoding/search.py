@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import torch
 
 from ..options import Sampling
-from .sampling import cut_point, sample_token
+from .batch import Draw, StepRequest, Steps, draw_tokens, run_steps
+from .sampling import cut_point
 from .healing import TokenTable, advance
 from .inference import Stepper, expand_state, select_state
 from ..core.model import State
@@ -112,6 +113,12 @@ def beam_search(stepper: Stepper, start: tuple[State, torch.Tensor], table: Toke
                 n: int, width: int, rule: StopRule, normalize: bool = False) -> list[Found]:
     """The `n` most likely distinct completions, keeping `width` (≥ n) partial paths at each step.
     With `normalize`, finished completions are ranked by log-probability per token instead of in total."""
+    return run_steps(stepper, beam_steps(start, table, tail, n=n, width=width, rule=rule, normalize=normalize))
+
+
+def beam_steps(start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes, *, n: int, width: int,
+               rule: StopRule, normalize: bool = False) -> Steps[list[Found]]:
+    """`beam_search` as step requests (see batch.py)."""
     state, logits = start
     logits = logits[None]
     paths, results = [_Path(0.0, tail)], _Results()
@@ -140,7 +147,8 @@ def beam_search(stepper: Stepper, start: tuple[State, torch.Tensor], table: Toke
         paths = list(survivors.values())
         if not paths or (not normalize and max(p.log_prob for p in paths) < results.nth_best_log_prob(n)):
             break
-        logits, state = stepper.step(torch.tensor(tokens), select_state(state, torch.tensor(parents)))
+        stepped = yield StepRequest(torch.tensor(tokens), select_state(state, torch.tensor(parents)))
+        logits, state = stepped.logits, stepped.state
     return results.ranked(n, normalize)
 
 
@@ -148,24 +156,33 @@ def sample_completions(stepper: Stepper, start: tuple[State, torch.Tensor], tabl
                        n: int, rule: StopRule, sampling: Sampling, generator: torch.Generator) -> list[Found]:
     """`n` sampled completions (fewer if some come out the same), most likely first. Probabilities are the
     model's own, not the temperature-adjusted ones the samples were drawn from."""
+    return run_steps(stepper, sample_steps(start, table, tail, n=n, rule=rule, sampling=sampling,
+                                           generator=generator))
+
+
+def sample_steps(start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes, *, n: int, rule: StopRule,
+                 sampling: Sampling, generator: torch.Generator) -> Steps[list[Found]]:
+    """`sample_completions` as step requests (see batch.py): the engine draws every row's next token."""
     state, logits = start
-    state, logits = expand_state(state, n), logits.expand(n, -1)
+    state = expand_state(state, n)
     paths, results = [_Path(0.0, tail) for _ in range(n)], _Results()
+    draws = [Draw(sampling, generator, table.allowed(path.tail)) for path in paths]
+    tokens, log_probs = draw_tokens(logits.expand(n, -1), draws)
     for _ in range(_step_limit(tail, rule)):
-        log_probs = _step_log_probs(logits, paths, table)
-        keep, tokens, next_paths = [], [], []
-        for row, path in enumerate(paths):
-            token_id = sample_token(log_probs[row], sampling, generator)
+        keep, next_tokens, next_paths = [], [], []
+        for row, (path, token_id) in enumerate(zip(paths, tokens)):
             path = path.extend(token_id, table.token_bytes[token_id], log_probs[row, token_id].item())
             text = rule.finished_text(path)
             if text is not None:
                 results.add(text, path, add_up=False)  # the same sample drawn twice is one event
             else:
                 keep.append(row)
-                tokens.append(token_id)
+                next_tokens.append(token_id)
                 next_paths.append(path)
         paths = next_paths
         if not paths:
             break
-        logits, state = stepper.step(torch.tensor(tokens), select_state(state, torch.tensor(keep)))
+        draws = [Draw(sampling, generator, table.allowed(path.tail)) for path in paths]
+        stepped = yield StepRequest(torch.tensor(next_tokens), select_state(state, torch.tensor(keep)), draws)
+        state, tokens, log_probs = stepped.state, stepped.tokens, stepped.log_probs
     return results.ranked(n, normalize=False)

@@ -16,6 +16,8 @@ UNTIL = ("sentence", "line", "word", "none")  # where a completion stops
 MAX_COMPLETIONS = 100
 MAX_BEAM_WIDTH = 256
 MAX_COMPLETION_TOKENS = 1000
+MAX_STOPS = 4  # stop sequences in one request, as OpenAI's API allows
+MAX_LOGPROBS = 5  # alternatives shown with each token, as OpenAI's API allows
 # A prompt longer than this is read from its last line or word break within this many characters: an LSTM's
 # memory is far shorter, and reading a whole book before every completion would take minutes.
 MAX_PROMPT_CHARS = 20_000
@@ -70,6 +72,28 @@ class CompletionOptions:
         """The beam width searched: twice the completions asked for, so that merged and cut-short paths still
         leave n distinct ones."""
         return self.beam_width or max(2 * self.n, 4)
+
+
+@dataclass(frozen=True)
+class ContinuationOptions:
+    """One continuation of a prompt, a token at a time: sampled (`sampling`), or the most likely token at each
+    step (`sampling` None); at most `max_tokens` tokens, ending before the first of the `stop` strings it writes;
+    with `logprobs`, each token comes with that many of the most likely tokens in its place."""
+
+    max_tokens: int = 16
+    stop: tuple[str, ...] = ()
+    sampling: Sampling | None = Sampling()
+    logprobs: int | None = None
+
+    def __post_init__(self) -> None:
+        check_at_least_one("max_tokens", self.max_tokens, 16)
+        check_at_most("max_tokens", self.max_tokens, MAX_COMPLETION_TOKENS)
+        require_option(isinstance(self.stop, tuple) and all(isinstance(s, str) and s for s in self.stop), "stop",
+                       "{name} must be non-empty strings", "pass e.g. {example}", example="\\n")
+        check_at_most("stop", len(self.stop), MAX_STOPS)
+        require_option(self.logprobs is None or 0 <= self.logprobs <= MAX_LOGPROBS, "logprobs",
+                       "{name} {value} is outside 0 to {most}", "pass e.g. {example}", value=self.logprobs,
+                       most=MAX_LOGPROBS, example=1)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,43 @@
+"""`lstmtext serve`: the models behind a local OpenAI-compatible HTTP API."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from .. import ModelStore
+from ..options import ServeOptions
+from .common import MODEL_HELP, app, err_console, friendly_errors, load_api, model_names
+
+
+@app.command()
+@friendly_errors
+def serve(
+    model: List[str] = typer.Option([], "--model", "-m", help=MODEL_HELP + " Repeat to serve several; the first "
+                                    "is the default.", autocompletion=model_names),
+    host: str = typer.Option(ServeOptions.host, help="Where to listen. Anything but this machine (127.0.0.1) "
+                                                     "needs --api-key."),
+    port: int = typer.Option(ServeOptions.port, help="TCP port (0: any free one)."),
+    api_key: Optional[str] = typer.Option(None, envvar="LSTMTEXT_API_KEY", show_envvar=True,
+                                          help="Clients must send Authorization: Bearer KEY."),
+    batching: bool = typer.Option(True, "--batching/--no-batching", help="Step all requests of a model together "
+                                                                          "(off: one at a time)."),
+    max_tokens: int = typer.Option(ServeOptions.max_tokens, help="Most tokens one completion may ask for."),
+    max_n: int = typer.Option(ServeOptions.max_n, help="Most completions one request may ask for."),
+    log_requests: bool = typer.Option(False, "--log-requests", help="Log every request on stderr."),
+) -> None:
+    """Serve models over HTTP: OpenAI's /v1/completions and /v1/models, lstmtext's ranked /v1/complete, /health
+    and /metrics (Prometheus). Every client's next tokens are computed in one batch. Ctrl-C stops."""
+    options = ServeOptions(host=host, port=port, api_key=api_key, batching=batching, max_tokens=max_tokens,
+                           max_n=max_n)
+    store = ModelStore()
+    paths = [str(store.resolve(name)) for name in model] or [str(store.resolve(None))]
+    api = load_api()
+
+    def ready(options: ServeOptions, models: dict) -> None:
+        err_console().print(f"serving {', '.join(models)} at {options.base_url} (OpenAI-compatible; "
+                            f"{'batched' if options.batching else 'one request at a time'}) — Ctrl-C stops")
+
+    api.serve(paths, options, on_ready=ready, log_requests=log_requests)
+    err_console().print("stopped: the requests in flight were answered")

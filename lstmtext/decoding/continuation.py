@@ -1,0 +1,82 @@
+"""One continuation of a prompt, a token at a time, as OpenAI's completions API gives it: sampled or greedy,
+ending at `max_tokens` or before a stop string, each token with its log-probability and the likeliest tokens in
+its place, and the text handed out as it is written — never a piece that may turn out to begin a stop string.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+
+import torch
+
+from ..core.model import State
+from ..options import ContinuationOptions
+from ..results import Continuation, TokenScore, TokenStep
+from .batch import Draw, StepRequest, Steps, draw_tokens
+from .healing import TokenTable, advance
+
+
+class _StopWatch:
+    """Where a continuation must end, and how much of it is safe to show before it does."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = stops
+
+    def cut(self, text: str) -> int | None:
+        found = [at for at in (text.find(stop) for stop in self.stops) if at != -1]
+        return min(found) if found else None
+
+    def safe(self, text: str) -> int:
+        """The length of `text` that cannot be the start of a stop string."""
+        held = max((size for stop in self.stops for size in range(1, min(len(stop), len(text) + 1))
+                    if text.endswith(stop[:size])), default=0)
+        return len(text) - held
+
+
+def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes,
+                       options: ContinuationOptions, generator: torch.Generator | None,
+                       on_text: Callable[[str], None] | None = None) -> Steps[Continuation]:
+    """The continuation as step requests (see batch.py); `on_text` is called with each piece of text as soon as it
+    is sure to be part of the result."""
+    state, logits = start
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    watch, text, shown, steps, added_tokens = _StopWatch(options.stop), "", 0, [], 0
+    tokens, log_probs = draw_tokens(logits[None], [_draw(options, generator, table, tail)])
+    while True:
+        token_id = tokens[0]
+        tail, added = advance(tail, table.token_bytes[token_id])
+        if added:
+            added_tokens += 1
+            steps.append(_token_step(table, added, token_id, log_probs[0], options.logprobs, len(text)))
+            text += decoder.decode(added, final=added_tokens >= options.max_tokens)
+        cut = watch.cut(text)
+        finished = "stop" if cut is not None else "length" if added_tokens >= options.max_tokens else None
+        text = text[:cut] if cut is not None else text
+        visible = len(text) if finished else watch.safe(text)
+        if on_text is not None and visible > shown:
+            on_text(text[shown:visible])
+            shown = visible
+        if finished:
+            kept = tuple(step for step in steps if step.offset < len(text) or not step.text)
+            return Continuation(prompt, text, finished, kept)
+        stepped = yield StepRequest(torch.tensor([token_id]), state, [_draw(options, generator, table, tail)])
+        state, tokens, log_probs = stepped.state, stepped.tokens, stepped.log_probs
+
+
+def _draw(options: ContinuationOptions, generator: torch.Generator | None, table: TokenTable, tail: bytes) -> Draw:
+    return Draw(options.sampling, generator, table.allowed(tail) if tail else None)
+
+
+def _token_step(table: TokenTable, added: bytes, token_id: int, log_probs: torch.Tensor, alternatives: int | None,
+                offset: int) -> TokenStep:
+    top = ()
+    if alternatives:
+        best = torch.topk(log_probs, min(alternatives, log_probs.numel()))
+        top = tuple(TokenScore(_shown(table.token_bytes[i]), lp)
+                    for lp, i in zip(best.values.tolist(), best.indices.tolist()))
+    return TokenStep(_shown(added), float(log_probs[token_id]), top, offset)
+
+
+def _shown(data: bytes) -> str:
+    return data.decode("utf-8", "backslashreplace")

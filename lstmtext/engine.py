@@ -1,0 +1,167 @@
+"""Continuous batching: one thread steps every active request of a model together.
+
+Requests are searches written as step generators (decoding/batch.py: `LanguageModel.complete_steps`,
+`continuation_steps`), submitted from any thread. Between two steps the engine admits new requests (reading
+their prompts), and drops finished and cancelled ones; each step joins the streams of every active request into
+one batch, runs the model once, and draws every sampled stream's next token in one pass. A request's error is
+its own: it fails that request's future, never the engine. With `batching` off, requests are stepped one at a
+time (the baseline `make bench` compares against).
+
+    engine = lstmtext.load().engine()
+    job = engine.submit(model.continuation_steps("When there is", options))
+    print(job.future.result().text)
+    engine.close()
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+import torch
+
+from .decoding.batch import StepRequest, Steps, Stepped, draw_tokens, join_states, split_state
+from .decoding.inference import Stepper
+
+MAX_BATCH_ROWS = 512  # streams in one step: more waits for the next step
+
+
+class Job:
+    """A submitted request: `future` gets its result or its error; `cancel()` drops it before its next step."""
+
+    def __init__(self, steps: Steps) -> None:
+        self.steps, self.future = steps, Future()
+        self.request: StepRequest | None = None
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    @property
+    def rows(self) -> int:
+        return len(self.request.tokens)
+
+    def advance(self, stepped: Stepped | None) -> bool:
+        """Hand the search its step (None: start it); False once it has finished or failed."""
+        try:
+            self.request = next(self.steps) if stepped is None else self.steps.send(stepped)
+            return True
+        except StopIteration as done:
+            self.future.set_result(done.value)
+        except Exception as error:  # noqa: BLE001 - the request's own failure, reported to its caller
+            self.future.set_exception(error)
+        return False
+
+
+class Engine:
+    def __init__(self, stepper: Stepper, *, batching: bool = True, on_step: Callable[[int], None] | None = None,
+                 max_rows: int = MAX_BATCH_ROWS) -> None:
+        self._stepper, self.batching, self._on_step, self._max_rows = stepper, batching, on_step, max_rows
+        self._incoming: list[Job] = []
+        self._active: list[Job] = []
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="lstmtext-engine", daemon=True)
+        self._thread.start()
+
+    @property
+    def active(self) -> int:
+        """Requests being stepped now."""
+        return len(self._active)
+
+    def submit(self, steps: Steps) -> Job:
+        job = Job(steps)
+        with self._wake:
+            if self._closed:
+                steps.close()
+                job.future.set_exception(RuntimeError("the engine is closed"))
+                return job
+            self._incoming.append(job)
+            self._wake.notify()
+        return job
+
+    def close(self) -> None:
+        """Finish the requests in flight, then stop; later submissions fail."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with torch.inference_mode():
+            while self._next_jobs():
+                self._active = [job for job in self._active if not self._dropped(job)]
+                for group in self._groups():
+                    try:
+                        self._step(group)
+                    except Exception as error:  # noqa: BLE001 - a failed step fails its requests, not the engine
+                        self._fail(group, error)
+
+    def _next_jobs(self) -> bool:
+        """Admit the requests submitted since the last step; False when closed and nothing is left."""
+        with self._wake:
+            while not self._incoming and not self._active and not self._closed:
+                self._wake.wait()
+            incoming, self._incoming = self._incoming, []
+        self._active += [job for job in incoming if not self._dropped(job) and job.advance(None)]
+        return bool(self._active) or not self._closed
+
+    @staticmethod
+    def _dropped(job: Job) -> bool:
+        if job.cancelled:
+            job.steps.close()
+            job.future.cancel()
+        return job.cancelled
+
+    def _groups(self) -> list[list[Job]]:
+        if not self.batching:
+            return [[job] for job in self._active]
+        groups, rows = [[]], 0
+        for job in self._active:
+            if rows + job.rows > self._max_rows and groups[-1]:
+                groups.append([])
+                rows = 0
+            groups[-1].append(job)
+            rows += job.rows
+        return [group for group in groups if group]
+
+    def _step(self, group: list[Job]) -> None:
+        requests = [job.request for job in group]
+        sizes = [len(request.tokens) for request in requests]
+        tokens = torch.cat([request.tokens for request in requests])
+        logits, state = self._stepper.step(tokens, join_states([request.state for request in requests]))
+        if self._on_step is not None:
+            self._on_step(len(tokens))
+        draws = [request.draws for request in requests]
+        drawing = [row for job_draws, size, start in zip(draws, sizes, _starts(sizes)) if job_draws is not None
+                   for row in range(start, start + size)]
+        drawn, log_probs = (draw_tokens(logits[drawing], [d for job_draws in draws if job_draws for d in job_draws])
+                            if drawing else (None, None))
+        where = {row: at for at, row in enumerate(drawing)}
+        finished = set()
+        for job, start, size, job_state in zip(group, _starts(sizes), sizes, split_state(state, sizes)):
+            rows = slice(start, start + size)
+            mine = None if job.request.draws is None else slice(where[start], where[start] + size)
+            stepped = Stepped(logits[rows], job_state, drawn[mine] if mine else None,
+                              log_probs[mine] if mine else None)
+            if not job.advance(stepped):
+                finished.add(id(job))
+        self._active = [job for job in self._active if id(job) not in finished]
+
+
+    def _fail(self, group: list[Job], error: Exception) -> None:
+        for job in group:
+            job.steps.close()
+            if not job.future.done():
+                job.future.set_exception(error)
+        failed = {id(job) for job in group}
+        self._active = [job for job in self._active if id(job) not in failed]
+
+
+def _starts(sizes: list[int]) -> list[int]:
+    starts, total = [], 0
+    for size in sizes:
+        starts.append(total)
+        total += size
+    return starts

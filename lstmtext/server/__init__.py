@@ -1,0 +1,82 @@
+"""`lstmtext serve`: a local HTTP server speaking OpenAI's completions API (and lstmtext's own ranked
+completions), batching every client's steps. `create_app` builds the ASGI app; `serve` runs it under uvicorn."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+from .. import LanguageModel, load
+from ..errors import BadInput, OptionError
+from ..options import ServeOptions
+from .app import create_app
+
+__all__ = ["create_app", "serve"]
+
+
+def serve(models: list[str] | None = None, options: ServeOptions | None = None, *,
+          on_ready: Callable[[ServeOptions, dict[str, LanguageModel]], None] | None = None,
+          log_requests: bool = False, **changes) -> None:
+    """Load `models` (store names or paths; default: the default model) and serve them until Ctrl-C or SIGTERM,
+    which lets requests in flight finish (up to 10 s). `on_ready(options, models)` is called once loaded,
+    before listening. `changes`: fields of `ServeOptions`."""
+    import uvicorn
+
+    options = replace(options or ServeOptions(), **changes)
+    loaded = _load_all(models or [None])
+    listening = _listen(options)
+    options = replace(options, port=listening.getsockname()[1])
+    config = uvicorn.Config(create_app(loaded, options), log_level="info" if log_requests else "warning",
+                            access_log=log_requests, timeout_graceful_shutdown=10, lifespan="on")
+    if on_ready is not None:
+        on_ready(options, loaded)
+    _server_class()(config).run(sockets=[listening])
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, except that Ctrl-C or SIGTERM, once the requests in flight are answered, ends `serve`
+        normally instead of being raised again (which would kill the process, or raise KeyboardInterrupt)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server
+
+
+def _listen(options: ServeOptions) -> socket.socket:
+    """The server's socket, bound now, so that a busy port is a clear error and port 0 becomes a real one."""
+    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    try:
+        return socket.create_server((options.host, options.port), family=family)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise OptionError("port", "port {value} is in use", "pass another {name}, or 0 for any free one",
+                              value=options.port) from None
+        raise BadInput(f"cannot listen on {options.host}:{options.port} ({error.strerror or error})",
+                       "pass a host name or address of this machine, e.g. 127.0.0.1") from None
+
+
+def _load_all(names: list[str | None]) -> dict[str, LanguageModel]:
+    loaded: dict[str, LanguageModel] = {}
+    for name in names:
+        model = load(name)
+        key = model.path.stem if model.path else "model"
+        loaded[key if key not in loaded else f"{key}-{len(loaded)}"] = model
+    return loaded

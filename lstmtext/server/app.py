@@ -1,0 +1,293 @@
+"""The HTTP app: OpenAI-compatible completions and model list, lstmtext's own ranked completions, health and
+metrics, over one continuous-batching engine per model (engine.py). Uses only the public API and option types.
+
+Every refusal is a 4xx in OpenAI's error shape ({"error": {"message", "type", "param", "code"}}); a request
+whose client goes away is dropped from its batch at the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException
+
+from .. import Continuation, Engine, Job, LanguageModel, __version__
+from ..errors import LstmtextError
+from ..options import ServeOptions
+from .metrics import CONTENT_TYPE, Metrics
+from .requests import (ApiError, CompleteBody, Completions, CompletionsBody, complete_request, completions_request,
+                       parse, read_body)
+
+log = logging.getLogger("lstmtext.server")
+_ENDPOINTS = ("/v1/completions", "/v1/complete", "/v1/models", "/health", "/metrics")
+
+
+class _Models:
+    """The loaded models, each with its engine."""
+
+    def __init__(self, models: dict[str, LanguageModel], options: ServeOptions, metrics: Metrics) -> None:
+        self.models, self.options = models, options
+        self.engines = {name: model.engine(batching=options.batching,
+                                           on_step=metrics.batch_rows.labels(name).observe)
+                        for name, model in models.items()}
+        for name, engine in self.engines.items():
+            metrics.active.labels(name).set_function(lambda engine=engine: engine.active)
+
+    def pick(self, name: str | None) -> tuple[str, LanguageModel, Engine]:
+        name = name if name is not None else next(iter(self.models))
+        if name not in self.models:
+            raise ApiError(404, f"model '{name}' is not loaded here — use one of: {', '.join(self.models)} "
+                           "(GET /v1/models)", "model", code="model_not_found")
+        return name, self.models[name], self.engines[name]
+
+    def close(self) -> None:
+        for engine in self.engines.values():
+            engine.close()
+
+
+def create_app(models: dict[str, LanguageModel], options: ServeOptions = ServeOptions()) -> FastAPI:
+    """The app serving `models` (name → model; the first is the default) within `options`' limits."""
+    if not models:
+        raise ValueError("create_app needs at least one model")
+    metrics = Metrics()
+    loaded = _Models(models, options, metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        loaded.close()
+
+    app = FastAPI(title="lstmtext", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    _add_error_answers(app)
+    app.add_middleware(_Observed, metrics=metrics)
+    guarded = APIRouter(dependencies=[Depends(_key_check(options.api_key))])
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "models": list(models),
+                "active_requests": sum(engine.active for engine in loaded.engines.values())}
+
+    _add_completion_routes(guarded, loaded, metrics)
+
+    @guarded.get("/metrics")
+    async def exposition() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+    @guarded.get("/v1/models")
+    async def model_list() -> dict:
+        return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "lstmtext",
+                                            "created": _created(model)} for name, model in models.items()]}
+
+    app.include_router(guarded)
+    return app
+
+
+def _add_completion_routes(guarded: APIRouter, loaded: _Models, metrics: Metrics) -> None:
+    options = loaded.options
+
+    @guarded.post("/v1/completions")
+    async def completions(request: Request) -> Response:
+        asked = completions_request(parse(CompletionsBody, await read_body(request, options)), options)
+        name, model, engine = loaded.pick(asked.model)
+        answer = _Answer(name, model, asked)
+        if asked.stream:
+            jobs, queue = answer.start_streaming(engine)
+            return StreamingResponse(answer.events(jobs, queue, metrics), media_type="text/event-stream")
+        jobs = [_submit(engine, model.continuation_steps, prompt, choice)
+                for prompt, choice in zip(answer.choice_prompts, asked.options)]
+        results = await _results(jobs, request)
+        metrics.tokens.labels(name).inc(sum(len(result.tokens) for result in results))
+        return JSONResponse(answer.body(results))
+
+    @guarded.post("/v1/complete")
+    async def complete(request: Request) -> Response:
+        body = parse(CompleteBody, await read_body(request, options))
+        completion_options = complete_request(body, options)
+        name, model, engine = loaded.pick(body.model)
+        found = (await _results([_submit(engine, model.complete_steps, body.prompt, completion_options)],
+                                request))[0]
+        return JSONResponse({"model": name, "prompt": body.prompt,
+                             "completions": [completion.to_dict() for completion in found],
+                             "retyped": found[0].retyped if found else ""})
+
+
+def _submit(engine: Engine, steps_of, prompt: str, options, **more) -> Job:
+    try:
+        return engine.submit(steps_of(prompt, options, **more))
+    except LstmtextError as error:
+        raise ApiError(400, str(error), getattr(error, "field", None) or "prompt") from None
+
+
+async def _results(jobs: list[Job], request: Request) -> list:
+    """The jobs' results, once all are done; if the client goes away first, the jobs are dropped."""
+    gathered = asyncio.gather(*(asyncio.wrap_future(job.future) for job in jobs))
+    try:
+        while True:
+            done, _ = await asyncio.wait({gathered}, timeout=0.5)
+            if done:
+                return gathered.result()
+            if await request.is_disconnected():
+                raise ApiError(499, "the client closed the connection")
+    except LstmtextError as error:
+        raise ApiError(400, str(error), getattr(error, "field", None)) from None
+    finally:
+        for job in jobs:
+            job.cancel()
+
+
+class _Answer:
+    """One /v1/completions answer: its choices in OpenAI's shape, whole or as server-sent events."""
+
+    def __init__(self, name: str, model: LanguageModel, asked: Completions) -> None:
+        self.name, self.model, self.asked = name, model, asked
+        self.id, self.created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+        self.choice_prompts = [prompt for prompt in asked.prompts for _ in range(asked.n)]
+
+    def body(self, results: list[Continuation]) -> dict:
+        choices = [self._choice(index, result) for index, result in enumerate(results)]
+        prompt_tokens = sum(len(self.model.tokenizer.encode(prompt)) for prompt in self.asked.prompts)
+        completion_tokens = sum(len(result.tokens) for result in results)
+        return {**self._envelope(choices), "usage": {"prompt_tokens": prompt_tokens,
+                                                    "completion_tokens": completion_tokens,
+                                                    "total_tokens": prompt_tokens + completion_tokens}}
+
+    def _envelope(self, choices: list[dict]) -> dict:
+        return {"id": self.id, "object": "text_completion", "created": self.created, "model": self.name,
+                "choices": choices}
+
+    def _choice(self, index: int, result: Continuation) -> dict:
+        prompt = self.choice_prompts[index]
+        shown = prompt if self.asked.echo else ""
+        return {"index": index, "text": shown + result.text, "finish_reason": result.finish_reason,
+                "logprobs": None if self.asked.options[index].logprobs is None else _logprobs(result, len(prompt))}
+
+    def start_streaming(self, engine: Engine) -> tuple[list[Job], asyncio.Queue]:
+        """Submit every choice; their text pieces and finishes arrive on the queue as (choice, piece or future)."""
+        loop, queue, jobs = asyncio.get_running_loop(), asyncio.Queue(), []
+        try:
+            for index, (prompt, options) in enumerate(zip(self.choice_prompts, self.asked.options)):
+                on_text = (lambda piece, index=index: loop.call_soon_threadsafe(queue.put_nowait, (index, piece)))
+                job = _submit(engine, self.model.continuation_steps, prompt, options, on_text=on_text)
+                job.future.add_done_callback(
+                    lambda future, index=index: loop.call_soon_threadsafe(queue.put_nowait, (index, future)))
+                jobs.append(job)
+        except ApiError:
+            for job in jobs:
+                job.cancel()
+            raise
+        return jobs, queue
+
+    async def events(self, jobs: list[Job], queue: asyncio.Queue, metrics: Metrics) -> AsyncIterator[str]:
+        """Server-sent events: text as it is written, each choice's finish, then [DONE]."""
+        try:
+            if self.asked.echo:
+                for index, prompt in enumerate(self.choice_prompts):
+                    yield _event(self._envelope([_piece(index, prompt)]))
+            finished = 0
+            while finished < len(jobs):
+                index, item = await queue.get()
+                if isinstance(item, str):
+                    yield _event(self._envelope([_piece(index, item)]))
+                else:
+                    finished += 1
+                    yield _event(self._finish(index, item, metrics))
+            yield "data: [DONE]\n\n"
+        finally:
+            for job in jobs:
+                job.cancel()  # a client gone mid-stream frees its rows at the next step
+
+    def _finish(self, index: int, future, metrics: Metrics) -> dict:
+        if future.cancelled():
+            return ApiError(503, "the server stopped this completion").body()
+        error = future.exception()
+        if error is not None:
+            return ApiError(400 if isinstance(error, LstmtextError) else 500, str(error)).body()
+        result = future.result()
+        metrics.tokens.labels(self.name).inc(len(result.tokens))
+        return self._envelope([{**_piece(index, ""), "finish_reason": result.finish_reason}])
+
+
+def _piece(index: int, text: str) -> dict:
+    return {"index": index, "text": text, "logprobs": None, "finish_reason": None}
+
+
+def _event(payload: dict) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+def _logprobs(result: Continuation, start: int) -> dict:
+    return {"tokens": [token.text for token in result.tokens],
+            "token_logprobs": [token.log_prob for token in result.tokens],
+            "top_logprobs": [{top.text: top.log_prob for top in token.top} for token in result.tokens],
+            "text_offset": [start + token.offset for token in result.tokens]}
+
+
+def _created(model: LanguageModel) -> int:
+    try:
+        return int(model.path.stat().st_mtime) if model.path else 0
+    except OSError:
+        return 0
+
+
+def _key_check(api_key: str | None):
+    async def check(request: Request) -> None:
+        if api_key is None:
+            return
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+            raise ApiError(401, "missing or wrong API key — send the header Authorization: Bearer <key> (the key "
+                                "`lstmtext serve` was started with)", kind="authentication_error",
+                           code="invalid_api_key")
+
+    return check
+
+
+def _add_error_answers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def refused(_request: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(error.body(), status_code=error.status)
+
+    @app.exception_handler(HTTPException)
+    async def not_here(_request: Request, error: HTTPException) -> JSONResponse:
+        message = {404: "no such endpoint — see GET /v1/models, POST /v1/completions, POST /v1/complete",
+                   405: "this endpoint does not take that method"}.get(error.status_code, str(error.detail))
+        return JSONResponse(ApiError(error.status_code, message).body(), status_code=error.status_code)
+
+    @app.exception_handler(Exception)
+    async def failed(_request: Request, error: Exception) -> JSONResponse:
+        log.exception("request failed")
+        return JSONResponse(ApiError(500, f"internal error: {error}", kind="server_error").body(), status_code=500)
+
+
+class _Observed:
+    """Counts every request by endpoint and status and times it to its last byte (streams included)."""
+
+    def __init__(self, app, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), [500]
+
+        async def observed(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            endpoint = scope["path"] if scope["path"] in _ENDPOINTS else "other"
+            self.metrics.requests.labels(endpoint, str(status[0])).inc()
+            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)

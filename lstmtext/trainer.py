@@ -1,0 +1,91 @@
+"""Training from the Python API: `train()` (checks, then training/run.py) and `train_tokenizer()`.
+
+    import lstmtext
+    from lstmtext.options import TrainConfig
+    result = lstmtext.train("corpus.txt", training=TrainConfig(max_time=60))
+    print(result.bits_per_char)               # what to expect on new text
+    result.model.complete("When there is fi")
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .api import LanguageModel
+from .core.corpus import encode_corpus
+from .core.files import check_output_file
+from .core.store import ModelStore, default_model_name
+from .core.textfile import inspect_corpus, iter_lines, readable_copy
+from .core.tokenizer import Tokenizer, train_tokenizer as learn_tokenizer
+from .core.tokenizer_stats import TokenizerStats, tokenizer_stats
+from .errors import OptionError
+from .options import ModelShape, Regularization, TokenizerConfig, TrainConfig
+from .options.checks import changed
+from .training import distributed
+from .training.loop import Faults
+from .training.progress import QuietObserver, TrainObserver
+from .training.run import TrainRequest, train_model
+
+
+def train_tokenizer(corpus: str | os.PathLike, config: TokenizerConfig = TokenizerConfig(), *,
+                    store: ModelStore | None = None) -> tuple[Tokenizer, TokenizerStats]:
+    """Learn a tokenizer from a corpus file and measure it on that corpus."""
+    store = store or ModelStore()
+    with readable_copy(corpus, store.cache_dir) as readable:
+        info = inspect_corpus(readable)
+        tokenizer = learn_tokenizer(iter_lines(info.path), config)
+        ids = encode_corpus(info, tokenizer, store.token_cache_dir)
+    return tokenizer, tokenizer_stats(tokenizer, np.bincount(ids, minlength=tokenizer.vocab_size), info.chars)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: LanguageModel
+    path: Path
+    name: str | None
+    val_loss: float  # nats per token of the best weights on the held-out end, as validated
+    bits_per_char: float  # what to expect on new text: the held-out end read as it was learned, if it was
+    validated_bits_per_char: float  # val_loss per character, in bits
+    steps: int
+    elapsed: float
+
+
+def train(corpus: str | os.PathLike, shape: ModelShape | None = None, *,
+          tokenizer: TokenizerConfig = TokenizerConfig(), training: TrainConfig = TrainConfig(),
+          regularization: Regularization = Regularization(), resume: bool = False,
+          init_from: str | os.PathLike | None = None, name: str | None = None, out: str | os.PathLike | None = None,
+          store: ModelStore | None = None, observer: TrainObserver | None = None, faults: Faults | None = None,
+          **shape_changes) -> TrainResult | None:
+    """Tokenize `corpus`, train a model of `shape` (`shape_changes`: its fields, e.g. `layers=2`) on it and save
+    it: to `out` if given, else into the store under `name` (default: the corpus file's stem), which then
+    becomes the default model. Nothing is written unless training succeeds. Checkpoints go beside the model;
+    `resume` continues the run from there with the settings it started with. `init_from` (a model name or path)
+    fine-tunes that model: its tokenizer and shape are kept. Started by torchrun, only rank 0 reports and saves
+    (the others return None). `corpus` may be a pipe: it is read once into a temporary file. `faults`: for
+    tests, see `training.loop.Faults`."""
+    shape = changed(shape, ModelShape, shape_changes)
+    store = store or ModelStore()
+    if out is None:
+        name = name if name is not None else default_model_name(corpus)
+    destination = Path(out) if out is not None else store.path_for(name)
+    check_output_file(destination, "out" if out is not None else None)
+    if resume and init_from is not None:
+        raise OptionError("resume", "{name} and {names[init_from]} both given",
+                          "{name} goes on with a run; {names[init_from]} starts one")
+    request = TrainRequest(tokenizer, training, shape, regularization, destination, resume,
+                           store.resolve(str(init_from)) if init_from is not None else None)
+    observer = observer if observer is not None and distributed.is_main_process() else QuietObserver()
+    with readable_copy(corpus, store.cache_dir) as readable:
+        saved = train_model(readable, request, store, observer, faults)
+    if saved is None:
+        return None  # rank 0 saves the model
+    if name is not None:
+        store.set_default(name)
+    model = LanguageModel(saved.network, saved.tokenizer, saved.header, destination, store.token_cache_dir)
+    best, metrics = saved.outcome.best, saved.header["metrics"]
+    return TrainResult(model, destination, name, best.val_loss, metrics["held_out_bits_per_char"],
+                       best.bits_per_char, saved.outcome.steps, saved.outcome.elapsed)
