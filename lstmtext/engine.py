@@ -40,7 +40,7 @@ class Job:
 
     @property
     def rows(self) -> int:
-        return len(self.request.tokens)
+        return self.request.rows
 
     def advance(self, stepped: Stepped | None) -> bool:
         """Hand the search its step (None: start it); False once it has finished or failed."""
@@ -89,6 +89,9 @@ class Engine:
         self._thread.join()
 
     def _run(self) -> None:
+        # One CPU thread: the steps are small, and a second thread would wait for a core that the server's
+        # event loop (or its clients) holds.
+        torch.set_num_threads(1)
         with torch.inference_mode():
             while self._next_jobs():
                 self._active = [job for job in self._active if not self._dropped(job)]
@@ -128,27 +131,41 @@ class Engine:
 
     def _step(self, group: list[Job]) -> None:
         requests = [job.request for job in group]
-        sizes = [len(request.tokens) for request in requests]
-        tokens = torch.cat([request.tokens for request in requests])
-        logits, state = self._stepper.step(tokens, join_states([request.state for request in requests]))
-        if self._on_step is not None:
-            self._on_step(len(tokens))
-        draws = [request.draws for request in requests]
-        drawing = [row for job_draws, size, start in zip(draws, sizes, _starts(sizes)) if job_draws is not None
-                   for row in range(start, start + size)]
-        drawn, log_probs = (draw_tokens(logits[drawing], [d for job_draws in draws if job_draws for d in job_draws])
-                            if drawing else (None, None))
-        where = {row: at for at, row in enumerate(drawing)}
-        finished = set()
-        for job, start, size, job_state in zip(group, _starts(sizes), sizes, split_state(state, sizes)):
-            rows = slice(start, start + size)
-            mine = None if job.request.draws is None else slice(where[start], where[start] + size)
-            stepped = Stepped(logits[rows], job_state, drawn[mine] if mine else None,
-                              log_probs[mine] if mine else None)
-            if not job.advance(stepped):
+        sizes = [request.rows for request in requests]
+        starts = _starts(sizes)
+        logits, states = self._model_step(requests)
+        drawing = [(start, size) for request, start, size in zip(requests, starts, sizes) if request.draws]
+        drawn = None
+        if drawing:
+            rows = (torch.cat([torch.arange(start, start + size) for start, size in drawing])
+                    if len(drawing) < len(requests) else slice(None))
+            drawn = draw_tokens(logits[rows], [draw for request in requests if request.draws
+                                               for draw in request.draws])
+        drawn_start, finished = 0, set()
+        for job, start, size, job_state in zip(group, starts, sizes, states):
+            drawn_rows = slice(0)
+            if job.request.draws:
+                drawn_rows, drawn_start = slice(drawn_start, drawn_start + size), drawn_start + size
+            if not job.advance(Stepped(logits, slice(start, start + size), job_state, drawn, drawn_rows)):
                 finished.add(id(job))
         self._active = [job for job in self._active if id(job) not in finished]
 
+    def _model_step(self, requests: list[StepRequest]) -> tuple[torch.Tensor, list]:
+        """One model step for the requests that feed tokens; the others (a first draw from a prompt's logits)
+        keep their state and bring their logits. Logits (rows, V) and states in the requests' order."""
+        feeding = [request for request in requests if request.logits is None]
+        if feeding:
+            tokens = torch.tensor([token for request in feeding for token in request.tokens])
+            logits, state = self._stepper.step(tokens, join_states([request.state for request in feeding]))
+            if self._on_step is not None:
+                self._on_step(len(tokens))
+            if len(feeding) == len(requests):
+                return logits, split_state(state, [request.rows for request in requests])
+            stepped = zip(logits.split([request.rows for request in feeding]),
+                          split_state(state, [request.rows for request in feeding]))
+        parts = [next(stepped) if request.logits is None else (request.logits, request.state)
+                 for request in requests]
+        return torch.cat([part for part, _ in parts]), [state for _, state in parts]
 
     def _fail(self, group: list[Job], error: Exception) -> None:
         for job in group:

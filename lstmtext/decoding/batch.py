@@ -13,6 +13,7 @@ draw does not depend on what else is in the batch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -26,29 +27,85 @@ from .inference import Stepper
 Result = TypeVar("Result")
 
 
+class Uniforms:
+    """A generator's uniform numbers, drawn a block at a time (one call instead of one per token); the n-th number
+    taken is the same whatever else is being drawn."""
+
+    BLOCK = 64
+
+    def __init__(self, generator: torch.Generator) -> None:
+        self.generator, self._numbers = generator, []
+
+    def take(self) -> float:
+        if not self._numbers:
+            self._numbers = torch.rand(self.BLOCK, generator=self.generator).tolist()[::-1]
+        return self._numbers.pop()
+
+
 @dataclass(frozen=True)
 class Draw:
-    """How to pick one stream's next token: sampled (`sampling`) or the most likely (None), among the `allowed`
-    tokens (None: all)."""
+    """How to pick one stream's next token: sampled (`sampling`, with numbers from `uniforms`) or the most likely
+    (`sampling` None), among the `allowed` tokens (None: all)."""
 
     sampling: Sampling | None
-    generator: torch.Generator | None = None
+    uniforms: Uniforms | None = None
     allowed: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
 class StepRequest:
-    tokens: torch.Tensor  # (B,): one token per stream
-    state: State  # for those B streams
-    draws: Sequence[Draw] | None = None  # one per stream: draw its next token after the step
+    """Feed `tokens` (one per stream) to the streams in `state`, then draw each stream's next token if `draws`
+    are given. With `logits` (streams, V) instead of tokens, no step: draw from those (a prompt's first token)."""
 
-
-@dataclass(frozen=True)
-class Stepped:
-    logits: torch.Tensor  # (B, V), on the CPU
+    tokens: list[int]
     state: State
-    tokens: list[int] | None = None  # the drawn tokens, if draws were asked for
-    log_probs: torch.Tensor | None = None  # (B, V): the model's own log-probabilities over the allowed tokens
+    draws: Sequence[Draw] | None = None
+    logits: torch.Tensor | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.tokens) if self.logits is None else self.logits.shape[0]
+
+
+class Drawn:
+    """Tokens drawn for a batch of rows: `tokens` and each one's log-probability under the model (not the
+    temperature-adjusted distribution it was drawn from); `log_probs` (rows, V) over each row's allowed tokens is
+    computed when asked for."""
+
+    def __init__(self, tokens: list[int], token_log_probs: list[float], logits: torch.Tensor,
+                 log_norms: torch.Tensor) -> None:
+        self.tokens, self.token_log_probs, self._logits, self._log_norms = tokens, token_log_probs, logits, log_norms
+
+    @functools.cached_property
+    def log_probs(self) -> torch.Tensor:
+        return self._logits - self._log_norms[:, None]
+
+
+class Stepped:
+    """What a search is sent back: its rows of one (possibly larger) step's results, sliced when asked for."""
+
+    __slots__ = ("_logits", "_rows", "state", "_drawn", "_drawn_rows")
+
+    def __init__(self, logits: torch.Tensor, rows: slice, state: State, drawn: Drawn | None = None,
+                 drawn_rows: slice = slice(None)) -> None:
+        self._logits, self._rows, self.state, self._drawn, self._drawn_rows = logits, rows, state, drawn, drawn_rows
+
+    @property
+    def logits(self) -> torch.Tensor:
+        """(B, V) next-token logits, on the CPU."""
+        return self._logits[self._rows]
+
+    @property
+    def tokens(self) -> list[int]:
+        return self._drawn.tokens[self._drawn_rows]
+
+    @property
+    def token_log_probs(self) -> list[float]:
+        return self._drawn.token_log_probs[self._drawn_rows]
+
+    @property
+    def log_probs(self) -> torch.Tensor:
+        return self._drawn.log_probs[self._drawn_rows]
 
 
 Steps = Generator[StepRequest, Stepped, Result]
@@ -59,44 +116,49 @@ def run_steps(stepper: Stepper, steps: Steps[Result]) -> Result:
     try:
         request = next(steps)
         while True:
-            request = steps.send(step_rows(stepper, request.tokens, request.state, request.draws))
+            logits, state = (stepper.step(torch.tensor(request.tokens), request.state) if request.logits is None
+                             else (request.logits, request.state))
+            drawn = draw_tokens(logits, request.draws) if request.draws is not None else None
+            request = steps.send(Stepped(logits, slice(None), state, drawn))
     except StopIteration as done:
         return done.value
 
 
-def step_rows(stepper: Stepper, tokens: torch.Tensor, state: State, draws: Sequence[Draw] | None) -> Stepped:
-    logits, state = stepper.step(tokens, state)
-    if draws is None:
-        return Stepped(logits, state)
-    drawn, log_probs = draw_tokens(logits, draws)
-    return Stepped(logits, state, drawn, log_probs)
-
-
-def draw_tokens(logits: torch.Tensor, draws: Sequence[Draw]) -> tuple[list[int], torch.Tensor]:
-    """One token per row of `logits` (B, V) by that row's `Draw`, and the model's log-probabilities (B, V) over
-    each row's allowed tokens (not temperature-adjusted). Sampling is by inverse CDF, one uniform number per row."""
+def draw_tokens(logits: torch.Tensor, draws: Sequence[Draw]) -> Drawn:
+    """One token per row of `logits` (B, V) by that row's `Draw`. Sampling is by inverse CDF, one uniform number
+    per row."""
+    logits = logits.float()
     masks = [draw.allowed for draw in draws]
     if any(mask is not None for mask in masks):
         everything = torch.ones(logits.shape[1], dtype=torch.bool)
         allowed = torch.stack([everything if mask is None else mask for mask in masks])
         logits = logits.masked_fill(~allowed, float("-inf"))
-    log_probs = torch.log_softmax(logits.float(), dim=-1)
-    tokens = log_probs.argmax(dim=-1)
     sampled = [row for row, draw in enumerate(draws) if draw.sampling is not None]
-    if sampled:
-        rows = torch.tensor(sampled)
-        tokens[rows] = _sample_rows(log_probs[rows], [draws[row] for row in sampled])
-    return tokens.tolist(), log_probs
+    if len(sampled) == len(draws):
+        tokens = _sample_rows(logits, draws)
+    else:
+        tokens = logits.argmax(dim=1)
+        if sampled:
+            rows = torch.tensor(sampled)
+            tokens[rows] = _sample_rows(logits[rows], [draws[row] for row in sampled])
+    log_norms = torch.logsumexp(logits, dim=1)
+    token_log_probs = logits.gather(1, tokens[:, None])[:, 0] - log_norms
+    return Drawn(tokens.tolist(), token_log_probs.tolist(), logits, log_norms)
 
 
-def _sample_rows(log_probs: torch.Tensor, draws: list[Draw]) -> torch.Tensor:
-    scaled = _filtered(log_probs / torch.tensor([[d.sampling.temperature] for d in draws]), draws)
-    weights = torch.exp(scaled - scaled.max(dim=1, keepdim=True).values)  # -inf (filtered out) -> weight 0
-    cumulative = weights.cumsum(dim=1)
-    uniform = torch.cat([torch.rand(1, generator=draw.generator) for draw in draws])
-    picked = torch.searchsorted(cumulative, (uniform * cumulative[:, -1])[:, None], right=True)[:, 0]
-    last_allowed = weights.shape[1] - 1 - (weights.flip(1) > 0).int().argmax(dim=1)  # rounding never picks a
-    return torch.minimum(picked, last_allowed)  # zero-weight token past the end
+def _sample_rows(logits: torch.Tensor, draws: Sequence[Draw]) -> torch.Tensor:
+    temperatures = [draw.sampling.temperature for draw in draws]
+    same = all(temperature == temperatures[0] for temperature in temperatures)
+    scaled = _filtered(logits / (temperatures[0] if same else torch.tensor(temperatures)[:, None]), draws)
+    probs = torch.softmax(scaled, dim=1)  # -inf (filtered out, not allowed) -> 0
+    cumulative = probs.cumsum(dim=1)
+    uniform = torch.tensor([draw.uniforms.take() for draw in draws])
+    picked = torch.searchsorted(cumulative, (uniform * cumulative[:, -1])[:, None], right=True)
+    picked.clamp_(max=probs.shape[1] - 1)
+    unlikely = probs.gather(1, picked)[:, 0] == 0  # rounding past the last allowed token: rare
+    if bool(unlikely.any()):
+        picked[unlikely, 0] = probs[unlikely].argmax(dim=1)
+    return picked[:, 0]
 
 
 def _filtered(scaled: torch.Tensor, draws: list[Draw]) -> torch.Tensor:

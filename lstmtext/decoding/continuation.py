@@ -13,7 +13,7 @@ import torch
 from ..core.model import State
 from ..options import ContinuationOptions
 from ..results import Continuation, TokenScore, TokenStep
-from .batch import Draw, StepRequest, Steps, draw_tokens
+from .batch import Draw, StepRequest, Steps, Uniforms
 from .healing import TokenTable, advance
 
 
@@ -41,41 +41,39 @@ def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: To
     is sure to be part of the result."""
     state, logits = start
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    watch, text, shown, steps, added_tokens = _StopWatch(options.stop), "", 0, [], 0
-    tokens, log_probs = draw_tokens(logits[None], [_draw(options, generator, table, tail)])
+    watch, text, shown, steps = _StopWatch(options.stop), "", 0, []
+    # the draw of every step once the half-typed word is re-typed
+    free = Draw(options.sampling, Uniforms(generator) if generator is not None else None)
+    stepped = yield StepRequest([], state, [_draw(free, table, tail)], logits=logits[None])
     while True:
-        token_id = tokens[0]
+        token_id, log_prob = stepped.tokens[0], stepped.token_log_probs[0]
+        log_probs = stepped.log_probs if options.logprobs else None
         tail, added = advance(tail, table.token_bytes[token_id])
         if added:
-            added_tokens += 1
-            steps.append(_token_step(table, added, token_id, log_probs[0], options.logprobs, len(text)))
-            text += decoder.decode(added, final=added_tokens >= options.max_tokens)
-        cut = watch.cut(text)
-        finished = "stop" if cut is not None else "length" if added_tokens >= options.max_tokens else None
+            top = _alternatives(table, log_probs[0], options.logprobs) if options.logprobs else ()
+            steps.append(TokenStep(_shown(added), log_prob, top, len(text)))
+            text += decoder.decode(added, final=len(steps) >= options.max_tokens)
+        cut = watch.cut(text) if options.stop else None
+        finished = "stop" if cut is not None else "length" if len(steps) >= options.max_tokens else None
         text = text[:cut] if cut is not None else text
-        visible = len(text) if finished else watch.safe(text)
+        visible = len(text) if finished or not options.stop else watch.safe(text)
         if on_text is not None and visible > shown:
             on_text(text[shown:visible])
             shown = visible
         if finished:
             kept = tuple(step for step in steps if step.offset < len(text) or not step.text)
             return Continuation(prompt, text, finished, kept)
-        stepped = yield StepRequest(torch.tensor([token_id]), state, [_draw(options, generator, table, tail)])
-        state, tokens, log_probs = stepped.state, stepped.tokens, stepped.log_probs
+        stepped = yield StepRequest([token_id], stepped.state, [_draw(free, table, tail)])
 
 
-def _draw(options: ContinuationOptions, generator: torch.Generator | None, table: TokenTable, tail: bytes) -> Draw:
-    return Draw(options.sampling, generator, table.allowed(tail) if tail else None)
+def _draw(free: Draw, table: TokenTable, tail: bytes) -> Draw:
+    return Draw(free.sampling, free.uniforms, table.allowed(tail)) if tail else free
 
 
-def _token_step(table: TokenTable, added: bytes, token_id: int, log_probs: torch.Tensor, alternatives: int | None,
-                offset: int) -> TokenStep:
-    top = ()
-    if alternatives:
-        best = torch.topk(log_probs, min(alternatives, log_probs.numel()))
-        top = tuple(TokenScore(_shown(table.token_bytes[i]), lp)
-                    for lp, i in zip(best.values.tolist(), best.indices.tolist()))
-    return TokenStep(_shown(added), float(log_probs[token_id]), top, offset)
+def _alternatives(table: TokenTable, log_probs: torch.Tensor, count: int) -> tuple[TokenScore, ...]:
+    best = torch.topk(log_probs, min(count, log_probs.numel()))
+    return tuple(TokenScore(_shown(table.token_bytes[i]), lp) for lp, i in zip(best.values.tolist(),
+                                                                              best.indices.tolist()))
 
 
 def _shown(data: bytes) -> str:

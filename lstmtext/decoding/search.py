@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..options import Sampling
-from .batch import Draw, StepRequest, Steps, draw_tokens, run_steps
+from .batch import Draw, StepRequest, Steps, Uniforms, run_steps
 from .sampling import cut_point
 from .healing import TokenTable, advance
 from .inference import Stepper, expand_state, select_state
@@ -147,7 +147,7 @@ def beam_steps(start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes
         paths = list(survivors.values())
         if not paths or (not normalize and max(p.log_prob for p in paths) < results.nth_best_log_prob(n)):
             break
-        stepped = yield StepRequest(torch.tensor(tokens), select_state(state, torch.tensor(parents)))
+        stepped = yield StepRequest(tokens, select_state(state, torch.tensor(parents)))
         logits, state = stepped.logits, stepped.state
     return results.ranked(n, normalize)
 
@@ -166,12 +166,14 @@ def sample_steps(start: tuple[State, torch.Tensor], table: TokenTable, tail: byt
     state, logits = start
     state = expand_state(state, n)
     paths, results = [_Path(0.0, tail) for _ in range(n)], _Results()
-    draws = [Draw(sampling, generator, table.allowed(path.tail)) for path in paths]
-    tokens, log_probs = draw_tokens(logits.expand(n, -1), draws)
+    uniforms = Uniforms(generator)  # the rows take their numbers in turn
+    draws = [Draw(sampling, uniforms, table.allowed(path.tail)) for path in paths]
+    stepped = yield StepRequest([], state, draws, logits=logits.expand(n, -1))
+    state, tokens, log_probs = stepped.state, stepped.tokens, stepped.token_log_probs
     for _ in range(_step_limit(tail, rule)):
         keep, next_tokens, next_paths = [], [], []
-        for row, (path, token_id) in enumerate(zip(paths, tokens)):
-            path = path.extend(token_id, table.token_bytes[token_id], log_probs[row, token_id].item())
+        for row, (path, token_id, log_prob) in enumerate(zip(paths, tokens, log_probs)):
+            path = path.extend(token_id, table.token_bytes[token_id], log_prob)
             text = rule.finished_text(path)
             if text is not None:
                 results.add(text, path, add_up=False)  # the same sample drawn twice is one event
@@ -182,7 +184,7 @@ def sample_steps(start: tuple[State, torch.Tensor], table: TokenTable, tail: byt
         paths = next_paths
         if not paths:
             break
-        draws = [Draw(sampling, generator, table.allowed(path.tail)) for path in paths]
-        stepped = yield StepRequest(torch.tensor(next_tokens), select_state(state, torch.tensor(keep)), draws)
-        state, tokens, log_probs = stepped.state, stepped.tokens, stepped.log_probs
+        draws = [Draw(sampling, uniforms, table.allowed(path.tail)) for path in paths]
+        stepped = yield StepRequest(next_tokens, select_state(state, torch.tensor(keep)), draws)
+        state, tokens, log_probs = stepped.state, stepped.tokens, stepped.token_log_probs
     return results.ranked(n, normalize=False)

@@ -69,7 +69,7 @@ def create_app(models: dict[str, LanguageModel], options: ServeOptions = ServeOp
     app = FastAPI(title="lstmtext", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     _add_error_answers(app)
     app.add_middleware(_Observed, metrics=metrics)
-    guarded = APIRouter(dependencies=[Depends(_key_check(options.api_key))])
+    guarded = APIRouter(dependencies=[Depends(_key_check(options.api_key))] if options.api_key else [])
 
     @app.get("/health")
     async def health() -> dict:
