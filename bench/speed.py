@@ -108,6 +108,7 @@ def generation_ms_per_token(hidden: int, tokens: int = 1000) -> dict:
 
     figures["beam_step_fp32"] = round(median_seconds(batched) / tokens * 1000, 4)
     figures["generate_end_to_end"] = generate_end_to_end_ms(hidden)
+    figures["generate_from_outside"] = generate_from_outside_ms(hidden)
     return figures
 
 
@@ -124,6 +125,23 @@ def generate_end_to_end_ms(hidden: int, tokens: int = 3000) -> float:
         language_model = LanguageModel(model, tokenizer, {}, cache_dir=Path(folder))
         seconds = median_seconds(lambda: "".join(language_model.generate("The", length=tokens, seed=1)), runs=3)
     return round(seconds / tokens * 1000, 4)
+
+
+def generate_from_outside_ms(hidden: int, long: int = 4000, short: int = 10) -> float:
+    """Issue 19's measure: `lstmtext generate --length 4000` minus `--length 10`, run as a user runs them, per
+    token (start-up and prompt cancel out), for a 2-layer char model of this hidden size."""
+    import lstmtext
+
+    with tempfile.TemporaryDirectory() as folder:
+        model = Path(folder) / "generate.lstm"
+        lstmtext.train(ROOT / "data" / "corpus.txt", tokenizer=TokenizerConfig("char"),
+                       training=TrainConfig(max_steps=2, eval_every=2, learn_held_out=False), layers=2,
+                       hidden_size=hidden, embed_size=hidden, out=model, store=lstmtext.ModelStore(Path(folder)))
+
+        def seconds(length: int) -> float:
+            return cli_seconds("generate", "--model", str(model), "--length", str(length), "--seed", "1", runs=3)
+
+        return round((seconds(long) - seconds(short)) / (long - short) * 1000, 4)
 
 
 def tokenize_mb_per_s(level: str, megabytes: int = 8) -> float:

@@ -5,7 +5,7 @@ import torch
 
 from lstmtext.errors import BadInput
 from lstmtext.options import Sampling
-from lstmtext.decoding.sampling import cut_point, filtered_logits, sample_stream, sample_token
+from lstmtext.decoding.sampling import Uniforms, cut_point, filtered_logits, sample_stream, sample_token
 from lstmtext.decoding.healing import TokenTable
 from lstmtext.decoding.inference import ModuleStream
 
@@ -25,7 +25,7 @@ def test_temperature_sharpens_the_distribution():
 
 def test_same_seed_samples_the_same_tokens():
     logits = torch.zeros(50)
-    draws = [[sample_token(logits, Sampling(), torch.Generator().manual_seed(3)) for _ in range(3)] for _ in "ab"]
+    draws = [[sample_token(logits, Sampling(), Uniforms(torch.Generator().manual_seed(3))) for _ in range(3)] for _ in "ab"]
     assert draws[0] == draws[1]
 
 

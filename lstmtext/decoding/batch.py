@@ -23,23 +23,9 @@ import torch
 from ..core.model import State, map_state
 from ..options import Sampling
 from .inference import Stepper
+from .sampling import Uniforms, filtered_rows
 
 Result = TypeVar("Result")
-
-
-class Uniforms:
-    """A generator's uniform numbers, drawn a block at a time (one call instead of one per token); the n-th number
-    taken is the same whatever else is being drawn."""
-
-    BLOCK = 64
-
-    def __init__(self, generator: torch.Generator) -> None:
-        self.generator, self._numbers = generator, []
-
-    def take(self) -> float:
-        if not self._numbers:
-            self._numbers = torch.rand(self.BLOCK, generator=self.generator).tolist()[::-1]
-        return self._numbers.pop()
 
 
 @dataclass(frozen=True)
@@ -129,7 +115,9 @@ def draw_tokens(logits: torch.Tensor, draws: Sequence[Draw]) -> Drawn:
     per row."""
     logits = logits.float()
     masks = [draw.allowed for draw in draws]
-    if any(mask is not None for mask in masks):
+    if masks[0] is not None and all(mask is masks[0] for mask in masks):  # the usual case: nothing half-typed
+        logits = logits.masked_fill(~masks[0], float("-inf"))
+    elif any(mask is not None for mask in masks):
         everything = torch.ones(logits.shape[1], dtype=torch.bool)
         allowed = torch.stack([everything if mask is None else mask for mask in masks])
         logits = logits.masked_fill(~allowed, float("-inf"))
@@ -149,7 +137,8 @@ def draw_tokens(logits: torch.Tensor, draws: Sequence[Draw]) -> Drawn:
 def _sample_rows(logits: torch.Tensor, draws: Sequence[Draw]) -> torch.Tensor:
     temperatures = [draw.sampling.temperature for draw in draws]
     same = all(temperature == temperatures[0] for temperature in temperatures)
-    scaled = _filtered(logits / (temperatures[0] if same else torch.tensor(temperatures)[:, None]), draws)
+    scaled = filtered_rows(logits / (temperatures[0] if same else torch.tensor(temperatures)[:, None]),
+                           [draw.sampling for draw in draws])
     probs = torch.softmax(scaled, dim=1)  # -inf (filtered out, not allowed) -> 0
     cumulative = probs.cumsum(dim=1)
     uniform = torch.tensor([draw.uniforms.take() for draw in draws])
@@ -159,23 +148,6 @@ def _sample_rows(logits: torch.Tensor, draws: Sequence[Draw]) -> torch.Tensor:
     if bool(unlikely.any()):
         picked[unlikely, 0] = probs[unlikely].argmax(dim=1)
     return picked[:, 0]
-
-
-def _filtered(scaled: torch.Tensor, draws: list[Draw]) -> torch.Tensor:
-    """Rows with tokens outside each row's top-k and top-p nucleus set to -inf."""
-    top_k = [d.sampling.top_k for d in draws]
-    if any(k is not None and k < scaled.shape[1] for k in top_k):
-        ks = torch.tensor([min(k or scaled.shape[1], scaled.shape[1]) for k in top_k])
-        kth = torch.topk(scaled, int(ks.max()), dim=1).values.gather(1, (ks - 1)[:, None])
-        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
-    top_p = [d.sampling.top_p for d in draws]
-    if any(p is not None and p < 1 for p in top_p):
-        ordered, order = torch.sort(scaled, dim=1, descending=True)
-        probs = torch.softmax(ordered, dim=1)
-        ps = torch.tensor([[p if p is not None else 1.0] for p in top_p])
-        outside = (probs.cumsum(dim=1) - probs >= ps) & (ps < 1)  # keeps each row's first token
-        scaled = scaled.masked_fill(torch.zeros_like(outside).scatter(1, order, outside), float("-inf"))
-    return scaled
 
 
 def join_states(states: Sequence[State]) -> State:

@@ -42,7 +42,6 @@ def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: To
     state, logits = start
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     watch, text, shown, steps = _StopWatch(options.stop), "", 0, []
-    # the draw of every step once the half-typed word is re-typed
     free = Draw(options.sampling, Uniforms(generator) if generator is not None else None)
     stepped = yield StepRequest([], state, [_draw(free, table, tail)], logits=logits[None])
     while True:
@@ -67,7 +66,7 @@ def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: To
 
 
 def _draw(free: Draw, table: TokenTable, tail: bytes) -> Draw:
-    return Draw(free.sampling, free.uniforms, table.allowed(tail)) if tail else free
+    return Draw(free.sampling, free.uniforms, table.allowed(tail))
 
 
 def _alternatives(table: TokenTable, log_probs: torch.Tensor, count: int) -> tuple[TokenScore, ...]:

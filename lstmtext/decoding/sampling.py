@@ -20,28 +20,60 @@ _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?]")
 
 
+class Uniforms:
+    """A generator's uniform numbers, drawn a block at a time (one call instead of one per token); the n-th number
+    taken is the same whatever else is being drawn."""
+
+    BLOCK = 64
+
+    def __init__(self, generator: torch.Generator) -> None:
+        self.generator, self._numbers = generator, []
+
+    def take(self) -> float:
+        if not self._numbers:
+            self._numbers = torch.rand(self.BLOCK, generator=self.generator).tolist()[::-1]
+        return self._numbers.pop()
+
+
+def filtered_rows(scaled: torch.Tensor, samplings: list[Sampling]) -> torch.Tensor:
+    """Rows of temperature-scaled logits (B, V) with the tokens outside each row's top-k and top-p nucleus set to
+    -inf."""
+    top_k = [sampling.top_k for sampling in samplings]
+    if any(k is not None and k < scaled.shape[1] for k in top_k):
+        ks = torch.tensor([min(k or scaled.shape[1], scaled.shape[1]) for k in top_k])
+        kth = torch.topk(scaled, int(ks.max()), dim=1).values.gather(1, (ks - 1)[:, None])
+        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
+    top_p = [sampling.top_p for sampling in samplings]
+    if any(p is not None and p < 1 for p in top_p):
+        ordered, order = torch.sort(scaled, dim=1, descending=True)
+        probs = torch.softmax(ordered, dim=1)
+        ps = torch.tensor([[p if p is not None else 1.0] for p in top_p])
+        outside = (probs.cumsum(dim=1) - probs >= ps) & (ps < 1)  # keeps each row's first token
+        scaled = scaled.masked_fill(torch.zeros_like(outside).scatter(1, order, outside), float("-inf"))
+    return scaled
+
+
 def filtered_logits(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
     """Logits (V,) scaled by temperature, with tokens outside top-k / the top-p nucleus set to -inf."""
-    logits = logits.float() / sampling.temperature
-    if sampling.top_k is not None and sampling.top_k < logits.numel():
-        kth = torch.topk(logits, sampling.top_k).values[-1]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if sampling.top_p is not None and sampling.top_p < 1:
-        sorted_logits, order = torch.sort(logits, descending=True)
-        cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-        outside = cumulative - torch.softmax(sorted_logits, dim=-1) >= sampling.top_p  # keeps the first token
-        logits = logits.masked_fill(torch.zeros_like(outside).scatter(0, order, outside), float("-inf"))
-    return logits
+    return filtered_rows((logits.float() / sampling.temperature)[None], [sampling])[0]
 
 
-def sample_token(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator) -> int:
-    """One token drawn from the filtered distribution by inverse CDF: one uniform number per draw. Done in
-    NumPy, whose calls on a vocabulary-sized vector cost a fraction of torch's per-call overhead."""
-    filtered = filtered_logits(logits, sampling).cpu().numpy()
-    cumulative = np.cumsum(np.exp(filtered - filtered.max()))  # -inf (filtered out) -> weight 0
-    draw = torch.rand(1, generator=generator).item() * cumulative[-1]
-    # side="right": the first token whose cumulative weight exceeds the draw, never a zero-weight one
-    return min(int(np.searchsorted(cumulative, draw, side="right")), len(cumulative) - 1)
+def sample_token(logits: torch.Tensor, sampling: Sampling, uniforms: Uniforms,
+                 refused: np.ndarray | None = None) -> int:
+    """One token drawn from the filtered distribution by inverse CDF, with one of `uniforms`' numbers, never one
+    of the `refused` tokens. Done in NumPy (methods, not functions), whose calls on a vocabulary-sized vector cost
+    a fraction of torch's per-call overhead."""
+    if sampling.top_k is None and sampling.top_p is None:
+        scaled = logits.detach().cpu().numpy().astype(np.float32) / sampling.temperature
+    else:
+        scaled = filtered_logits(logits, sampling).numpy()
+    if refused is not None:
+        scaled[refused] = -np.inf
+    weights = np.exp(scaled - scaled.max())  # -inf (filtered out, refused) -> 0
+    cumulative = weights.cumsum()
+    # side="right": the first token whose cumulative weight exceeds the draw
+    picked = min(int(cumulative.searchsorted(uniforms.take() * cumulative[-1], side="right")), len(weights) - 1)
+    return picked if weights[picked] > 0 else int(weights.argmax())  # rounding past the last allowed token
 
 
 def cut_point(text: str, until: str) -> int | None:
@@ -68,10 +100,11 @@ def sample_stream(stepper: Stepper, start: tuple[State, torch.Tensor], table: To
     state, logits = start
     stream = stepper.single_stream(state)
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    produced = 0
+    uniforms, produced = Uniforms(generator), 0
+    never = (~table.allowed(b"")).numpy()  # tokens with no text (control tokens)
     while produced < length:
-        allowed = table.allowed(tail)
-        token_id = sample_token(logits.masked_fill(~allowed, float("-inf")), sampling, generator)
+        refused = (~table.allowed(tail)).numpy() if tail else never
+        token_id = sample_token(logits, sampling, uniforms, refused)
         tail, added = advance(tail, table.token_bytes[token_id])
         produced += bool(added)
         if text := decoder.decode(added):
