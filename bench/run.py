@@ -7,7 +7,9 @@ when there is none):
 - keystroke to ghost text in the REPL: keys sent one at a time through prompt_toolkit's pipe input to the real
   prompt session, timed until the suggestion for the new line is set (p50/p95/max);
 - `suggest()` alone for the same prefixes, and `complete -n 5` (20 tokens) through the API;
-- the matmul roofline, training throughput, generation per token, tokenization and CLI start-up (bench/speed.py);
+- the matmul roofline, training throughput, generation per token (also `lstmtext generate` timed from outside),
+  tokenization and CLI start-up (bench/speed.py);
+- `lstmtext serve` under load: 64 clients, batching on and off, the first streamed token (bench/load.py);
 - training and generation beside a busy process on every core, against their quiet figures (bench/contention.py);
 - peak RSS of `lstmtext train` on generated 10 MB and 1 GB corpora (`--corpus-mb`; see bench/bigcorpus.py).
 Each figure is over many calls after a warm-up. Nothing here is asserted by the tests.
@@ -38,7 +40,7 @@ from lstmtext.errors import ModelNotFound
 from lstmtext.cli.repl import Repl
 from lstmtext.cli.terminal import TerminalReader
 
-from . import bigcorpus, contention, speed
+from . import bigcorpus, contention, load, speed
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPED = [
@@ -177,6 +179,8 @@ def main() -> None:
     }
     console.print("roofline, training throughput, generation, tokenization and CLI start-up …")
     results["speed"] = speed.measure(str(model.path))
+    console.print("the server under load: 64 clients, batching on and off, first streamed token …")
+    results["serving"] = load.measure(str(model.path))
     console.print(f"training and generation beside {os.cpu_count()} busy processes (one per core) …")
     results["contention"] = contention.measure(str(model.path))
     if args.corpus_mb:
@@ -185,6 +189,7 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     console.print(results_table(results))
     console.print(speed_table(results["speed"]))
+    console.print(serving_table(results["serving"]))
     console.print(contention_table(results["contention"]))
     if "training_memory" in results:
         console.print(memory_table(results["training_memory"]))
@@ -224,11 +229,30 @@ def speed_table(figures: dict) -> Table:
                       f"fp32 {paths['single_stream_fp32']:.3f}")
         table.add_row(f"generate end to end, {name.upper()}", f"{paths['generate_end_to_end']:.3f} ms/token",
                       "with sampling")
+        table.add_row(f"lstmtext generate from outside, {name.upper()}",
+                      f"{paths['generate_from_outside']:.3f} ms/token", "--length 4000 minus 10")
     for level, rate in figures["tokenize_mb_per_s"].items():
         table.add_row(f"tokenize, {level}", f"{rate:.1f} MB/s", "")
     cli = figures["cli_seconds"]
     table.add_row("lstmtext --help", f"{cli['help']:.2f} s", "")
     table.add_row("lstmtext complete (cold)", f"{cli['complete_cold']:.2f} s", f"import torch {cli['import_torch']:.2f} s")
+    return table
+
+
+def serving_table(figures: dict) -> Table:
+    targets = figures["targets"]
+    table = Table(title="lstmtext serve (127.0.0.1, 20-token completions)", title_justify="left")
+    for column in ("measure", "figure", "p50 ms", "p95 ms", "target"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    for name, label in (("batched", "64 clients, batched"), ("one_at_a_time", "64 clients, --no-batching")):
+        run = figures[name]
+        table.add_row(label, f"{run['completions_per_s']:.0f} completions/s ({run['errors']} errors)",
+                      f"{run['p50_ms']:.0f}", f"{run['p95_ms']:.0f}",
+                      f"≥ {targets['completions_per_s']}" if name == "batched" else "")
+    table.add_row("batching's gain", f"{figures['batching_gain']:.1f}×", "", "", f"≥ {targets['batching_gain']:.0f}×")
+    first = figures["first_token"]
+    table.add_row(f"first streamed token, {first['prompt_chars']}-char prompt", "", f"{first['p50_ms']:.1f}",
+                  f"{first['p95_ms']:.1f}", f"≤ {targets['first_token_ms']:.0f} ms")
     return table
 
 

@@ -113,15 +113,16 @@ class LanguageModel:
         return [self._completion(prefix, f, tail) for f in found]
 
     def continuation(self, prompt: str, options: ContinuationOptions | None = None, *,
-                     on_text: Callable[[str], None] | None = None) -> Continuation:
+                     on_text: Callable[[str], None] | None = None, **changes) -> Continuation:
         """One continuation of `prompt`, token by token, as OpenAI's completions give it (see
-        `ContinuationOptions`): `on_text(piece)` gets the text as it is written."""
-        return run_steps(self._stepper, self.continuation_steps(prompt, options, on_text=on_text))
+        `ContinuationOptions`; `changes` are its fields): `on_text(piece)` gets the text as it is written."""
+        return run_steps(self._stepper, self.continuation_steps(prompt, options, on_text=on_text, **changes))
 
     def continuation_steps(self, prompt: str, options: ContinuationOptions | None = None, *,
-                           on_text: Callable[[str], None] | None = None) -> Steps:
+                           on_text: Callable[[str], None] | None = None, **changes) -> Steps:
         """`continuation` as step requests, for an `Engine` (see `complete_steps`)."""
-        return self._continuation_steps(check_text(prompt, "the prompt"), options or ContinuationOptions(), on_text)
+        options = changed(options, ContinuationOptions, changes)
+        return self._continuation_steps(check_text(prompt, "the prompt"), options, on_text)
 
     def _continuation_steps(self, prompt: str, options: ContinuationOptions, on_text) -> Steps:
         tail, start = start_reading(self._stepper, self.tokenizer, prompt)

@@ -96,10 +96,7 @@ class Engine:
             while self._next_jobs():
                 self._active = [job for job in self._active if not self._dropped(job)]
                 for group in self._groups():
-                    try:
-                        self._step(group)
-                    except Exception as error:  # noqa: BLE001 - a failed step fails its requests, not the engine
-                        self._fail(group, error)
+                    self._step_or_isolate(group)
 
     def _next_jobs(self) -> bool:
         """Admit the requests submitted since the last step; False when closed and nothing is left."""
@@ -166,6 +163,17 @@ class Engine:
         parts = [next(stepped) if request.logits is None else (request.logits, request.state)
                  for request in requests]
         return torch.cat([part for part, _ in parts]), [state for _, state in parts]
+
+    def _step_or_isolate(self, group: list[Job]) -> None:
+        """Step the group; if the step fails, step its requests one by one so that only the culprit fails."""
+        try:
+            self._step(group)
+        except Exception as error:  # noqa: BLE001 - a failed step fails its requests, never the engine
+            if len(group) == 1:
+                self._fail(group, error)
+                return
+            for job in group:
+                self._step_or_isolate([job])
 
     def _fail(self, group: list[Job], error: Exception) -> None:
         for job in group:
