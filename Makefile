@@ -19,26 +19,32 @@ DEMO_TRAIN ?= --level word --layers 1 --hidden 256 --seq-len 64 --chrono-init --
 
 .PHONY: setup demo test bench quality clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed-dev
 
+# What lstmtext needs to run (the demo, the benchmarks), then what the tests need besides (ONNX, the openai
+# client, ...): the demo does not wait for the second.
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-demo: setup
+demo: $(VENV)/.installed
 	$(BIN)/lstmtext train data/corpus.txt --name demo $(DEMO_TRAIN)
 	$(BIN)/lstmtext complete "$(PROMPT)" --model demo
 	$(BIN)/python data/demo.py demo
 
-test: setup
+test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
 
-bench: setup
+bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run
 
-quality: setup
+quality: $(VENV)/.installed
 	$(BIN)/python -m bench.quality
 
 clean:
