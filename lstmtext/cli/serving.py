@@ -15,7 +15,7 @@ from .common import MODEL_HELP, app, err_console, friendly_errors, load_api, mod
 @friendly_errors
 def serve(
     model: List[str] = typer.Option([], "--model", "-m", help=MODEL_HELP + " Repeat to serve several; the first "
-                                    "is the default.", autocompletion=model_names),
+                                    "is the default.", autocompletion=model_names, metavar="<str>"),
     host: str = typer.Option(ServeOptions.host, help="Where to listen. Anything but this machine (127.0.0.1) "
                                                      "needs --api-key."),
     port: int = typer.Option(ServeOptions.port, help="TCP port (0: any free one)."),

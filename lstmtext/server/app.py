@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -100,11 +101,10 @@ def _add_completion_routes(guarded: APIRouter, loaded: _Models, metrics: Metrics
         name, model, engine = loaded.pick(asked.model)
         answer = _Answer(name, model, asked)
         if asked.stream:
-            jobs, queue = answer.start_streaming(engine)
+            queue = asyncio.Queue()
+            jobs = answer.submit(engine, queue)
             return StreamingResponse(answer.events(jobs, queue, metrics), media_type="text/event-stream")
-        jobs = [_submit(engine, model.continuation_steps, prompt, choice)
-                for prompt, choice in zip(answer.choice_prompts, asked.options)]
-        results = await _results(jobs, request)
+        results = await _results(answer.submit(engine), request)
         metrics.tokens.labels(name).inc(sum(len(result.tokens) for result in results))
         return JSONResponse(answer.body(results))
 
@@ -170,21 +170,23 @@ class _Answer:
         return {"index": index, "text": shown + result.text, "finish_reason": result.finish_reason,
                 "logprobs": None if self.asked.options[index].logprobs is None else _logprobs(result, len(prompt))}
 
-    def start_streaming(self, engine: Engine) -> tuple[list[Job], asyncio.Queue]:
-        """Submit every choice; their text pieces and finishes arrive on the queue as (choice, piece or future)."""
-        loop, queue, jobs = asyncio.get_running_loop(), asyncio.Queue(), []
+    def submit(self, engine: Engine, queue: asyncio.Queue | None = None) -> list[Job]:
+        """Submit every choice (all or none); with `queue`, their text pieces and finishes arrive on it as
+        (choice, piece) and (choice, future)."""
+        loop, jobs = asyncio.get_running_loop(), []
         try:
             for index, (prompt, options) in enumerate(zip(self.choice_prompts, self.asked.options)):
-                on_text = (lambda piece, index=index: loop.call_soon_threadsafe(queue.put_nowait, (index, piece)))
-                job = _submit(engine, self.model.continuation_steps, prompt, options, on_text=on_text)
-                job.future.add_done_callback(
-                    lambda future, index=index: loop.call_soon_threadsafe(queue.put_nowait, (index, future)))
+                tell = functools.partial(_put, loop, queue, index)
+                job = _submit(engine, self.model.continuation_steps, prompt, options,
+                              **({"on_text": tell} if queue is not None else {}))
+                if queue is not None:
+                    job.future.add_done_callback(tell)
                 jobs.append(job)
         except ApiError:
             for job in jobs:
                 job.cancel()
             raise
-        return jobs, queue
+        return jobs
 
     async def events(self, jobs: list[Job], queue: asyncio.Queue, metrics: Metrics) -> AsyncIterator[str]:
         """Server-sent events: text as it is written, each choice's finish, then [DONE]."""
@@ -214,6 +216,11 @@ class _Answer:
         result = future.result()
         metrics.tokens.labels(self.name).inc(len(result.tokens))
         return self._envelope([{**_piece(index, ""), "finish_reason": result.finish_reason}])
+
+
+def _put(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, index: int, item) -> None:
+    """From the engine's thread: a choice's text piece or finished future, onto the event loop's queue."""
+    loop.call_soon_threadsafe(queue.put_nowait, (index, item))
 
 
 def _piece(index: int, text: str) -> dict:
