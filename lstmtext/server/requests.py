@@ -117,7 +117,7 @@ def completions_request(body: CompletionsBody, limits: ServeOptions) -> Completi
            f"ask for 1 to {limits.max_n} completions in one request", "n")
     max_tokens = 16 if body.max_tokens is None else body.max_tokens
     _check(1 <= max_tokens <= limits.max_tokens, f"max_tokens {max_tokens} is outside 1 to {limits.max_tokens}",
-           "ask for fewer tokens (this server's limit is --max-tokens)", "max_tokens")
+           f"ask for 1 to {limits.max_tokens} tokens (the server's limit: serve --max-tokens)", "max_tokens")
     _check(body.temperature is None or body.temperature >= 0, f"temperature {body.temperature} is below 0",
            "pass 0 (most likely tokens) to 2", "temperature")
     _check(body.seed is None or 0 <= body.seed <= MAX_SEED, f"seed {body.seed} is outside 0 to 2^63-1",
@@ -143,7 +143,7 @@ def complete_request(body: CompleteBody, limits: ServeOptions) -> CompletionOpti
     _check(len(body.prompt) <= limits.max_prompt_chars, f"prompt is {len(body.prompt):,} characters long",
            f"send {limits.max_prompt_chars:,} or fewer", "prompt")
     _check(body.max_tokens <= limits.max_tokens, f"max_tokens {body.max_tokens} is over {limits.max_tokens}",
-           "ask for fewer tokens (this server's limit is --max-tokens)", "max_tokens")
+           f"ask for {limits.max_tokens} or fewer (the server's limit: serve --max-tokens)", "max_tokens")
     _check(body.n <= limits.max_n, f"n {body.n} is over {limits.max_n}", f"ask for {limits.max_n} or fewer", "n")
     _check(body.until in UNTIL, f"unknown until '{body.until}'", f"use one of: {', '.join(UNTIL)}", "until")
     sampling = {name: value for name, value in (("temperature", body.temperature), ("top_k", body.top_k),
