@@ -55,6 +55,9 @@ class Job:
 
 
 class Engine:
+    """Continuous batching over one model's `Stepper` (see the module docstring); `LanguageModel.engine()`
+    makes one."""
+
     def __init__(self, stepper: Stepper, *, batching: bool = True, on_step: Callable[[int], None] | None = None,
                  max_rows: int = MAX_BATCH_ROWS) -> None:
         self._stepper, self.batching, self._on_step, self._max_rows = stepper, batching, on_step, max_rows
