@@ -24,6 +24,7 @@ _HOMES = {
     "lab.activations": ("Inspection",),
     "lab.experiment": ("run_long_range", "LongRangeResult"),
     "server": ("serve", "create_app"),
+    "lsp.server": ("language_server",),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = ["__version__", *_HOME_OF]

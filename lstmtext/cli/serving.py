@@ -1,4 +1,4 @@
-"""`lstmtext serve`: the models behind a local OpenAI-compatible HTTP API."""
+"""`lstmtext serve` (a local OpenAI-compatible HTTP API) and `lstmtext lsp` (a language server for editors)."""
 
 from __future__ import annotations
 
@@ -41,3 +41,16 @@ def serve(
 
     api.serve(paths, options, on_ready=ready, log_requests=log_requests)
     err_console().print("stopped: the requests in flight were answered")
+
+
+@app.command()
+@friendly_errors
+def lsp(model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Settings sent by the editor "
+                                                                        "may name another.",
+                                            autocompletion=model_names)) -> None:
+    """A language server on stdin/stdout: ghost text (textDocument/inlineCompletion) and a completion menu
+    (textDocument/completion) from the text before the cursor. See the README for Neovim and Helix."""
+    store = ModelStore()
+    default = str(store.resolve(model)) if model else None
+    api = load_api()
+    api.language_server(lambda name: api.load(name or default)).start_io()

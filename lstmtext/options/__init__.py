@@ -9,6 +9,7 @@ from .decoding import (MAX_BEAM_WIDTH, MAX_COMPLETION_TOKENS, MAX_COMPLETIONS, M
                        Sampling, completion_options, generation_options)
 from .lab import (CURRICULUM_LONG_RANGE, EXPORT_FORMATS, SHOWN, InspectOptions, LongRangeConfig, check_export_format,
                   quick_long_range)
+from .editor import EditorOptions
 from .serving import ServeOptions, is_loopback
 from .training import (CELLS, DEFAULT_LAYERS, DEFAULT_VOCAB_SIZE, DEVICES, LEVELS, PRECISIONS, ModelShape,
                        Regularization, TokenizerConfig, TrainConfig)
@@ -20,4 +21,4 @@ __all__ = ["ADAPTATION_BY_LEVEL", "MAX_CONTEXT_CHARS", "SESSION_CACHE_WEIGHT", "
            "generation_options", "EXPORT_FORMATS", "CURRICULUM_LONG_RANGE", "quick_long_range", "SHOWN",
            "InspectOptions", "LongRangeConfig",
            "check_export_format", "CELLS", "DEFAULT_LAYERS", "DEFAULT_VOCAB_SIZE", "DEVICES", "LEVELS",
-           "PRECISIONS", "ModelShape", "ServeOptions", "is_loopback", "Regularization", "TokenizerConfig", "TrainConfig"]
+           "PRECISIONS", "ModelShape", "ServeOptions", "is_loopback", "EditorOptions", "Regularization", "TokenizerConfig", "TrainConfig"]

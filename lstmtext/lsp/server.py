@@ -1,0 +1,119 @@
+"""The language server (pygls): `textDocument/inlineCompletion` answers with `lm.suggest()` of the text before
+the cursor, `textDocument/completion` with `lm.complete()`'s ranked continuations (probability in the detail).
+Documents are synced incrementally; the model's prompt cache keeps the recurrent state of what it read, so a
+keystroke reads only the new tokens. Each request runs on one worker thread within a time budget; a request
+superseded by a newer edit, or cancelled, answers nothing. Settings: `EditorOptions`, from initializationOptions
+and workspace/didChangeConfiguration. Uses only the public API and option types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import re
+from collections.abc import Callable
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from .. import LanguageModel, __version__, load
+from ..errors import LstmtextError
+from ..options import EditorOptions
+
+_WORD_END = re.compile(r"\w+\Z")
+
+
+class _Editor:
+    """The server's state: settings, the model they name, the worker thread that runs it."""
+
+    def __init__(self, load_model: Callable[[str | None], LanguageModel]) -> None:
+        self.load_model, self.options, self.model = load_model, EditorOptions(), None
+        self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmtext-lsp")
+
+    def configure(self, settings: object) -> None:
+        options = EditorOptions.from_settings(settings, self.options)
+        if self.model is None or options.model != self.options.model:
+            self.model = self.load_model(options.model)
+        self.options = options
+
+    async def run(self, call: Callable[[], object]) -> object | None:
+        """`call()` on the worker, or None if it takes longer than the budget."""
+        future = asyncio.get_running_loop().run_in_executor(self.worker, call)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.options.budget_ms / 1000)
+        except asyncio.TimeoutError:
+            return None
+
+
+def language_server(load_model: Callable[[str | None], LanguageModel] = load) -> LanguageServer:
+    server, editor = LanguageServer("lstmtext", __version__), _Editor(load_model)
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: LanguageServer, params: types.InitializeParams) -> None:
+        _tell_errors(ls, lambda: editor.configure(params.initialization_options))
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def configuration(ls: LanguageServer, params: types.DidChangeConfigurationParams) -> None:
+        _tell_errors(ls, lambda: editor.configure(params.settings))
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
+    async def inline(ls: LanguageServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
+        prefix = _text_before(ls, editor, params.text_document.uri, params.position)
+        if prefix is None:
+            return None
+        ghost = await editor.run(lambda: _safely(lambda: editor.model.suggest(
+            prefix, max_chars=editor.options.ghost_chars)))
+        if not ghost:
+            return None
+        at = types.Range(start=params.position, end=params.position)
+        return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=ghost, range=at)])
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION)
+    async def menu(ls: LanguageServer, params: types.CompletionParams) -> types.CompletionList | None:
+        prefix = _text_before(ls, editor, params.text_document.uri, params.position)
+        if prefix is None:
+            return None
+        options = editor.options
+        found = await editor.run(lambda: _safely(lambda: editor.model.complete(
+            prefix, n=options.n, until=options.until, max_tokens=options.max_tokens)))
+        if not found:
+            return None
+        typed = _WORD_END.search(prefix)
+        word = typed.group() if typed else ""
+        start = types.Position(line=params.position.line, character=params.position.character - len(word))
+        return types.CompletionList(is_incomplete=True, items=[
+            types.CompletionItem(label=word + completion.text, filter_text=word + completion.text,
+                                 detail=f"{completion.probability:.1%}", sort_text=f"{rank:03d}",
+                                 text_edit=types.TextEdit(range=types.Range(start=start, end=params.position),
+                                                          new_text=word + completion.text))
+            for rank, completion in enumerate(found) if completion.text])
+
+    return server
+
+
+def _text_before(ls: LanguageServer, editor: _Editor, uri: str, position: types.Position) -> str | None:
+    """The document's text before the cursor, or None (no model, a file type not served, a position outside
+    the document)."""
+    if editor.model is None:
+        return None
+    document = ls.workspace.get_text_document(uri)
+    if editor.options.file_types and document.language_id not in editor.options.file_types:
+        return None
+    if not 0 <= position.line < max(1, len(document.lines)) or position.character < 0:
+        return None
+    return document.source[:document.offset_at_position(position)]
+
+
+def _safely(call: Callable[[], object]) -> object | None:
+    try:
+        return call()
+    except LstmtextError:
+        return None
+
+
+def _tell_errors(ls: LanguageServer, configure: Callable[[], None]) -> None:
+    """Apply settings; a bad one is shown to the user (and the previous settings kept), never a crash."""
+    try:
+        configure()
+    except LstmtextError as error:
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"lstmtext: {error}"))

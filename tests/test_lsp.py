@@ -1,0 +1,103 @@
+"""`lstmtext lsp` for real: the server started over stdio as an editor starts it, driven by pygls's client —
+typing one character at a time, asking for ghost text and a menu at every step."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import pytest
+from lsprotocol import types
+
+lsp_client = pytest.importorskip("pygls.lsp.client")
+
+URI = "file:///notes/letter.txt"
+TYPED = "When there is fi"
+PATIENT = {"budgetMs": 20_000}  # a slow CI machine must not turn answers into timeouts
+
+
+def change(version: int, line: int, character: int, text: str) -> types.DidChangeTextDocumentParams:
+    at = types.Position(line=line, character=character)
+    return types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=version),
+        content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=at, end=at), text=text)])
+
+
+async def started(model_path, home, settings: dict):
+    client = lsp_client.LanguageClient("lstmtext-tests", "1")
+    await client.start_io(sys.executable, "-m", "lstmtext", "lsp", "--model", str(model_path),
+                          env={**os.environ, "LSTMTEXT_HOME": str(home)})
+    messages = []
+    client.feature(types.WINDOW_SHOW_MESSAGE)(lambda params: messages.append(params.message))
+    await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(),
+                                                         initialization_options=settings))
+    client.initialized(types.InitializedParams())
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=URI, language_id="plaintext", version=1, text="")))
+    return client, messages
+
+
+async def stopped(client) -> None:
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+
+
+def inline_params(character: int, line: int = 0) -> types.InlineCompletionParams:
+    return types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+        text_document=types.TextDocumentIdentifier(uri=URI), position=types.Position(line=line, character=character))
+
+
+def test_each_keystroke_gets_the_library_s_ghost_text_and_menu(tiny_model_path, tiny_model, tmp_path):
+    async def typing():
+        client, _ = await started(tiny_model_path, tmp_path, {**PATIENT, "n": 3, "until": "word"})
+        answers = []
+        for index, character in enumerate(TYPED):
+            client.text_document_did_change(change(index + 2, 0, index, character))
+            ghost = await client.text_document_inline_completion_async(inline_params(index + 1))
+            menu = await client.text_document_completion_async(types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=URI), position=types.Position(line=0,
+                                                                                            character=index + 1)))
+            answers.append((ghost, menu))
+        await stopped(client)
+        return answers
+
+    answers = asyncio.run(typing())
+    for end, (ghost, menu) in zip(range(1, len(TYPED) + 1), answers):
+        prefix = TYPED[:end]
+        expected = tiny_model.suggest(prefix)
+        assert (ghost.items[0].insert_text if ghost else "") == expected, prefix
+        ranked = [c for c in tiny_model.complete(prefix, n=3, until="word", max_tokens=16) if c.text]
+        word = prefix[len(prefix.rstrip("abcdefghijklmnopqrstuvwxyzW")):]
+        assert [item.text_edit.new_text for item in (menu.items if menu else [])] == [word + c.text for c in ranked]
+
+
+def test_bad_settings_a_foreign_file_type_and_odd_positions_never_crash_it(tiny_model_path, tmp_path):
+    async def odd():
+        client, messages = await started(tiny_model_path, tmp_path, {**PATIENT, "n": "three"})
+        client.text_document_did_change(change(2, 0, 0, "Καλημέρα κόσμε, 你好"))
+        unseen = await client.text_document_inline_completion_async(inline_params(18))
+        beyond = await client.text_document_inline_completion_async(inline_params(0, line=40))
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+            settings={"lstmtext": {"fileTypes": ["markdown"]}}))
+        foreign = await client.text_document_inline_completion_async(inline_params(18))
+        await stopped(client)
+        return messages, unseen, beyond, foreign
+
+    messages, unseen, beyond, foreign = asyncio.run(odd())
+    assert any("n 'three'" in message for message in messages)
+    assert unseen is None or isinstance(unseen.items[0].insert_text, str)
+    assert beyond is None and foreign is None
+
+
+def test_a_request_over_its_budget_answers_nothing(tiny_model_path, tmp_path):
+    async def hurried():
+        client, _ = await started(tiny_model_path, tmp_path, {"budgetMs": 1, "ghostChars": 2000})
+        client.text_document_did_change(change(2, 0, 0, "The " * 500))
+        answer = await client.text_document_inline_completion_async(inline_params(2000))
+        await stopped(client)
+        return answer
+
+    assert asyncio.run(hurried()) is None
