@@ -9,6 +9,7 @@ when there is none):
 - `suggest()` alone for the same prefixes, and `complete -n 5` (20 tokens) through the API;
 - the matmul roofline, training throughput, generation per token (also `lstmtext generate` timed from outside),
   tokenization and CLI start-up (bench/speed.py);
+- keystroke → ghost text through `lstmtext lsp` over stdio (bench/editor.py);
 - `lstmtext serve` under load: 64 clients, batching on and off, the first streamed token (bench/load.py);
 - training and generation beside a busy process on every core, against their quiet figures (bench/contention.py);
 - peak RSS of `lstmtext train` on generated 10 MB and 1 GB corpora (`--corpus-mb`; see bench/bigcorpus.py).
@@ -40,7 +41,7 @@ from lstmtext.errors import ModelNotFound
 from lstmtext.cli.repl import Repl
 from lstmtext.cli.terminal import TerminalReader
 
-from . import bigcorpus, contention, load, speed
+from . import bigcorpus, contention, editor, load, speed
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPED = [
@@ -174,6 +175,7 @@ def main() -> None:
         "ghost_text_adapting_ms": summary(ghost_text_latency(model, adapting=True)),
         "suggest_ms": summary(suggest_latency(model)),
         "complete_n5_20_tokens_ms": summary(complete_latency(model)),
+        "editor_keystroke_ms": editor.measure(str(model.path), TYPED),
         "targets": {"ghost_text_p95_ms": GHOST_TEXT_TARGET_P95_MS,
                     "ghost_text_adapting_p95_ms": GHOST_TEXT_TARGET_P95_MS},
     }
@@ -203,6 +205,8 @@ def results_table(results: dict) -> Table:
     rows = [("keystroke → ghost text (REPL)", "ghost_text_ms", f"p95 ≤ {GHOST_TEXT_TARGET_P95_MS:.0f} ms"),
             ("the same, learning from each line", "ghost_text_adapting_ms",
              f"p95 ≤ {GHOST_TEXT_TARGET_P95_MS:.0f} ms"),
+            ("keystroke → ghost text (lstmtext lsp, stdio)", "editor_keystroke_ms",
+             f"p95 ≤ {editor.TARGET_P95_MS:.0f} ms"),
             ("suggest() per keystroke", "suggest_ms", ""),
             ("complete -n 5, 20 tokens", "complete_n5_20_tokens_ms", "")]
     for label, key, target in rows:

@@ -101,3 +101,25 @@ def test_a_request_over_its_budget_answers_nothing(tiny_model_path, tmp_path):
         return answer
 
     assert asyncio.run(hurried()) is None
+
+
+def test_a_cancelled_request_answers_that_it_was_cancelled(tiny_model_path, tmp_path):
+    from pygls.exceptions import JsonRpcRequestCancelled
+
+    async def cancelled():
+        client, _ = await started(tiny_model_path, tmp_path, {**PATIENT, "ghostChars": 400})
+        client.text_document_did_change(change(2, 0, 0, "The cat sat on the mat. " * 200))
+        asking = asyncio.ensure_future(client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(4800), msg_id="superseded"))
+        client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="superseded"))
+        try:
+            outcome = await asking
+        except JsonRpcRequestCancelled:
+            outcome = "cancelled"
+        after = await client.text_document_inline_completion_async(inline_params(3))
+        await stopped(client)
+        return outcome, after
+
+    outcome, after = asyncio.run(cancelled())
+    assert outcome == "cancelled"
+    assert after is None or isinstance(after.items[0].insert_text, str)  # the server carries on
