@@ -123,3 +123,27 @@ def test_a_cancelled_request_answers_that_it_was_cancelled(tiny_model_path, tmp_
     outcome, after = asyncio.run(cancelled())
     assert outcome == "cancelled"
     assert after is None or isinstance(after.items[0].insert_text, str)  # the server carries on
+
+
+def test_with_adapt_each_document_learns_its_finished_lines(tiny_model_path, tiny_model, tmp_path):
+    line = "The wizard Zorbulax came down the hill, and Zorbulax sat.\n"
+
+    async def adapting():
+        client, _ = await started(tiny_model_path, tmp_path, {**PATIENT, "adapt": True})
+        client.text_document_did_change(change(2, 0, 0, line))
+        client.text_document_did_change(change(3, 1, 0, "Then Zor"))
+        answers = []
+        for _ in range(20):  # the session learns in the background: ask until it has
+            ghost = await client.text_document_inline_completion_async(inline_params(8, line=1))
+            answers.append(ghost.items[0].insert_text if ghost else "")
+            await asyncio.sleep(0.1)
+        await stopped(client)
+        return answers
+
+    session = tiny_model.session()
+    session.read(line, wait=True)
+    assert session.learned_texts == 1
+    learned = session.suggest(line + "Then Zor")
+    assert learned != tiny_model.suggest(line + "Then Zor")  # reading the line changed the answer
+    answers = asyncio.run(adapting())
+    assert answers[-1] == learned

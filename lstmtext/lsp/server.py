@@ -1,7 +1,8 @@
 """The language server (pygls): `textDocument/inlineCompletion` answers with `lm.suggest()` of the text before
 the cursor, `textDocument/completion` with `lm.complete()`'s ranked continuations (probability in the detail).
 Documents are synced incrementally; the model's prompt cache keeps the recurrent state of what it read, so a
-keystroke reads only the new tokens. Each request runs on one worker thread within a time budget; a request
+keystroke reads only the new tokens. With `adapt`, each document has a writing session (`lm.session()`) that
+learns every line finished in it, in the background, and answers from what it has learned. Each request runs on one worker thread within a time budget; a request
 superseded by a newer edit, or cancelled, answers nothing. Settings: `EditorOptions`, from initializationOptions
 and workspace/didChangeConfiguration. Uses only the public API and option types.
 """
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from .. import LanguageModel, __version__, load
+from .. import LanguageModel, Session, __version__, load
 from ..errors import LstmtextError
 from ..options import EditorOptions
 
@@ -29,12 +30,43 @@ class _Editor:
     def __init__(self, load_model: Callable[[str | None], LanguageModel]) -> None:
         self.load_model, self.options, self.model = load_model, EditorOptions(), None
         self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmtext-lsp")
+        self.sessions: dict[str, Session] = {}  # with `adapt`: a writing session per document
+        self.learned: dict[str, int] = {}  # how much of each document its session has read
 
     def configure(self, settings: object) -> None:
         options = EditorOptions.from_settings(settings, self.options)
         if self.model is None or options.model != self.options.model:
             self.model = self.load_model(options.model)
+            self.forget_all()
         self.options = options
+        if not options.adapt:
+            self.forget_all()
+
+    def writer(self, uri: str) -> LanguageModel | Session:
+        """What answers for a document: its session when adapting, else the model."""
+        if not self.options.adapt:
+            return self.model
+        if uri not in self.sessions:
+            self.sessions[uri] = self.model.session()
+        return self.sessions[uri]
+
+    def learn_finished_lines(self, uri: str, text: str) -> None:
+        """Hand the document's session the lines finished since it last read (from the start if text before
+        them was edited away)."""
+        start, end = self.learned.get(uri, 0), text.rfind("\n") + 1
+        start = start if start <= end else 0
+        if end > start:
+            self.writer(uri).read(text[start:end])
+            self.learned[uri] = end
+
+    def forget(self, uri: str) -> None:
+        if (session := self.sessions.pop(uri, None)) is not None:
+            session.close()
+        self.learned.pop(uri, None)
+
+    def forget_all(self) -> None:
+        for uri in list(self.sessions):
+            self.forget(uri)
 
     async def run(self, call: Callable[[], object]) -> object | None:
         """`call()` on the worker, or None if it takes longer than the budget."""
@@ -56,13 +88,25 @@ def language_server(load_model: Callable[[str | None], LanguageModel] = load) ->
     def configuration(ls: LanguageServer, params: types.DidChangeConfigurationParams) -> None:
         _tell_errors(ls, lambda: editor.configure(params.settings))
 
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def changed(ls: LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        if editor.options.adapt and editor.model is not None and any(
+                "\n" in change.text for change in params.content_changes):
+            uri = params.text_document.uri
+            _safely(lambda: editor.learn_finished_lines(uri, ls.workspace.get_text_document(uri).source))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def closed(ls: LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        editor.forget(params.text_document.uri)
+
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
     async def inline(ls: LanguageServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
         prefix = _text_before(ls, editor, params.text_document.uri, params.position)
         if prefix is None:
             return None
-        ghost = await editor.run(lambda: _safely(lambda: editor.model.suggest(
-            prefix, max_chars=editor.options.ghost_chars)))
+        writer = editor.writer(params.text_document.uri)
+        ghost = await editor.run(lambda: _safely(lambda: writer.suggest(prefix,
+                                                                        max_chars=editor.options.ghost_chars)))
         if not ghost:
             return None
         at = types.Range(start=params.position, end=params.position)
@@ -73,8 +117,8 @@ def language_server(load_model: Callable[[str | None], LanguageModel] = load) ->
         prefix = _text_before(ls, editor, params.text_document.uri, params.position)
         if prefix is None:
             return None
-        options = editor.options
-        found = await editor.run(lambda: _safely(lambda: editor.model.complete(
+        options, writer = editor.options, editor.writer(params.text_document.uri)
+        found = await editor.run(lambda: _safely(lambda: writer.complete(
             prefix, n=options.n, until=options.until, max_tokens=options.max_tokens)))
         if not found:
             return None

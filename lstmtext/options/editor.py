@@ -13,8 +13,9 @@ from .decoding import MAX_COMPLETION_TOKENS, MAX_COMPLETIONS, UNTIL
 class EditorOptions:
     """Ghost text and completion menus in an editor: the `model` (None: the default one), `n` completions in a
     menu, each ending at the end of the `until` unit or after `max_tokens`; ghost text of about `ghost_chars`
-    characters; a request that takes longer than `budget_ms` answers nothing rather than late; `file_types`
-    (language ids, e.g. "markdown"; empty: every file)."""
+    characters; a request that takes longer than `budget_ms` answers nothing rather than late; with `adapt`,
+    each document has its own writing session that learns every line finished in it; `file_types` (language ids,
+    e.g. "markdown"; empty: every file)."""
 
     model: str | None = None
     n: int = 5
@@ -22,6 +23,7 @@ class EditorOptions:
     max_tokens: int = 16
     ghost_chars: int = 32
     budget_ms: int = 50
+    adapt: bool = False
     file_types: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -55,9 +57,9 @@ class EditorOptions:
 
 
 def _typed(name: str, value: object) -> object:
-    expected = {"model": (str, type(None)), "n": int, "until": str, "max_tokens": int, "ghost_chars": int, "budget_ms": int,
+    expected = {"model": (str, type(None)), "n": int, "until": str, "max_tokens": int, "ghost_chars": int, "budget_ms": int, "adapt": bool,
                 "file_types": (list, tuple)}[name]
-    if isinstance(value, bool) or not isinstance(value, expected):
+    if (isinstance(value, bool) and expected is not bool) or not isinstance(value, expected):
         raise OptionError(name, "{name} {value!r} has the wrong type", "pass e.g. {example}", value=value,
                           example=getattr(EditorOptions, name, None) if name != "file_types" else '["markdown"]')
     return tuple(value) if name == "file_types" else value
