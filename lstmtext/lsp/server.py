@@ -79,7 +79,12 @@ class _Editor:
 
 def language_server(load_model: Callable[[str | None], LanguageModel] = load) -> LanguageServer:
     server, editor = LanguageServer("lstmtext", __version__), _Editor(load_model)
+    _add_settings_and_documents(server, editor)
+    _add_completions(server, editor)
+    return server
 
+
+def _add_settings_and_documents(server: LanguageServer, editor: _Editor) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: LanguageServer, params: types.InitializeParams) -> None:
         _tell_errors(ls, lambda: editor.configure(params.initialization_options))
@@ -99,6 +104,8 @@ def language_server(load_model: Callable[[str | None], LanguageModel] = load) ->
     def closed(ls: LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         editor.forget(params.text_document.uri)
 
+
+def _add_completions(server: LanguageServer, editor: _Editor) -> None:
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION)
     async def inline(ls: LanguageServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
         prefix = _text_before(ls, editor, params.text_document.uri, params.position)
@@ -131,8 +138,6 @@ def language_server(load_model: Callable[[str | None], LanguageModel] = load) ->
                                  text_edit=types.TextEdit(range=types.Range(start=start, end=params.position),
                                                           new_text=word + completion.text))
             for rank, completion in enumerate(found) if completion.text])
-
-    return server
 
 
 def _text_before(ls: LanguageServer, editor: _Editor, uri: str, position: types.Position) -> str | None:
