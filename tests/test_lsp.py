@@ -147,3 +147,53 @@ def test_with_adapt_each_document_learns_its_finished_lines(tiny_model_path, tin
     assert learned != tiny_model.suggest(line + "Then Zor")  # reading the line changed the answer
     answers = asyncio.run(adapting())
     assert answers[-1] == learned
+
+
+def test_malformed_requests_get_errors_and_the_server_carries_on(tiny_model_path, tmp_path):
+    """Raw JSON-RPC over the server's stdin, as no well-behaved client would send it: each malformed request gets
+    an error response, or (params pygls cannot read at all) an error message; the server goes on answering."""
+    import json
+    import subprocess
+
+    server = subprocess.Popen([sys.executable, "-m", "lstmtext", "lsp", "--model", str(tiny_model_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ,
+                                                                                  "LSTMTEXT_HOME": str(tmp_path)})
+
+    def send(message: dict) -> None:
+        body = json.dumps({"jsonrpc": "2.0", **message}).encode()
+        server.stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        server.stdin.flush()
+
+    def answer() -> dict:
+        length = int(server.stdout.readline().split(b":")[1])
+        while server.stdout.readline().strip():
+            pass
+        return json.loads(server.stdout.read(length))
+
+    def inline(request_id, params) -> dict:
+        """The response to the request, or the error message pygls shows instead of one when it cannot read a
+        request's params at all."""
+        send({"id": request_id, "method": "textDocument/inlineCompletion", "params": params})
+        while True:
+            message = answer()
+            if message.get("id") == request_id or message.get("method") == "window/showMessage":
+                return message
+
+    try:
+        send({"id": 1, "method": "initialize", "params": {"capabilities": {}, "initializationOptions": PATIENT}})
+        assert "capabilities" in answer()["result"]
+        send({"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": URI, "languageId": "plaintext", "version": 1, "text": "The cat"}}})
+        position = {"line": 0, "character": 7}
+        context = {"triggerKind": 1}
+        for request_id, params in enumerate([{"textDocument": {"uri": URI}}, {"position": "here"}, [1, 2, 3],
+                                             {"textDocument": {"uri": URI}, "position": {"line": -1},
+                                              "context": context}], start=2):
+            refused = inline(request_id, params)
+            assert "error" in refused or refused["params"]["type"] == 1, refused
+        never_opened = {"textDocument": {"uri": "file:///etc/passwd"}, "position": position, "context": context}
+        assert inline(10, never_opened).get("result") is None  # never read from disk
+        assert "result" in inline(11, {"textDocument": {"uri": URI}, "position": position, "context": context})
+    finally:
+        server.kill()
+        server.wait()

@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import re
 from collections.abc import Callable
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -141,11 +142,13 @@ def _add_completions(server: LanguageServer, editor: _Editor) -> None:
 
 
 def _text_before(ls: LanguageServer, editor: _Editor, uri: str, position: types.Position) -> str | None:
-    """The document's text before the cursor, or None (no model, a file type not served, a position outside
-    the document)."""
+    """The document's text before the cursor, or None (no model, a document not opened, a file type not served,
+    a position outside the document)."""
     if editor.model is None:
         return None
-    document = ls.workspace.get_text_document(uri)
+    document = ls.workspace.text_documents.get(unquote(uri))  # only what the editor opened: never a file
+    if document is None:
+        return None
     if editor.options.file_types and document.language_id not in editor.options.file_types:
         return None
     if not 0 <= position.line < max(1, len(document.lines)) or position.character < 0:
