@@ -104,7 +104,8 @@ async def _client(port: int, deadline: float, latencies: list[float], errors: li
         asked = 0
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            connection.send("/v1/completions", completion(PROMPTS[(index + asked) % len(PROMPTS)], index * 7919 + asked))
+            prompt = PROMPTS[(index + asked) % len(PROMPTS)]
+            connection.send("/v1/completions", completion(prompt, index * 7919 + asked))
             status, _ = await connection.answer()
             if status != 200:
                 errors.append(status)

@@ -25,7 +25,8 @@ def test_temperature_sharpens_the_distribution():
 
 def test_same_seed_samples_the_same_tokens():
     logits = torch.zeros(50)
-    draws = [[sample_token(logits, Sampling(), Uniforms(torch.Generator().manual_seed(3))) for _ in range(3)] for _ in "ab"]
+    draws = [[sample_token(logits, Sampling(), Uniforms(torch.Generator().manual_seed(3))) for _ in range(3)]
+             for _ in "ab"]
     assert draws[0] == draws[1]
 
 

@@ -83,8 +83,8 @@ def test_interfaces_use_only_the_public_api_and_the_option_types(interface):
 
 def test_the_core_and_the_options_know_nothing_of_the_layers_above():
     edges = library_edges()
-    above = ("lstmtext.training", "lstmtext.decoding", "lstmtext.lab", "lstmtext.cli", "lstmtext.server", "lstmtext.lsp",
-             "lstmtext.api", "lstmtext.trainer", "lstmtext.engine")
+    above = ("lstmtext.training", "lstmtext.decoding", "lstmtext.lab", "lstmtext.cli", "lstmtext.server",
+             "lstmtext.lsp", "lstmtext.api", "lstmtext.trainer", "lstmtext.engine")
     for module, targets in edges.items():
         if module.startswith(("lstmtext.core", "lstmtext.options")):
             assert not [t for t in targets if t.startswith(above)], module

@@ -2,8 +2,9 @@
 the cursor, `textDocument/completion` with `lm.complete()`'s ranked continuations (probability in the detail).
 Documents are synced incrementally; the model's prompt cache keeps the recurrent state of what it read, so a
 keystroke reads only the new tokens. With `adapt`, each document has a writing session (`lm.session()`) that
-learns every line finished in it, in the background, and answers from what it has learned. Each request runs on one worker thread within a time budget; a request
-superseded by a newer edit, or cancelled, answers nothing. Settings: `EditorOptions`, from initializationOptions
+learns every line finished in it, in the background, and answers from what it has learned. Each request runs on
+one worker thread within a time budget; a cancelled request (an editor cancels one a newer keystroke supersedes)
+answers RequestCancelled. Settings: `EditorOptions`, from initializationOptions
 and workspace/didChangeConfiguration. Uses only the public API and option types.
 """
 

@@ -17,8 +17,10 @@ from .training import (CELLS, DEFAULT_LAYERS, DEFAULT_VOCAB_SIZE, DEVICES, LEVEL
 __all__ = ["ADAPTATION_BY_LEVEL", "MAX_CONTEXT_CHARS", "SESSION_CACHE_WEIGHT", "AdaptOptions", "default_adaptation",
            "session_adaptation", "MAX_SEED", "MAX_BEAM_WIDTH", "MAX_COMPLETION_TOKENS", "MAX_COMPLETIONS",
            "MAX_PROMPT_CHARS",
-           "MAX_LOGPROBS", "MAX_STOPS", "SAMPLING_FIELDS", "UNTIL", "CompletionOptions", "ContinuationOptions", "GenerationOptions", "Sampling", "completion_options",
+           "MAX_LOGPROBS", "MAX_STOPS", "SAMPLING_FIELDS", "UNTIL", "CompletionOptions", "ContinuationOptions",
+           "GenerationOptions", "Sampling", "completion_options",
            "generation_options", "EXPORT_FORMATS", "CURRICULUM_LONG_RANGE", "quick_long_range", "SHOWN",
            "InspectOptions", "LongRangeConfig",
            "check_export_format", "CELLS", "DEFAULT_LAYERS", "DEFAULT_VOCAB_SIZE", "DEVICES", "LEVELS",
-           "PRECISIONS", "ModelShape", "ServeOptions", "is_loopback", "EditorOptions", "Regularization", "TokenizerConfig", "TrainConfig"]
+           "PRECISIONS", "ModelShape", "ServeOptions", "is_loopback", "EditorOptions", "Regularization",
+           "TokenizerConfig", "TrainConfig"]

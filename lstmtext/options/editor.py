@@ -57,8 +57,8 @@ class EditorOptions:
 
 
 def _typed(name: str, value: object) -> object:
-    expected = {"model": (str, type(None)), "n": int, "until": str, "max_tokens": int, "ghost_chars": int, "budget_ms": int, "adapt": bool,
-                "file_types": (list, tuple)}[name]
+    expected = {"model": (str, type(None)), "n": int, "until": str, "max_tokens": int, "ghost_chars": int,
+                "budget_ms": int, "adapt": bool, "file_types": (list, tuple)}[name]
     if (isinstance(value, bool) and expected is not bool) or not isinstance(value, expected):
         raise OptionError(name, "{name} {value!r} has the wrong type", "pass e.g. {example}", value=value,
                           example=getattr(EditorOptions, name, None) if name != "file_types" else '["markdown"]')
