@@ -124,7 +124,7 @@ def _submit(engine: Engine, steps_of, prompt: str, options, **more) -> Job:
     try:
         return engine.submit(steps_of(prompt, options, **more))
     except LstmtextError as error:
-        raise ApiError(400, str(error), getattr(error, "field", None) or "prompt") from None
+        raise ApiError.refusing(error, "prompt") from None
 
 
 async def _results(jobs: list[Job], request: Request) -> list:
@@ -138,7 +138,7 @@ async def _results(jobs: list[Job], request: Request) -> list:
             if await request.is_disconnected():
                 raise ApiError(499, "the client closed the connection")
     except LstmtextError as error:
-        raise ApiError(400, str(error), getattr(error, "field", None)) from None
+        raise ApiError.refusing(error) from None
     finally:
         for job in jobs:
             job.cancel()

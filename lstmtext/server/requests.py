@@ -22,6 +22,11 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.message, self.param, self.kind, self.code = status, message, param, kind, code
 
+    @classmethod
+    def refusing(cls, error: LstmtextError, param: str | None = None) -> ApiError:
+        """The library's refusal (a bad option, prompt or text) as a 400 naming the option at fault."""
+        return cls(400, str(error), error.field or param)
+
     def body(self) -> dict:
         return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
 
@@ -169,5 +174,5 @@ class _as_api_error:
 
     def __exit__(self, kind, error, traceback) -> bool:
         if isinstance(error, LstmtextError):
-            raise ApiError(400, str(error), getattr(error, "field", None)) from None
+            raise ApiError.refusing(error) from None
         return False
