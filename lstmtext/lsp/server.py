@@ -17,7 +17,9 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from .. import LanguageModel, Session, __version__, load
 from ..errors import LstmtextError
@@ -79,8 +81,31 @@ class _Editor:
             return None
 
 
+class _AnsweringProtocol(LanguageServerProtocol):
+    """pygls's protocol, except that a request whose params it cannot read is answered with InvalidParams
+    (pygls shows the user a message instead and leaves the request unanswered: the editor would wait for ever)."""
+
+    _ANSWERED = object()
+
+    def structure_message(self, data: dict):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException:
+            if not isinstance(data.get("method"), str) or "id" not in data:
+                raise  # a notification or a response: nobody waits for an answer
+            request_id = data["id"] if isinstance(data["id"], (int, str)) else None
+            refusal = JsonRpcInvalidParams(f"{data['method']}: params are not what the protocol defines")
+            self._send_response(request_id, error=refusal.to_response_error())
+            return self._ANSWERED
+
+    def handle_message(self, message) -> None:
+        if message is not self._ANSWERED:
+            super().handle_message(message)
+
+
 def language_server(load_model: Callable[[str | None], LanguageModel] = load) -> LanguageServer:
-    server, editor = LanguageServer("lstmtext", __version__), _Editor(load_model)
+    server = LanguageServer("lstmtext", __version__, protocol_cls=_AnsweringProtocol)
+    editor = _Editor(load_model)
     _add_settings_and_documents(server, editor)
     _add_completions(server, editor)
     return server
