@@ -161,6 +161,7 @@ def _add_completions(server: LanguageServer, editor: _Editor) -> None:
         start = types.Position(line=params.position.line, character=params.position.character - len(word))
         return types.CompletionList(is_incomplete=True, items=[
             types.CompletionItem(label=word + completion.text, filter_text=word + completion.text,
+                                 kind=types.CompletionItemKind.Text,
                                  detail=f"{completion.probability:.1%}", sort_text=f"{rank:03d}",
                                  text_edit=types.TextEdit(range=types.Range(start=start, end=params.position),
                                                           new_text=word + completion.text))
