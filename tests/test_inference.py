@@ -46,6 +46,20 @@ def test_a_cached_prompt_continues_exactly_like_a_fresh_one():
     assert copies[0].shape[1] == 2 and torch.equal(copies[0][:, 0], copies[0][:, 1])
 
 
+def test_an_edit_far_back_in_a_long_prompt_is_read_from_the_checkpoint_before_it():
+    model = trained_like_model()
+    ids = torch.randint(0, 40, (1000,)).tolist()
+    edited = ids[:700] + [1, 2, 3]
+    _, fresh = Stepper(model).prime(edited)
+    stepper = Stepper(model)
+    stepper.prime(ids)
+    read, reading = [], model.read
+    model.read = lambda tokens, state: (read.append(tokens.shape[1]), reading(tokens, state))[1]
+    _, logits = stepper.prime(edited)
+    assert sum(read) == len(edited) - 512  # from the checkpoint at token 512, not from the start
+    torch.testing.assert_close(logits, fresh, **TOLERANCE)
+
+
 def test_selecting_states_reorders_the_streams():
     state = (torch.arange(6.0).view(1, 3, 2), -torch.arange(6.0).view(1, 3, 2))
     chosen = select_state(state, torch.tensor([2, 2, 0]))

@@ -138,3 +138,26 @@ def test_split_prefix_backs_off_the_last_unit_at_every_level(tokenizers, level, 
     assert head + split.tail == prefix.encode()
     assert split.tail.endswith(tail.encode())
     assert len(split.tail) <= len(tail.encode()) + len("When there is".encode()) * (level != "char")
+
+
+def test_a_long_prompt_is_read_from_a_line_start_that_stays_put_while_typing():
+    from lstmtext.decoding.reading import readable_end
+    from lstmtext.options import MAX_PROMPT_CHARS
+
+    text = "".join(f"Line {number} of a long letter, typed at its end.\n" for number in range(3000))
+    starts = set()
+    for length in range(MAX_PROMPT_CHARS + 1, MAX_PROMPT_CHARS + 30_000, 97):
+        prompt = text[:length]
+        read = readable_end(prompt)
+        assert prompt.endswith(read) and prompt[-len(read) - 1] == "\n"
+        assert MAX_PROMPT_CHARS // 2 - 100 <= len(read) <= MAX_PROMPT_CHARS
+        starts.add(len(prompt) - len(read))
+    assert len(starts) <= 4  # moved 3 times in 30,000 characters typed, so what was read stays cached
+
+
+@pytest.mark.parametrize("level", ["char", "word", "bpe", "unigram"])
+def test_split_prefix_of_a_long_prompt_in_any_script(tokenizers, level):
+    prefix = "Καλημέρα κόσμε, 你好. " * 300 + "When there is fi"
+    split = split_prefix(prefix, tokenizers[level])
+    head = b"".join(tokenizers[level].token_bytes(i) for i in split.head_ids)
+    assert head + split.tail == prefix.encode() and split.tail.endswith(b" fi")

@@ -77,6 +77,12 @@ class RecurrentLM(nn.Module):
         result = self.decoder(output) if targets is None else self.target_nll(output, targets)
         return (result, state, outputs) if with_outputs else (result, state)
 
+    def read(self, tokens: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
+        """The logits (B, V) after the last of `tokens` (B, T), and the new state: reading a prompt needs no
+        others (in evaluation mode)."""
+        output, state = self.rnn(self.embedding(tokens), state)
+        return self.decoder(output[:, -1:])[:, 0], state
+
     def target_nll(self, output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Each target's negative log-likelihood (B, T), in fp32, after the last layer's output (B, T, H)."""
         if isinstance(self.decoder, AdaptiveDecoder):

@@ -23,6 +23,7 @@ _SPACE_MARK_BYTES = [f"<0x{b:02X}>" for b in SPACE_MARK.encode()]
 _EXTRA_SYMBOLS = ["\n", "\t"]
 # A word-level unit: a run of letters/digits, or one other character, each with the space before it.
 _WORD_UNIT = re.compile(r" ?[^\W_]+| ?[^\w\s]| ?_|\s")
+_SPELLED_UNITS_KEPT = 4096
 _TOO_HIGH = re.compile(r"<= ?(\d+)")
 _TOO_LOW = re.compile(r"smaller than required_chars\. (\d+) vs (\d+)")
 _MAX_SENTENCE_CHARS = 2000
@@ -159,6 +160,7 @@ class WordTokenizer:
             for i in range(self.word_count)
             if not (self._words.is_unknown(i) or self._words.is_control(i))
         }
+        self._spelled: dict[str, list[int]] = {}  # units spelled out lately: a long text repeats them
 
     @property
     def vocab_size(self) -> int:
@@ -169,10 +171,18 @@ class WordTokenizer:
         for unit in _WORD_UNIT.findall(text):
             word_id = None if SPACE_MARK in unit else self._word_ids.get(unit)
             if word_id is None:
-                ids += [self.word_count + i for i in self._chars.encode(unit)]
+                ids += self._spell(unit)
             else:
                 ids.append(word_id)
         return ids
+
+    def _spell(self, unit: str) -> list[int]:
+        spelled = self._spelled.get(unit)
+        if spelled is None:
+            if len(self._spelled) >= _SPELLED_UNITS_KEPT:
+                self._spelled.clear()
+            spelled = self._spelled[unit] = [self.word_count + i for i in self._chars.encode(unit)]
+        return spelled
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         return [self.encode(t) for t in texts]

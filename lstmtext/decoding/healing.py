@@ -24,6 +24,7 @@ from ..core.tokenizer import Tokenizer
 # or one whitespace character.
 _LAST_UNIT = re.compile(r"(?: ?[^\W_]+| ?[^\w\s]| ?_|\s)\Z")
 _CACHED_MASKS = 64
+_LONGEST_UNIT = 1000  # characters: a longer "word" is healed from its last 1,000
 
 
 @dataclass(frozen=True)
@@ -33,19 +34,18 @@ class SplitPrefix:
 
 
 def split_prefix(prefix: str, tokenizer: Tokenizer) -> SplitPrefix:
-    """Back off the tokens that cover the prefix's last unit (see the module docstring)."""
+    """Back off the tokens that cover the prefix's last unit (see the module docstring): every token that ends
+    after the unit's start, counted from the end (a long prefix costs no more than a short one)."""
     ids = tokenizer.encode(prefix)
-    last_unit = _LAST_UNIT.search(prefix)
+    last_unit = _LAST_UNIT.search(prefix, max(0, len(prefix) - _LONGEST_UNIT))  # not a scan of all of it
     if last_unit is None:
         return SplitPrefix(ids, b"")
-    tail_start = len(prefix[: last_unit.start()].encode())
-    kept, kept_bytes = 0, 0
-    for token_id in ids:
-        size = len(tokenizer.token_bytes(token_id))
-        if kept_bytes + size > tail_start:
-            break
-        kept, kept_bytes = kept + 1, kept_bytes + size
-    return SplitPrefix(ids[:kept], prefix.encode()[kept_bytes:])
+    encoded = prefix.encode()
+    tail_start = len(encoded) - len(prefix[last_unit.start():].encode())
+    kept, kept_bytes = len(ids), len(encoded)
+    while kept and kept_bytes > tail_start:
+        kept, kept_bytes = kept - 1, kept_bytes - len(tokenizer.token_bytes(ids[kept - 1]))
+    return SplitPrefix(ids[:kept], encoded[kept_bytes:])
 
 
 class TokenTable:

@@ -22,6 +22,10 @@ from ..core.cache import NeuralCache
 from ..core.model import RecurrentLM, State, map_state
 
 _CACHED_PROMPTS = 16
+# A long prompt is read in pieces of this many tokens, and the state at each piece's end kept (the last
+# _CHECKPOINTS of them): an edit in the middle of a long document is read from the checkpoint before it.
+_CHECKPOINT_TOKENS = 256
+_CHECKPOINTS = 128
 
 
 class FusedLSTMStep:
@@ -161,7 +165,8 @@ class Stepper:
     always passed in and returned, never kept, so beams can be reordered with `select_state`.
 
     Prompt states are cached (keyed by token ids, the longest cached start reused), so typing one more word
-    only runs the model over the new tokens. Safe to share between threads.
+    only runs the model over the new tokens; a long prompt also leaves a checkpoint every `_CHECKPOINT_TOKENS`
+    tokens, so an edit far back is read from the checkpoint before it. Safe to share between threads.
     """
 
     def __init__(self, model: RecurrentLM) -> None:
@@ -169,6 +174,7 @@ class Stepper:
         self.device = next(model.parameters()).device
         self._fused = FusedLSTMStep(model) if model.config.cell == "lstm" else None
         self._prompts: OrderedDict[tuple[int, ...], tuple[State, torch.Tensor]] = OrderedDict()
+        self._checkpoints: OrderedDict[tuple[int, ...], tuple[State, torch.Tensor]] = OrderedDict()
         self._lock = threading.Lock()
 
     @torch.inference_mode()
@@ -176,24 +182,34 @@ class Stepper:
         """The state after reading `ids` (at least one) and the next-token logits (V,)."""
         key = tuple(ids)
         start, (state, logits) = self._longest_cached_start(key)
-        if start < len(key):
-            tokens = torch.tensor([key[start:]], dtype=torch.long, device=self.device)
-            output, state = self.model(tokens, state)
-            logits = output[0, -1].float().cpu()  # decoding (masks, search, sampling) runs on the CPU
-            with self._lock:
-                self._prompts[key] = (state, logits)
-                while len(self._prompts) > _CACHED_PROMPTS:
-                    self._prompts.popitem(last=False)
+        while start < len(key):
+            stop = min(len(key), (start // _CHECKPOINT_TOKENS + 1) * _CHECKPOINT_TOKENS)
+            logits, state = self.model.read(torch.tensor([key[start:stop]], device=self.device), state)
+            logits = logits[0].float().cpu()  # decoding (masks, search, sampling) runs on the CPU
+            start = stop
+            self._keep(self._prompts if stop == len(key) else self._checkpoints, key[:stop], (state, logits))
         return state, logits
+
+    def _keep(self, kept: OrderedDict, key: tuple[int, ...], value: tuple[State, torch.Tensor]) -> None:
+        with self._lock:
+            kept[key] = value
+            kept.move_to_end(key)
+            while len(kept) > (_CACHED_PROMPTS if kept is self._prompts else _CHECKPOINTS):
+                kept.popitem(last=False)
 
     def _longest_cached_start(self, key: tuple[int, ...]) -> tuple[int, tuple[State, torch.Tensor | None]]:
         with self._lock:
             best = max((k for k in self._prompts if len(k) <= len(key) and key[: len(k)] == k),
-                       key=len, default=None)
-            if best is None:
+                       key=len, default=())
+            kept = self._prompts
+            for end in range(len(key) // _CHECKPOINT_TOKENS * _CHECKPOINT_TOKENS, len(best), -_CHECKPOINT_TOKENS):
+                if end and key[:end] in self._checkpoints:
+                    best, kept = key[:end], self._checkpoints
+                    break
+            if not best:
                 return 0, (None, None)
-            self._prompts.move_to_end(best)
-            return len(best), self._prompts[best]
+            kept.move_to_end(best)
+            return len(best), kept[best]
 
     def single_stream(self, state: State, int8: bool = True) -> SingleStream | ModuleStream:
         """One stream continuing from `state` (batch 1): the fast path for LSTMs on CPU, else the module."""

@@ -22,10 +22,14 @@ LINE_START = "\n"
 
 def readable_end(prompt: str) -> str:
     """The end of `prompt` the model reads: all of it, or for a prompt over `MAX_PROMPT_CHARS` characters what
-    follows its first line break (else word break) within the last `MAX_PROMPT_CHARS`."""
+    follows the first line break (else word break) after a start that moves in steps of half that as text is
+    added: between the last half and the last whole of it. Typing at the end of a long text then keeps what
+    the model read (cached), where a window sliding with every keystroke would make it read it all again."""
     if len(prompt) <= MAX_PROMPT_CHARS:
         return prompt
-    end = prompt[-MAX_PROMPT_CHARS:]
+    step = MAX_PROMPT_CHARS // 2
+    start = -(-(len(prompt) - MAX_PROMPT_CHARS) // step) * step  # the first multiple of step that fits
+    end = prompt[start:]
     for separator in ("\n", " "):
         cut = end.find(separator)
         if cut != -1:
