@@ -92,6 +92,21 @@ def test_bad_settings_a_foreign_file_type_and_odd_positions_never_crash_it(tiny_
     assert beyond is None and foreign is None
 
 
+def test_the_line_after_a_last_line_break_is_a_place_to_write(tiny_model_path, tiny_model, tmp_path):
+    text = "The cat sat on the mat.\n"
+
+    async def on_a_new_line():
+        client, _ = await started(tiny_model_path, tmp_path, PATIENT)
+        client.text_document_did_change(change(2, 0, 0, text))
+        answer = await client.text_document_inline_completion_async(inline_params(0, line=1))
+        await stopped(client)
+        return answer
+
+    expected = tiny_model.suggest(text)
+    assert expected
+    assert asyncio.run(on_a_new_line()).items[0].insert_text == expected
+
+
 def test_a_request_over_its_budget_answers_nothing(tiny_model_path, tmp_path):
     async def hurried():
         client, _ = await started(tiny_model_path, tmp_path, {"budgetMs": 1, "ghostChars": 2000})

@@ -46,6 +46,9 @@ class _Editor:
         if not options.adapt:
             self.forget_all()
 
+    def serves(self, language_id: str) -> bool:
+        return not self.options.file_types or language_id in self.options.file_types
+
     def writer(self, uri: str) -> LanguageModel | Session:
         """What answers for a document: its session when adapting, else the model."""
         if not self.options.adapt:
@@ -120,6 +123,15 @@ def _add_settings_and_documents(server: LanguageServer, editor: _Editor) -> None
     def configuration(ls: LanguageServer, params: types.DidChangeConfigurationParams) -> None:
         _tell_errors(ls, lambda: editor.configure(params.settings))
 
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def opened(ls: LanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        """Read the document in the background: the first keystroke anywhere in it then reads only from the
+        model's checkpoint before it."""
+        document = params.text_document
+        if document.text and editor.model is not None and editor.serves(document.language_id):
+            writer = editor.writer(document.uri)
+            editor.worker.submit(_safely, lambda: writer.suggest(document.text, max_chars=1))
+
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def changed(ls: LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
         if editor.options.adapt and editor.model is not None and any(
@@ -176,9 +188,11 @@ def _text_before(ls: LanguageServer, editor: _Editor, uri: str, position: types.
     document = ls.workspace.text_documents.get(unquote(uri))  # only what the editor opened: never a file
     if document is None:
         return None
-    if editor.options.file_types and document.language_id not in editor.options.file_types:
+    if not editor.serves(document.language_id):
         return None
-    if not 0 <= position.line < max(1, len(document.lines)) or position.character < 0:
+    lines = document.lines
+    last_line = len(lines) - (1 if lines and not lines[-1].endswith(("\n", "\r")) else 0)  # after a line break: one more
+    if not 0 <= position.line <= last_line or position.character < 0:
         return None
     return document.source[:document.offset_at_position(position)]
 
