@@ -187,14 +187,17 @@ class Stepper:
             logits, state = self.model.read(torch.tensor([key[start:stop]], device=self.device), state)
             logits = logits[0].float().cpu()  # decoding (masks, search, sampling) runs on the CPU
             start = stop
-            self._keep(self._prompts if stop == len(key) else self._checkpoints, key[:stop], (state, logits))
+            if stop == len(key):
+                self._keep(self._prompts, _CACHED_PROMPTS, key, (state, logits))
+            else:
+                self._keep(self._checkpoints, _CHECKPOINTS, key[:stop], (state, logits))
         return state, logits
 
-    def _keep(self, kept: OrderedDict, key: tuple[int, ...], value: tuple[State, torch.Tensor]) -> None:
+    def _keep(self, kept: OrderedDict, most: int, key: tuple[int, ...], value: tuple[State, torch.Tensor]) -> None:
         with self._lock:
             kept[key] = value
             kept.move_to_end(key)
-            while len(kept) > (_CACHED_PROMPTS if kept is self._prompts else _CHECKPOINTS):
+            while len(kept) > most:
                 kept.popitem(last=False)
 
     def _longest_cached_start(self, key: tuple[int, ...]) -> tuple[int, tuple[State, torch.Tensor | None]]:
