@@ -15,9 +15,17 @@ local defaults = {
 }
 
 local namespace = vim.api.nvim_create_namespace("lstmtext")
+local as_methods = vim.fn.has("nvim-0.11") == 1 -- client functions are methods from 0.11 (the dot form deprecated)
 local client_id -- one server for every buffer
 local ghost = {} -- bufnr -> { key, row, col, text } of the ghost text shown now
 local asked = {} -- bufnr -> { key, request_id } of the request in flight
+
+local function call(client, name, ...)
+  if as_methods then
+    return client[name](client, ...)
+  end
+  return client[name](...)
+end
 
 local function hide(bufnr)
   vim.api.nvim_buf_clear_namespace(bufnr, namespace, 0, -1)
@@ -53,7 +61,7 @@ local function ask(bufnr)
   end
   hide(bufnr)
   if asked[bufnr] then
-    client.cancel_request(asked[bufnr].request_id)
+    call(client, "cancel_request", asked[bufnr].request_id)
     asked[bufnr] = nil
   end
   if col < #vim.api.nvim_get_current_line() then
@@ -61,7 +69,7 @@ local function ask(bufnr)
   end
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
   params.context = { triggerKind = 2 } -- automatic: typing
-  local ok, request_id = client.request("textDocument/inlineCompletion", params, function(err, result)
+  local ok, request_id = call(client, "request", "textDocument/inlineCompletion", params, function(err, result)
     if asked[bufnr] and asked[bufnr].key == key then
       asked[bufnr] = nil
     end
@@ -102,14 +110,24 @@ local function map_accept(bufnr, lhs, next_word_only)
   end, { buffer = bufnr, desc = "lstmtext: accept the ghost text" })
 end
 
-local function attach(bufnr, options)
-  if not client_id or not vim.lsp.get_client_by_id(client_id) then
-    client_id = vim.lsp.start_client({ name = "lstmtext", cmd = options.cmd, init_options = options.init_options })
+-- Start the server once and attach the buffer to it: vim.lsp.start from 0.8, start_client before.
+local function start(bufnr, options)
+  local config = { name = "lstmtext", cmd = options.cmd, init_options = options.init_options }
+  if vim.lsp.start then
+    return vim.lsp.start(config, { bufnr = bufnr })
   end
+  local id = client_id and vim.lsp.get_client_by_id(client_id) and client_id or vim.lsp.start_client(config)
+  if id then
+    vim.lsp.buf_attach_client(bufnr, id)
+  end
+  return id
+end
+
+local function attach(bufnr, options)
+  client_id = start(bufnr, options)
   if not client_id then
     return
   end
-  vim.lsp.buf_attach_client(bufnr, client_id)
   vim.bo[bufnr].omnifunc = "v:lua.vim.lsp.omnifunc"
   local group = vim.api.nvim_create_augroup("lstmtext_buffer_" .. bufnr, { clear = true })
   vim.api.nvim_create_autocmd({ "TextChangedI", "TextChangedP", "CursorMovedI" }, {
