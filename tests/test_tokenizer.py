@@ -77,6 +77,18 @@ def test_word_level_keeps_known_words_whole_and_spells_out_unknown_ones(lines):
     assert tokenizer.decode(unknown) == " Zyzzyva"
 
 
+def test_word_level_encodes_a_text_as_its_words_whatever_its_line_breaks(lines):
+    """The word tokenizer encodes line by line and remembers lines: the ids must be those of the words, with
+    every kind of line break, and the same the second time."""
+    tokenizer = train_tokenizer(lines, TokenizerConfig("word", 400))
+    breaks = ["\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u2029"]
+    text = "".join(f"When there is fire{line_break} there is smoke" for line_break in breaks) + " Zyzzyva\n"
+    first, again = tokenizer.encode(text), tokenizer.encode(text)
+    assert first == again and tokenizer.decode(first) == text
+    assert [tokenizer.decode([i]) for i in first[:6]] == ["When", " there", " is", " fire", "\n", " there"]
+    assert tokenizer.encode("When there is fire" + "\n" + " there") == first[:6]
+
+
 def test_stats_count_tokens_coverage_and_frequent_pieces(lines, corpus_text):
     tokenizer = train_tokenizer(lines, TokenizerConfig("char"))
     text = corpus_text + "🙂"

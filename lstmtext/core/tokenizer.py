@@ -23,7 +23,7 @@ _SPACE_MARK_BYTES = [f"<0x{b:02X}>" for b in SPACE_MARK.encode()]
 _EXTRA_SYMBOLS = ["\n", "\t"]
 # A word-level unit: a run of letters/digits, or one other character, each with the space before it.
 _WORD_UNIT = re.compile(r" ?[^\W_]+| ?[^\w\s]| ?_|\s")
-_SPELLED_UNITS_KEPT = 4096
+_REMEMBERED_LINES, _REMEMBERED_LINE_CHARS = 2048, 4000  # the word tokenizer's memory of lines it encoded
 _TOO_HIGH = re.compile(r"<= ?(\d+)")
 _TOO_LOW = re.compile(r"smaller than required_chars\. (\d+) vs (\d+)")
 _MAX_SENTENCE_CHARS = 2000
@@ -160,29 +160,39 @@ class WordTokenizer:
             for i in range(self.word_count)
             if not (self._words.is_unknown(i) or self._words.is_control(i))
         }
-        self._spelled: dict[str, list[int]] = {}  # units spelled out lately: a long text repeats them
+        self._lines: dict[str, list[int]] = {}  # lines encoded lately: typing in a long text re-encodes one
 
     @property
     def vocab_size(self) -> int:
         return self.word_count + self._chars.vocab_size
 
     def encode(self, text: str) -> list[int]:
+        """Line by line, each line remembered: every line break (any `str.splitlines` separator) is a unit of
+        its own, so the units, and the ids, of the whole are those of its lines."""
+        ids: list[int] = []
+        for line in text.splitlines(keepends=True):
+            ids += self._encode_line(line)
+        return ids
+
+    def _encode_line(self, line: str) -> list[int]:
+        if len(line) > _REMEMBERED_LINE_CHARS:
+            return self._encode_units(line)
+        ids = self._lines.get(line)
+        if ids is None:
+            if len(self._lines) >= _REMEMBERED_LINES:
+                self._lines.clear()
+            ids = self._lines[line] = self._encode_units(line)
+        return ids
+
+    def _encode_units(self, text: str) -> list[int]:
         ids: list[int] = []
         for unit in _WORD_UNIT.findall(text):
             word_id = None if SPACE_MARK in unit else self._word_ids.get(unit)
             if word_id is None:
-                ids += self._spell(unit)
+                ids += [self.word_count + i for i in self._chars.encode(unit)]
             else:
                 ids.append(word_id)
         return ids
-
-    def _spell(self, unit: str) -> list[int]:
-        spelled = self._spelled.get(unit)
-        if spelled is None:
-            if len(self._spelled) >= _SPELLED_UNITS_KEPT:
-                self._spelled.clear()
-            spelled = self._spelled[unit] = [self.word_count + i for i in self._chars.encode(unit)]
-        return spelled
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         return [self.encode(t) for t in texts]
