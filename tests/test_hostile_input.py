@@ -82,7 +82,7 @@ def test_a_megabyte_prompt_is_read_from_its_end(run, trained, corpus_text):
     prompt = (corpus_text * (1_000_000 // len(corpus_text) + 1))[:1_000_000] + "The panda"
     result = run("complete", "-", "-n", "2", "--max-tokens", "5", input=prompt)
     assert result.exit_code == 0, result.output
-    assert "reads about its last 20,000" in result.stderr
+    assert "within its last 20,000" in result.stderr
     assert len(result.stdout.splitlines()) == 2
 
 

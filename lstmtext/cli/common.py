@@ -111,8 +111,8 @@ def read_text_argument(text: str, what: str) -> str:
         text = data[:-2] if data.endswith("\r\n") else data[:-1] if data.endswith("\n") else data
     check_text(text, what)
     if len(text) > MAX_PROMPT_CHARS:
-        err_console().print(f"{what} is {len(text):,} characters long: the model reads about its last "
-                            f"{MAX_PROMPT_CHARS:,}", style="dim")
+        err_console().print(f"{what} is {len(text):,} characters long: the model reads from a line or word break "
+                            f"within its last {MAX_PROMPT_CHARS:,}", style="dim")
     return text
 
 
