@@ -76,8 +76,8 @@ class _Editor:
             self.forget(uri)
 
     async def run(self, call: Callable[[], object]) -> object | None:
-        """`call()` on the worker, or None if it takes longer than the budget."""
-        future = asyncio.get_running_loop().run_in_executor(self.worker, call)
+        """`call()` on the worker, or None if it takes longer than the budget or the library refuses it."""
+        future = asyncio.get_running_loop().run_in_executor(self.worker, _safely, call)
         try:
             return await asyncio.wait_for(asyncio.shield(future), self.options.budget_ms / 1000)
         except asyncio.TimeoutError:
@@ -151,8 +151,7 @@ def _add_completions(server: LanguageServer, editor: _Editor) -> None:
         if prefix is None:
             return None
         writer = editor.writer(params.text_document.uri)
-        ghost = await editor.run(lambda: _safely(lambda: writer.suggest(prefix,
-                                                                        max_chars=editor.options.ghost_chars)))
+        ghost = await editor.run(lambda: writer.suggest(prefix, max_chars=editor.options.ghost_chars))
         if not ghost:
             return None
         at = types.Range(start=params.position, end=params.position)
@@ -164,8 +163,8 @@ def _add_completions(server: LanguageServer, editor: _Editor) -> None:
         if prefix is None:
             return None
         options, writer = editor.options, editor.writer(params.text_document.uri)
-        found = await editor.run(lambda: _safely(lambda: writer.complete(
-            prefix, n=options.n, until=options.until, max_tokens=options.max_tokens)))
+        found = await editor.run(lambda: writer.complete(prefix, n=options.n, until=options.until,
+                                                         max_tokens=options.max_tokens))
         if not found:
             return None
         typed = _WORD_END.search(prefix)
