@@ -15,6 +15,7 @@ time (the baseline `make bench` compares against).
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -132,7 +133,7 @@ class Engine:
     def _step(self, group: list[Job]) -> None:
         requests = [job.request for job in group]
         sizes = [request.rows for request in requests]
-        starts = _starts(sizes)
+        starts = [0, *itertools.accumulate(sizes)][:-1]
         logits, states = self._model_step(requests)
         drawing = [(start, size) for request, start, size in zip(requests, starts, sizes) if request.draws]
         drawn = None
@@ -186,10 +187,3 @@ class Engine:
         failed = {id(job) for job in group}
         self._active = [job for job in self._active if id(job) not in failed]
 
-
-def _starts(sizes: list[int]) -> list[int]:
-    starts, total = [], 0
-    for size in sizes:
-        starts.append(total)
-        total += size
-    return starts

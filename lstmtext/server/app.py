@@ -211,8 +211,10 @@ class _Answer:
         if future.cancelled():
             return ApiError(503, "the server stopped this completion").body()
         error = future.exception()
+        if isinstance(error, LstmtextError):
+            return ApiError.refusing(error).body()
         if error is not None:
-            return ApiError(400 if isinstance(error, LstmtextError) else 500, str(error)).body()
+            return ApiError(500, str(error)).body()
         result = future.result()
         metrics.tokens.labels(self.name).inc(len(result.tokens))
         return self._envelope([{**_piece(index, ""), "finish_reason": result.finish_reason}])
@@ -245,10 +247,8 @@ def _created(model: LanguageModel) -> int:
         return 0
 
 
-def _key_check(api_key: str | None):
+def _key_check(api_key: str):
     async def check(request: Request) -> None:
-        if api_key is None:
-            return
         given = request.headers.get("authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
             raise ApiError(401, "missing or wrong API key — send the header Authorization: Bearer <key> (the key "

@@ -10,7 +10,7 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import LstmtextError
-from ..options import (MAX_SEED, UNTIL, CompletionOptions, ContinuationOptions, Sampling, ServeOptions,
+from ..options import (MAX_SEED, CompletionOptions, ContinuationOptions, Sampling, ServeOptions,
                        completion_options)
 
 
@@ -138,9 +138,8 @@ def completions_request(body: CompletionsBody, limits: ServeOptions) -> Completi
 def _continuation(max_tokens: int, stops: tuple[str, ...], body: CompletionsBody, seed: int | None,
                   greedy: bool) -> ContinuationOptions:
     with _as_api_error():
-        sampling = None if greedy else Sampling(**{name: value for name, value in (
-            ("temperature", body.temperature), ("top_p", body.top_p), ("top_k", body.top_k), ("seed", seed))
-            if value is not None})
+        sampling = None if greedy else Sampling(**_given(temperature=body.temperature, top_p=body.top_p,
+                                                          top_k=body.top_k, seed=seed))
         return ContinuationOptions(max_tokens, stops, sampling, body.logprobs)
 
 
@@ -150,15 +149,18 @@ def complete_request(body: CompleteBody, limits: ServeOptions) -> CompletionOpti
     _check(body.max_tokens <= limits.max_tokens, f"max_tokens {body.max_tokens} is over {limits.max_tokens}",
            f"ask for {limits.max_tokens} or fewer (the server's limit: serve --max-tokens)", "max_tokens")
     _check(body.n <= limits.max_n, f"n {body.n} is over {limits.max_n}", f"ask for {limits.max_n} or fewer", "n")
-    _check(body.until in UNTIL, f"unknown until '{body.until}'", f"use one of: {', '.join(UNTIL)}", "until")
-    sampling = {name: value for name, value in (("temperature", body.temperature), ("top_k", body.top_k),
-                                                ("top_p", body.top_p), ("seed", body.seed)) if value is not None}
+    sampling = _given(temperature=body.temperature, top_k=body.top_k, top_p=body.top_p, seed=body.seed)
     _check(body.sample or not sampling, f"{next(iter(sampling), '')} applies only to sampled completions",
            'add "sample": true', next(iter(sampling), None))
     with _as_api_error():
         return completion_options(n=body.n, until=body.until, max_tokens=body.max_tokens,
                                   beam_width=body.beam_width, normalize=body.normalize, sample=body.sample,
                                   **sampling)
+
+
+def _given(**values: object) -> dict[str, object]:
+    """The values the body set (its fields default to None)."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _check(condition: bool, problem: str, fix: str, param: str | None) -> None:
