@@ -208,3 +208,14 @@ def test_malformed_requests_get_errors_and_the_server_carries_on(tiny_model_path
     finally:
         server.kill()
         server.wait()
+
+
+def test_a_menu_item_finishes_the_half_typed_word_and_shows_a_line_break_as_a_mark():
+    from lstmtext import Completion
+    from lstmtext.lsp.server import menu_items
+
+    found = [Completion("Dear fr", "iend,\nThank", 0.5, ()), Completion("Dear fr", "", 0.1, ())]
+    [item] = menu_items("Dear fr", found, types.Position(line=3, character=7))
+    assert item.label == "friend,⏎Thank" and item.detail == "50.0%"
+    assert item.text_edit.new_text == "friend,\nThank"
+    assert (item.text_edit.range.start.character, item.text_edit.range.end.character) == (5, 7)

@@ -21,7 +21,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
-from .. import LanguageModel, Session, __version__, load
+from .. import Completion, LanguageModel, Session, __version__, load
 from ..errors import LstmtextError
 from ..options import EditorOptions
 
@@ -167,16 +167,21 @@ def _add_completions(server: LanguageServer, editor: _Editor) -> None:
                                                          max_tokens=options.max_tokens))
         if not found:
             return None
-        typed = _WORD_END.search(prefix)
-        word = typed.group() if typed else ""
-        start = types.Position(line=params.position.line, character=params.position.character - len(word))
-        return types.CompletionList(is_incomplete=True, items=[
-            types.CompletionItem(label=word + completion.text, filter_text=word + completion.text,
-                                 kind=types.CompletionItemKind.Text,
+        return types.CompletionList(is_incomplete=True, items=menu_items(prefix, found, params.position))
+
+
+def menu_items(prefix: str, found: list[Completion], position: types.Position) -> list[types.CompletionItem]:
+    """Completion items for `found`, ranked: each replaces the half-typed word before the cursor with that word
+    finished, its label showing a line break as ⏎ (a menu line cannot hold one)."""
+    typed = _WORD_END.search(prefix)
+    word = typed.group() if typed else ""
+    start = types.Position(line=position.line, character=position.character - len(word))
+    return [types.CompletionItem(label=(word + completion.text).replace("\n", "⏎"),
+                                 filter_text=word + completion.text, kind=types.CompletionItemKind.Text,
                                  detail=f"{completion.probability:.1%}", sort_text=f"{rank:03d}",
-                                 text_edit=types.TextEdit(range=types.Range(start=start, end=params.position),
+                                 text_edit=types.TextEdit(range=types.Range(start=start, end=position),
                                                           new_text=word + completion.text))
-            for rank, completion in enumerate(found) if completion.text])
+            for rank, completion in enumerate(found) if completion.text]
 
 
 def _text_before(ls: LanguageServer, editor: _Editor, uri: str, position: types.Position) -> str | None:
