@@ -95,7 +95,7 @@ def test_a_session_learns_in_the_background_and_suggestions_never_wait(tiny_mode
     session = tiny_model.session(QUICK)
     release = threading.Event()
     learn = session._learner.read
-    monkeypatch.setattr(session._learner, "read", lambda ids: release.wait(10) and learn(ids))
+    monkeypatch.setattr(session._learner, "read", lambda ids, stop: release.wait(10) and learn(ids, stop=stop))
     session.read(REPEATED)
     started = time.perf_counter()
     assert session.suggest("The wiz") == tiny_model.suggest("The wiz")  # the trained model answers meanwhile
@@ -109,6 +109,31 @@ def test_a_session_learns_in_the_background_and_suggestions_never_wait(tiny_mode
     session.read("Zorbulax", wait=True)  # after forgetting, learning starts again from the trained weights
     assert session.learned_texts == 1
     session.close()
+
+
+def test_closing_a_session_abandons_what_it_learns_and_it_answers_on(tiny_model):
+    with tiny_model.session(QUICK) as session:
+        session.read(REPEATED * 20)
+    assert not session._worker.is_alive()
+    assert session.learned_texts == 0  # abandoned halfway: no snapshot of a text half learned
+    session.read("Zorbulax", wait=True)  # closed: read without learning, and nothing to wait for
+    session.forget()
+    session.close()
+    assert session.suggest("The wiz") == tiny_model.suggest("The wiz")
+
+
+def test_a_session_left_open_does_not_abort_the_interpreter_at_exit(tiny_model_path):
+    """`s = lstmtext.load(M).session(); s.read(text)` and then leaving Python aborted it (status 134) while the
+    worker was inside torch; now the worker is stopped on the way out."""
+    import subprocess
+    import sys
+
+    script = ("import lstmtext, sys; s = lstmtext.load(sys.argv[1]).session(); "
+              f"s.read({REPEATED * 40!r}); print('read')")
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", script, str(tiny_model_path)], capture_output=True, text=True,
+                              timeout=120)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "read\n", "")
 
 
 def test_a_session_with_adaptation_off_reads_without_learning(tiny_model):

@@ -4,6 +4,7 @@ typing one character at a time, asking for ghost text and a menu at every step."
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 
@@ -164,50 +165,113 @@ def test_with_adapt_each_document_learns_its_finished_lines(tiny_model_path, tin
     assert answers[-1] == learned
 
 
-def test_malformed_requests_get_errors_and_the_server_carries_on(tiny_model_path, tmp_path):
-    """Raw JSON-RPC over the server's stdin, as no well-behaved client would send it: each malformed request gets
-    an error response (never left unanswered: an editor would wait for it); the server goes on answering."""
-    import json
-    import subprocess
+class RawServer:
+    """`lstmtext lsp` over its stdin and stdout, byte by byte, as no well-behaved client would talk to it."""
 
-    server = subprocess.Popen([sys.executable, "-m", "lstmtext", "lsp", "--model", str(tiny_model_path)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ,
-                                                                                  "LSTMTEXT_HOME": str(tmp_path)})
+    def __init__(self, model_path, home):
+        import subprocess
 
-    def send(message: dict) -> None:
-        body = json.dumps({"jsonrpc": "2.0", **message}).encode()
-        server.stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-        server.stdin.flush()
+        self.process = subprocess.Popen([sys.executable, "-m", "lstmtext", "lsp", "--model", str(model_path)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        env={**os.environ, "LSTMTEXT_HOME": str(home)})
 
-    def answer() -> dict:
-        length = int(server.stdout.readline().split(b":")[1])
-        while server.stdout.readline().strip():
+    def write(self, data: bytes) -> None:
+        self.process.stdin.write(data)
+        self.process.stdin.flush()
+
+    def send(self, message: dict, *, jsonrpc: bool = True) -> None:
+        body = json.dumps({"jsonrpc": "2.0", **message} if jsonrpc else message).encode()
+        self.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    def answer(self) -> dict:
+        length = int(self.process.stdout.readline().split(b":")[1])
+        while self.process.stdout.readline().strip():
             pass
-        return json.loads(server.stdout.read(length))
+        return json.loads(self.process.stdout.read(length))
 
-    def inline(request_id, params) -> dict:
-        send({"id": request_id, "method": "textDocument/inlineCompletion", "params": params})
-        while (message := answer()).get("id") != request_id:
+    def answer_to(self, request_id) -> dict:
+        while (message := self.answer()).get("id") != request_id:
             assert message.get("method") != "window/showMessage", message  # pygls's way of not answering
         return message
 
-    try:
-        send({"id": 1, "method": "initialize", "params": {"capabilities": {}, "initializationOptions": PATIENT}})
-        assert "capabilities" in answer()["result"]
-        send({"method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": URI, "languageId": "plaintext", "version": 1, "text": "The cat"}}})
-        position = {"line": 0, "character": 7}
-        context = {"triggerKind": 1}
-        for request_id, params in enumerate([{"textDocument": {"uri": URI}}, {"position": "here"}, [1, 2, 3],
-                                             {"textDocument": {"uri": URI}, "position": {"line": -1},
-                                              "context": context}], start=2):
-            assert inline(request_id, params)["error"]["code"] == -32602
-        never_opened = {"textDocument": {"uri": "file:///etc/passwd"}, "position": position, "context": context}
-        assert inline(10, never_opened).get("result") is None  # never read from disk
-        assert "result" in inline(11, {"textDocument": {"uri": URI}, "position": position, "context": context})
-    finally:
-        server.kill()
-        server.wait()
+    def inline(self, request_id, params) -> dict:
+        self.send({"id": request_id, "method": "textDocument/inlineCompletion", "params": params})
+        return self.answer_to(request_id)
+
+    def start(self, text: str = "The cat") -> None:
+        self.send({"id": 1, "method": "initialize", "params": {"capabilities": {}, "initializationOptions": PATIENT}})
+        assert "capabilities" in self.answer()["result"]
+        self.send({"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": URI, "languageId": "plaintext", "version": 1, "text": text}}})
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+POSITION = {"line": 0, "character": 7}
+CONTEXT = {"triggerKind": 1}
+GOOD_INLINE = {"textDocument": {"uri": URI}, "position": POSITION, "context": CONTEXT}
+
+
+@pytest.fixture()
+def raw_server(tiny_model_path, tmp_path):
+    server = RawServer(tiny_model_path, tmp_path)
+    yield server
+    server.close()
+
+
+def test_malformed_requests_get_errors_and_the_server_carries_on(raw_server):
+    """Each malformed request gets an error response (never left unanswered: an editor would wait for it); the
+    server goes on answering."""
+    raw_server.start()
+    for request_id, params in enumerate([{"textDocument": {"uri": URI}}, {"position": "here"}, [1, 2, 3],
+                                         {"textDocument": {"uri": URI}, "position": {"line": -1},
+                                          "context": CONTEXT}], start=2):
+        assert raw_server.inline(request_id, params)["error"]["code"] == -32602
+    never_opened = {"textDocument": {"uri": "file:///etc/passwd"}, "position": POSITION, "context": CONTEXT}
+    assert raw_server.inline(10, never_opened).get("result") is None  # never read from disk
+    assert "result" in raw_server.inline(11, GOOD_INLINE)
+
+
+def _short(body: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body) - 5, body)
+
+
+@pytest.mark.parametrize("frame, error", [
+    (_short, -32700),  # Content-Length 5 bytes short: the body is not JSON, and the rest is stray bytes
+    (lambda body: b"Content-Length: abc\r\n\r\n" + body, None),  # no length: the frame cannot be read
+    (lambda body: b"content-length: %d\r\n\r\n%s" % (len(body), body), "answered"),
+    (lambda body: b"Content-Length: %d\n\n%s" % (len(body), body), "answered"),  # LF-only line ends
+    (lambda body: b"garbage\r\n\r\nContent-Type: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body),
+     "answered"),
+])
+def test_after_a_malformed_frame_the_next_request_is_answered(raw_server, frame, error):
+    raw_server.start()
+    body = json.dumps({"jsonrpc": "2.0", "id": 5, "method": "textDocument/inlineCompletion",
+                       "params": GOOD_INLINE}).encode()
+    raw_server.write(frame(body))
+    if error == "answered":  # a frame any lenient reader can read is read
+        assert "result" in raw_server.answer_to(5)
+    elif error is not None:
+        assert raw_server.answer()["error"]["code"] == error
+    assert "result" in raw_server.inline(6, GOOD_INLINE)
+
+
+def test_requests_that_break_the_protocol_s_rules_are_answered(raw_server):
+    raw_server.start()
+    raw_server.send({"id": 2, "method": "textDocument/inlineCompletion", "params": GOOD_INLINE}, jsonrpc=False)
+    assert raw_server.answer_to(2)["error"]["code"] == -32600
+    raw_server.write(b"Content-Length: 5\r\n\r\n[1,2]")
+    assert raw_server.answer()["error"]["code"] == -32600
+    raw_server.send({"id": 3, "method": "initialize", "params": {"capabilities": {}}})
+    assert raw_server.answer_to(3)["error"]["code"] == -32600
+    assert raw_server.inline(4, GOOD_INLINE)["result"]["items"]  # the open document is still there
+    raw_server.send({"id": 5, "method": "shutdown"})
+    assert raw_server.answer_to(5)["result"] is None
+    assert raw_server.inline(6, GOOD_INLINE)["error"]["code"] == -32600
+    raw_server.send({"method": "exit"})
+    assert raw_server.process.wait(timeout=30) == 0
 
 
 def test_a_menu_item_finishes_the_half_typed_word_and_shows_a_line_break_as_a_mark():

@@ -3,11 +3,12 @@ reading a prompt from stdin."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
@@ -93,6 +94,21 @@ def friendly_errors(command: Callable) -> Callable:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def sigterm_ends_quietly() -> Iterator[None]:
+    """Within: SIGTERM ends the command like the end of its input (SystemExit(0), unwinding every `finally`, so
+    worker threads are stopped before the interpreter exits), and a second one is ignored while it unwinds."""
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def load_api():

@@ -153,6 +153,10 @@ class Repl:
             if not self.handle(line):
                 return 0
 
+    def close(self) -> None:
+        """Stop the model's learning thread, if it has one (a session's)."""
+        getattr(self.model, "close", lambda: None)()
+
     def learn(self, text: str) -> None:
         """Learn from a line entered (in the background: the next keystroke does not wait)."""
         read = getattr(self.model, "read", None)
@@ -226,7 +230,7 @@ class Repl:
         except LstmtextError as error:
             self.say_error(f"error: {error}")
             return
-        getattr(self.model, "close", lambda: None)()  # a session's learning thread
+        self.close()
         self.model = model
         self.console.print(Text(f"model: {self.model.path}", style="dim"))
 

@@ -16,7 +16,7 @@ from ..errors import BadInput, TrainingInterrupted
 from ..options import (CELLS, DEFAULT_LAYERS, LEVELS, MAX_CONTEXT_CHARS, CompletionOptions, GenerationOptions,
                        ModelShape, Regularization, Sampling, TokenizerConfig, TrainConfig)
 from .common import (FlagSpelling, app, err_console, friendly_errors, load_api, model_option, out_console,
-                     read_text_argument, read_text_file)
+                     read_text_argument, read_text_file, sigterm_ends_quietly)
 
 @app.command()
 @friendly_errors
@@ -272,6 +272,10 @@ def repl(model: Optional[str] = model_option()) -> None:
     from .repl import Repl
     from .terminal import line_reader
 
-    session = Repl(api.load(path).session(), out_console(), load_model=lambda name: api.load(name).session())
-    reader = line_reader(session.suggest, ModelStore().root / "repl-history")
-    raise typer.Exit(session.run(reader))
+    with sigterm_ends_quietly():
+        repl = Repl(api.load(path).session(), out_console(), load_model=lambda name: api.load(name).session())
+        try:
+            code = repl.run(line_reader(repl.suggest, ModelStore().root / "repl-history"))
+        finally:
+            repl.close()
+    raise typer.Exit(code)

@@ -14,16 +14,16 @@ import asyncio
 import concurrent.futures
 import re
 from collections.abc import Callable
+from typing import BinaryIO
 from urllib.parse import unquote
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 
 from .. import Completion, LanguageModel, Session, __version__, load
 from ..errors import LstmtextError
 from ..options import EditorOptions
+from .protocol import AnsweringProtocol, serve_stdio
 
 _WORD_END = re.compile(r"\w+\Z")
 
@@ -75,6 +75,11 @@ class _Editor:
         for uri in list(self.sessions):
             self.forget(uri)
 
+    def close(self) -> None:
+        """Stop learning and answering: each session's worker, then this one (after the call it runs now)."""
+        self.forget_all()
+        self.worker.shutdown(wait=True, cancel_futures=True)
+
     async def run(self, call: Callable[[], object]) -> object | None:
         """`call()` on the worker, or None if it takes longer than the budget or the library refuses it."""
         future = asyncio.get_running_loop().run_in_executor(self.worker, _safely, call)
@@ -84,31 +89,25 @@ class _Editor:
             return None
 
 
-class _AnsweringProtocol(LanguageServerProtocol):
-    """pygls's protocol, except that a request whose params it cannot read is answered with InvalidParams
-    (pygls shows the user a message instead and leaves the request unanswered: the editor would wait for ever)."""
+class _LanguageServer(LanguageServer):
+    """pygls's server, reading stdio with `serve_stdio` and, however it ends (`exit`, stdin closed, SIGTERM), closing
+    the documents' sessions and the worker before the interpreter exits."""
 
-    _ANSWERED = object()
+    def __init__(self, editor: _Editor) -> None:
+        super().__init__("lstmtext", __version__, protocol_cls=AnsweringProtocol)
+        self.editor = editor
 
-    def structure_message(self, data: dict):
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         try:
-            return super().structure_message(data)
-        except JsonRpcException:
-            if not isinstance(data.get("method"), str) or "id" not in data:
-                raise  # a notification or a response: nobody waits for an answer
-            request_id = data["id"] if isinstance(data["id"], (int, str)) else None
-            refusal = JsonRpcInvalidParams(f"{data['method']}: params are not what the protocol defines")
-            self._send_response(request_id, error=refusal.to_response_error())
-            return self._ANSWERED
-
-    def handle_message(self, message) -> None:
-        if message is not self._ANSWERED:
-            super().handle_message(message)
+            serve_stdio(self.protocol, stdin, stdout)
+        finally:
+            self.shutdown()
+            self.editor.close()
 
 
 def language_server(load_model: Callable[[str | None], LanguageModel] = load) -> LanguageServer:
-    server = LanguageServer("lstmtext", __version__, protocol_cls=_AnsweringProtocol)
     editor = _Editor(load_model)
+    server = _LanguageServer(editor)
     _add_settings_and_documents(server, editor)
     _add_completions(server, editor)
     return server

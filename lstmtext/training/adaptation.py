@@ -22,6 +22,7 @@ cache of the positions read before (core/cache.py); the step learns from the mod
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -60,12 +61,15 @@ class Adapter:
                                   model.config.hidden_size) if options.caches else None)
 
     def read(self, ids: np.ndarray, state: State = None, *, learn: bool = True,
-             progress: Callable[[int, int], None] | None = None) -> Reading:
+             progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None) -> Reading:
         """Score `ids[1:]` given what comes before each (the model reads `ids[0]` first), learning batch by batch
-        unless `learn` is False; `progress(tokens_scored, tokens)` after each batch."""
+        unless `learn` is False; `progress(tokens_scored, tokens)` after each batch. Once `stop` is set, the
+        reading ends before the next batch (what was scored so far is returned)."""
         tokens = torch.as_tensor(np.asarray(ids, dtype=np.int64), device=self.parameters[0].device)
         nats = []
         for group in window_groups(len(tokens) - 1, self.options.window, self.options.batch):
+            if stop is not None and stop.is_set():
+                break
             with torch.set_grad_enabled(learn):
                 losses, scores, state = self._score(tokens, group, state)
                 if learn:
