@@ -120,9 +120,9 @@ def test_info_leaves_out_what_the_header_does_not_say(run, trained, tmp_path):
 
 def test_weights_of_another_shape_fail_with_one_line(run, trained, tmp_path):
     bundle = load_bundle(trained)
-    bundle.weights["rnn.weight_hh_l0"] = torch.zeros(64, 99)
+    bundle.weights["rnn.weight_ih_l0"] = torch.zeros(64, 99)
     save_bundle(tmp_path / "shape.lstm", bundle)
-    assert_one_line_error(run("complete", "x", "--model", tmp_path / "shape.lstm"), 2, "rnn.weight_hh_l0 is 64×99",
+    assert_one_line_error(run("complete", "x", "--model", tmp_path / "shape.lstm"), 2, "rnn.weight_ih_l0 is 64×99",
                           "need 64×16")
 
 

@@ -17,12 +17,14 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from .config import ModelConfig
 from ..errors import BadModelFile, LstmtextError, ModelNotFound
+from ..options.adaptation import AdaptOptions
+from .config import ModelConfig
 from .files import atomic_write
+from .header import header_problem, json_kind
 
 FORMAT = "lstmtext-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the checksum is always there (files of format 1 from before it had none)
 _WEIGHTS = "weights."
 _TOKENIZER = "tokenizer."
 _PICKLE_SIGNATURES = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
@@ -43,9 +45,11 @@ class FileKind:
     version: int
     noun: str  # "model", "checkpoint"
     fix: str
+    checksummed_from: int | None = None  # the first version whose files all carry a checksum
 
 
-MODEL_FILE = FileKind(FORMAT, FORMAT_VERSION, "model", "pass a .lstm file written by `lstmtext train`")
+MODEL_FILE = FileKind(FORMAT, FORMAT_VERSION, "model", "pass a .lstm file written by `lstmtext train`",
+                      checksummed_from=2)
 
 
 def blob_tensor(blob: bytes) -> torch.Tensor:
@@ -82,22 +86,30 @@ def read_tensors_file(path: Path, kind: FileKind) -> tuple[dict[str, torch.Tenso
         raise BadModelFile(f"{path} is not an lstmtext {kind.noun} file ({error})", kind.fix) from None
     if metadata.get("format") != kind.format:
         raise BadModelFile(f"{path} is a safetensors file but not an lstmtext {kind.noun}", kind.fix)
-    version = metadata.get("format_version", "0")
-    if not version.isdigit():
-        raise BadModelFile(f"{path} has a damaged header (format_version '{version}')", kind.fix)
-    if int(version) > kind.version:
-        raise BadModelFile(f"{path} uses {kind.noun} format {version}, newer than this lstmtext understands",
-                           "upgrade lstmtext")
+    version = _format_version(path, metadata, kind)
+    if "checksum" not in metadata and kind.checksummed_from is not None and version >= kind.checksummed_from:
+        raise BadModelFile(f"{path} is damaged: it has no checksum of its weights", f"use an earlier copy of the "
+                           f"{kind.noun}, or train again")
     if "checksum" in metadata and metadata["checksum"] != tensors_checksum(tensors):
         raise BadModelFile(f"{path} is damaged: its weights do not match the checksum written with them",
                            f"use an earlier copy of the {kind.noun}, or train again")
     try:
         header = json.loads(metadata["header"])
-    except (KeyError, json.JSONDecodeError):
+    except (KeyError, ValueError, RecursionError):  # ValueError: JSON's own errors, and numbers of 4,300+ digits
         raise BadModelFile(f"{path} has a damaged header", kind.fix) from None
     if not isinstance(header, dict):
-        raise BadModelFile(f"{path} has a damaged header (it is {_json_kind(header)}, not an object)", kind.fix)
+        raise BadModelFile(f"{path} has a damaged header (it is {json_kind(header)}, not an object)", kind.fix)
     return tensors, header
+
+
+def _format_version(path: Path, metadata: dict, kind: FileKind) -> int:
+    version = metadata.get("format_version", "0")
+    if not (version.isascii() and version.isdigit() and len(version) < 10):
+        raise BadModelFile(f"{path} has a damaged header (format_version '{version[:20]}')", kind.fix)
+    if int(version) > kind.version:
+        raise BadModelFile(f"{path} uses {kind.noun} format {version}, newer than this lstmtext understands",
+                           "upgrade lstmtext")
+    return int(version)
 
 
 def save_bundle(path: Path, bundle: Bundle) -> None:
@@ -107,24 +119,19 @@ def save_bundle(path: Path, bundle: Bundle) -> None:
     write_tensors_file(path, MODEL_FILE, tensors, bundle.header)
 
 
-# The header's sections: each, where present, a JSON object; `model` and `tokenizer` always.
-_REQUIRED_SECTIONS = ("model", "tokenizer")
-_OPTIONAL_SECTIONS = ("training", "corpus", "metrics", "run")
-
-
 def load_bundle(path: Path) -> Bundle:
+    """A model file's weights, header and tokenizer, the header checked field by field (core/header.py) and its
+    model and adaptation settings as the options they were made from."""
     tensors, header = read_tensors_file(path, MODEL_FILE)
-    for section in (*_REQUIRED_SECTIONS, *_OPTIONAL_SECTIONS):
-        value = header.get(section)
-        if (value is not None or section in _REQUIRED_SECTIONS) and not isinstance(value, dict):
-            raise BadModelFile(f"{path} has a damaged header ('{section}' is {_json_kind(value)}, not an object)",
-                               MODEL_FILE.fix)
-    if not isinstance(header["tokenizer"].get("level"), str):
-        raise BadModelFile(f"{path} has a damaged header (no tokenizer level)", MODEL_FILE.fix)
+    problem = header_problem(header)
+    if problem is not None:
+        raise BadModelFile(f"{path} has a damaged header ({problem})", MODEL_FILE.fix)
     try:
         ModelConfig.from_dict(header["model"])
+        if header.get("adaptation"):
+            AdaptOptions.from_dict(header["adaptation"])
     except (LstmtextError, TypeError, ValueError) as error:
-        raise BadModelFile(f"{path} has a damaged header (its model settings: {error})", MODEL_FILE.fix) from None
+        raise BadModelFile(f"{path} has a damaged header (its settings: {error})", MODEL_FILE.fix) from None
     return Bundle(
         weights={n[len(_WEIGHTS):]: t for n, t in tensors.items() if n.startswith(_WEIGHTS)},
         header=header,
@@ -133,17 +140,10 @@ def load_bundle(path: Path) -> Bundle:
     )
 
 
-
 def load_header(path: Path) -> dict:
     """What a model file says about itself (its header), checked as `load_bundle` checks it."""
     return load_bundle(path).header
 
-def _json_kind(value: object) -> str:
-    """What a JSON value is, in words."""
-    if value is None:
-        return "null or missing"
-    return {str: "a string", list: "a list", bool: "true or false", int: "a number", float: "a number"}.get(
-        type(value), "an object")
 
 
 def _refuse_pickle(path: Path) -> None:

@@ -136,6 +136,19 @@ class RecurrentLM(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
+def sizes_problem(config: ModelConfig, weights: dict[str, torch.Tensor]) -> str | None:
+    """Whether `config`'s sizes are those of the saved `weights` (checked before a network is built, so that no
+    setting can make one larger than the file holds); None if they are, else what differs."""
+    embedding, recurrent = weights.get("embedding.weight"), weights.get("rnn.weight_hh_l0")
+    if embedding is None or recurrent is None or embedding.dim() != 2 or recurrent.dim() != 2:
+        return "weights missing: embedding.weight or rnn.weight_hh_l0"
+    layers = sum(1 for name in weights if name.startswith("rnn.weight_hh_l"))
+    found = {"vocab_size": embedding.shape[0], "embed_size": embedding.shape[1], "hidden_size": recurrent.shape[1],
+             "layers": layers}
+    return next((f"{name} is {getattr(config, name)} where the weights have {size}" for name, size in found.items()
+                 if getattr(config, name) != size), None)
+
+
 def _shape(tensor: torch.Tensor) -> str:
     return "×".join(map(str, tensor.shape)) or "a scalar"
 

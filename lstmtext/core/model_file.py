@@ -10,7 +10,7 @@ import torch
 from ..errors import BadModelFile
 from .bundle import load_bundle
 from .config import ModelConfig
-from .model import RecurrentLM
+from .model import RecurrentLM, sizes_problem
 from .tokenizer import Tokenizer, tokenizer_from_blobs
 
 
@@ -26,13 +26,18 @@ def read_model(path: Path) -> ModelFile:
     """The network, tokenizer and header saved at `path`; BadModelFile for a damaged file or weights that are
     not finite numbers."""
     bundle = load_bundle(path)
+    config = ModelConfig.from_dict(bundle.header["model"])
+    mismatch = sizes_problem(config, bundle.weights)
+    if mismatch is not None:
+        raise BadModelFile(f"{path} is damaged: its settings do not fit its weights ({mismatch})",
+                           "use an earlier copy of the model, or train it again")
     try:
-        config = ModelConfig.from_dict(bundle.header["model"])
         tokenizer = tokenizer_from_blobs(bundle.header["tokenizer"]["level"], bundle.tokenizer_blobs)
         network = RecurrentLM(config)
         network.load_saved_weights(bundle.weights)
     except (KeyError, RuntimeError, TypeError, ValueError) as error:
-        raise BadModelFile(f"{path} is damaged or incomplete ({type(error).__name__}: {error})",
+        first_line = (str(error).splitlines() or [""])[0]  # torch's own errors may carry a C++ stack after it
+        raise BadModelFile(f"{path} is damaged or incomplete ({type(error).__name__}: {first_line})",
                            "retrain the model with `lstmtext train`") from None
     broken = [name for name, tensor in bundle.weights.items()
               if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
