@@ -259,3 +259,80 @@ def test_listening_beyond_this_machine_needs_a_key(run, tiny_model_path):
 def test_a_busy_port_is_a_clear_error(run, server, tiny_model_path):
     port = server.root.rsplit(":", 1)[1]
     assert_one_line_error(run("serve", "--model", tiny_model_path, "--port", port), 2, "in use", "--port")
+
+
+def _raw(server: Server, data: bytes):
+    import socket
+    import urllib.parse
+
+    where = urllib.parse.urlsplit(server.root)
+    connection = socket.create_connection((where.hostname, where.port), timeout=30)
+    connection.sendall(data)
+    return connection
+
+
+def test_a_client_that_goes_away_mid_upload_is_not_a_server_error(server):
+    for _ in range(5):
+        _raw(server, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100000\r\n\r\n{\"prompt\": \"ab").close()
+    time.sleep(0.5)
+    metrics = httpx.get(f"{server.root}/metrics", timeout=10).text
+    assert 'status="500"' not in metrics and 'status="499"' in metrics
+    assert not any("Traceback" in line or "Exception" in line for line in server.stderr_lines), server.stderr_lines
+    assert server.healthy()
+
+
+def test_a_head_too_large_is_refused_and_idle_or_half_sent_connections_are_closed(server):
+    huge = _raw(server, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n")
+    answer = huge.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 431") and b"larger than" in answer
+    idle = _raw(server, b"")
+    half = _raw(server, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n")
+    started = time.monotonic()
+    for connection in (idle, half):
+        answer = connection.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 408") and connection.recv(1) == b""  # answered, then closed
+    assert time.monotonic() - started < 20
+    assert server.healthy()
+
+
+def test_a_body_that_stops_arriving_is_refused():
+    import asyncio
+
+    from starlette.requests import Request
+
+    from lstmtext.options import ServeOptions
+    from lstmtext.server.requests import ApiError, read_body
+
+    sent = iter([{"type": "http.request", "body": b"{", "more_body": True}])
+
+    async def receive():
+        return next(sent, None) or await asyncio.Event().wait()
+
+    async def read():
+        return await read_body(Request({"type": "http", "method": "POST", "headers": []}, receive),
+                               ServeOptions(body_seconds=0.2))
+
+    with pytest.raises(ApiError) as refused:
+        asyncio.run(read())
+    assert refused.value.status == 408 and "stopped arriving" in refused.value.message
+
+
+def test_a_stop_that_cuts_requests_off_says_so(tiny_model_path, tmp_path):
+    script = ("import sys, lstmtext.server as s; answered = s.serve([sys.argv[1]], port=0, grace_seconds=0.3, "
+              "on_ready=lambda options, _: print(options.port, flush=True)); print(answered, flush=True)")
+    process = subprocess.Popen([sys.executable, "-c", script, str(tiny_model_path)], stdout=subprocess.PIPE,
+                               text=True, env={**os.environ, "LSTMTEXT_HOME": str(tmp_path)})
+    port = int(process.stdout.readline())
+    with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/completions", timeout=30,
+                      json={"prompt": "The", "max_tokens": 512, "n": 16, "stream": True}) as response:
+        lines = response.iter_lines()
+        next(lines)
+        process.send_signal(signal.SIGTERM)
+        rest = []
+        try:
+            rest.extend(lines)
+        except httpx.HTTPError:
+            pass
+    assert "data: [DONE]" not in rest  # cut off, unfinished
+    assert process.stdout.read().strip() == "False" and process.wait(timeout=30) == 0

@@ -39,8 +39,10 @@ def serve(
         err_console().print(f"serving {', '.join(models)} at {options.base_url} (OpenAI-compatible; "
                             f"{'batched' if options.batching else 'one request at a time'}) — Ctrl-C stops")
 
-    api.serve(paths, options, on_ready=ready, log_requests=log_requests)
-    err_console().print("stopped: the requests in flight were answered")
+    if api.serve(paths, options, on_ready=ready, log_requests=log_requests):
+        err_console().print("stopped: the requests in flight were answered")
+    else:
+        err_console().print(f"stopped: requests still running after {options.grace_seconds:g} s were cut off")
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from .checks import check_at_least_one, require_option
+from .checks import check_at_least_one, check_positive, require_option
 from .decoding import MAX_COMPLETION_TOKENS, MAX_COMPLETIONS
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -35,6 +35,9 @@ class ServeOptions:
     max_n: int = 16  # completions one request may ask for (n × prompts)
     max_prompt_chars: int = 100_000
     max_request_bytes: int = 1_000_000
+    head_seconds: float = 10.0  # a request's line and headers must arrive within this (else 408, and closed)
+    body_seconds: float = 30.0  # the longest pause in a request's body (else 408)
+    grace_seconds: float = 10.0  # how long Ctrl-C or SIGTERM lets the requests in flight run on
 
     def __post_init__(self) -> None:
         require_option(bool(self.host), "host", "{name} is empty", "pass e.g. {example}", example="127.0.0.1")
@@ -54,6 +57,8 @@ class ServeOptions:
                        "pass {most} or less", value=self.max_n, most=MAX_COMPLETIONS)
         check_at_least_one("max_prompt_chars", self.max_prompt_chars, 100_000)
         check_at_least_one("max_request_bytes", self.max_request_bytes, 1_000_000)
+        for field, example in (("head_seconds", 10), ("body_seconds", 30), ("grace_seconds", 10)):
+            check_positive(field, getattr(self, field), example)
 
     @property
     def base_url(self) -> str:

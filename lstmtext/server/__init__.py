@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -22,22 +24,28 @@ __all__ = ["create_app", "serve"]
 
 def serve(models: list[str] | None = None, options: ServeOptions | None = None, *,
           on_ready: Callable[[ServeOptions, dict[str, LanguageModel]], None] | None = None,
-          log_requests: bool = False, **changes) -> None:
+          log_requests: bool = False, **changes) -> bool:
     """Load `models` (store names or paths; default: the default model) and serve them until Ctrl-C or SIGTERM,
-    which lets requests in flight finish (up to 10 s). `on_ready(options, models)` is called once loaded,
-    before listening. `changes`: fields of `ServeOptions`."""
+    which lets requests in flight finish (up to `options.grace_seconds`). `on_ready(options, models)` is called once
+    loaded, before listening. `changes`: fields of `ServeOptions`. True when every request in flight at the stop
+    was answered, False when some were still running after the grace period and were cut off."""
     import uvicorn
+
+    from .protocol import GuardedHttpProtocol
 
     options = replace(options or ServeOptions(), **changes)
     loaded = _load_all(models or [None])
     listening = _listen(options)
     options = replace(options, port=listening.getsockname()[1])
     config = uvicorn.Config(create_app(loaded, options), log_level="info" if log_requests else "warning",
-                            access_log=log_requests, timeout_graceful_shutdown=10, lifespan="on")
+                            access_log=log_requests, timeout_graceful_shutdown=options.grace_seconds, lifespan="on",
+                            http=functools.partial(GuardedHttpProtocol, head_seconds=options.head_seconds))
     if on_ready is not None:
         on_ready(options, loaded)
     sys.setswitchinterval(0.0005)  # the event loop gets the GIL back from the engine's thread sooner
-    _server_class()(config).run(sockets=[listening])
+    server = _server_class()(config)
+    server.run(sockets=[listening])
+    return not server.cut_off
 
 
 def _server_class():
@@ -45,7 +53,15 @@ def _server_class():
 
     class Server(uvicorn.Server):
         """uvicorn's server, except that Ctrl-C or SIGTERM, once the requests in flight are answered, ends `serve`
-        normally instead of being raised again (which would kill the process, or raise KeyboardInterrupt)."""
+        normally instead of being raised again (which would kill the process, or raise KeyboardInterrupt), and
+        that it knows whether the grace period ran out (`cut_off`: uvicorn then cancels what still runs)."""
+
+        cut_off = False
+
+        async def shutdown(self, sockets=None) -> None:
+            started = time.monotonic()
+            await super().shutdown(sockets)
+            self.cut_off = time.monotonic() - started >= self.config.timeout_graceful_shutdown
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:

@@ -4,9 +4,11 @@ answers in OpenAI's error shape."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import LstmtextError
@@ -83,7 +85,8 @@ class Completions:
 
 
 async def read_body(request: Request, options: ServeOptions) -> bytes:
-    """The request body, refused as soon as it is larger than the server takes."""
+    """The request body, refused as soon as it is larger than the server takes, or when it pauses for longer than
+    `options.body_seconds`."""
     limit = options.max_request_bytes
     too_large = ApiError(413, f"the request is larger than {limit:,} bytes — send a shorter prompt "
                               "(the model reads only the end of a long one)", "prompt")
@@ -91,12 +94,21 @@ async def read_body(request: Request, options: ServeOptions) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    stream = request.stream()
+    try:
+        while True:
+            chunk = await asyncio.wait_for(anext(stream, None), options.body_seconds)
+            if chunk is None:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except asyncio.TimeoutError:
+        raise ApiError(408, f"the request's body stopped arriving for {options.body_seconds:g} s — send it at once",
+                       "prompt") from None
+    except ClientDisconnect:  # not the server's failure: nobody is left to answer
+        raise ApiError(499, "the client went away before its request was read") from None
 
 
 def parse(body_type: type[_Strict], body: bytes) -> _Strict:
