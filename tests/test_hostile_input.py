@@ -370,3 +370,15 @@ def test_a_saved_bundle_carries_a_checksum_of_its_tensors(tmp_path):
                              {"main": b"x"}))
     with safe_open(str(path), framework="pt") as handle:
         assert len(handle.metadata()["checksum"]) == 64
+
+
+@pytest.mark.parametrize("command", [["train", "{path}", *TINY], ["eval", "{path}"], ["tokenize", "{path}"],
+                                     ["complete", "x", "--context", "{path}"], ["adapt", "tiny", "{path}"]])
+def test_a_corpus_that_cannot_be_read_is_one_line(run, trained, tiny_corpus, monkeypatch, command):
+    """As a user other than root, `chmod 000 notes.txt` (os.access says no, as it does there; click checked it
+    first and printed its usage box)."""
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: str(path) != str(tiny_corpus) and real_access(
+        path, mode, **kw))
+    args = [str(tiny_corpus) if arg == "{path}" else arg for arg in command]
+    assert_one_line_error(run(*args), 2, "cannot be read (permission denied)", "chmod u+r")

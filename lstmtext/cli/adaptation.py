@@ -62,7 +62,7 @@ def reading_progress(what: str) -> Iterator[Callable[[int, int], None] | None]:
 @app.command("eval")
 @friendly_errors
 def evaluate(
-    file: Path = typer.Argument(..., help="A UTF-8 text file to score."),
+    file: Path = typer.Argument(..., readable=False, help="A UTF-8 text file to score."),
     model: Optional[str] = model_option(),
     adapt: bool = typer.Option(False, "--adapt", help="Also score it while the model learns from it as it reads "
                                                       "(dynamic evaluation), beside the plain score."),
@@ -96,10 +96,11 @@ def evaluate(
 @friendly_errors
 def adapt(
     model: str = typer.Argument(..., help="The model to start from: a name in the store or a .lstm file."),
-    files: list[Path] = typer.Argument(..., help="UTF-8 text files to learn from, in order (- reads stdin)."),
+    files: list[Path] = typer.Argument(..., readable=False,
+                                       help="UTF-8 text files to learn from, in order (- reads stdin)."),
     name: Optional[str] = typer.Option(None, help="Save the adapted model under this name in the store "
                                                   "(default: MODEL's name with -adapted)."),
-    out: Optional[Path] = typer.Option(None, help="Save it to this file instead of the store."),
+    out: Optional[Path] = typer.Option(None, readable=False, help="Save it to this file instead of the store."),
     adapt_lr: Optional[float] = typer.Option(None, "--adapt-lr", help="The learning rate (default: the one "
                                                                       "stored in the model)."),
 ) -> None:

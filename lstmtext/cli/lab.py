@@ -30,7 +30,7 @@ def inspect(
     unit: Optional[list[int]] = typer.Option(None, "--unit", "-u", help="A unit to show, from 0; repeat for "
                                                                         "more (default: the most telling ones)."),
     units: int = typer.Option(InspectOptions.count, "--units", help="How many units to pick when no --unit is given."),
-    html: Optional[Path] = typer.Option(None, help="Also save the view as an HTML page."),
+    html: Optional[Path] = typer.Option(None, readable=False, help="Also save the view as an HTML page."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: tokens, values (per token, one "
                                                        "per unit), layer and units."),
     model: Optional[str] = model_option(),
@@ -99,7 +99,8 @@ def long_range(
     lr: Optional[float] = typer.Option(None, help=f"AdamW learning rate, the same for all (default "
                                                   f"{LongRangeConfig.lr:g})."),
     seed: int = typer.Option(LongRangeConfig.seed, help="The same seed gives the same sequences, weights and table."),
-    plot: Path = typer.Option(Path("long-range.png"), help="Where to save a PNG plot (needs matplotlib)."),
+    plot: Path = typer.Option(Path("long-range.png"), readable=False,
+                              help="Where to save a PNG plot (needs matplotlib)."),
     no_plot: bool = typer.Option(False, "--no-plot", help="Do not save a plot."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: accuracy per cell and gap."),
 ) -> None:
@@ -167,8 +168,9 @@ _ONNX_PACKAGES = ("onnx", "onnxscript")
 @friendly_errors
 def export(
     fmt: str = typer.Option(..., "--format", "-f", help=f"{' or '.join(EXPORT_FORMATS)}."),
-    out: Optional[Path] = typer.Option(None, help="The file to write (default: the model's name with .onnx or "
-                                                  ".pt, in this folder)."),
+    out: Optional[Path] = typer.Option(None, readable=False,
+                                       help="The file to write (default: the model's name with .onnx or "
+                                            ".pt, in this folder)."),
     model: Optional[str] = model_option(),
 ) -> None:
     """Write a model as ONNX or TorchScript for deployment: token ids and the recurrent state in, next-token

@@ -21,11 +21,11 @@ from .common import (FlagSpelling, app, err_console, friendly_errors, load_api, 
 @app.command()
 @friendly_errors
 def tokenize(
-    corpus: Path = typer.Argument(..., help="A UTF-8 text file."),
+    corpus: Path = typer.Argument(..., readable=False, help="A UTF-8 text file."),
     level: str = typer.Option(TokenizerConfig.level, help=f"Tokenizer level: {', '.join(LEVELS)}."),
     vocab_size: Optional[int] = typer.Option(None, help="Most pieces in the vocabulary (default: by level)."),
-    out: Optional[Path] = typer.Option(None, help="Where to write the SentencePiece model "
-                                                  "(default: CORPUS-STEM.LEVEL.model in this folder)."),
+    out: Optional[Path] = typer.Option(None, readable=False, help="Where to write the SentencePiece model (default: "
+                                       "CORPUS-STEM.LEVEL.model in this folder)."),
 ) -> None:
     """Learn a SentencePiece tokenizer from CORPUS, write it, and show its stats."""
     config = TokenizerConfig(level=level, vocab_size=vocab_size)
@@ -47,10 +47,10 @@ def tokenize(
 @app.command()
 @friendly_errors
 def train(
-    corpus: Path = typer.Argument(..., help="A UTF-8 text file to learn from."),
+    corpus: Path = typer.Argument(..., readable=False, help="A UTF-8 text file to learn from."),
     name: Optional[str] = typer.Option(None, help="Save under this name in the model store "
                                                   "(default: the corpus file's name)."),
-    out: Optional[Path] = typer.Option(None, help="Save to this file instead of the store."),
+    out: Optional[Path] = typer.Option(None, readable=False, help="Save to this file instead of the store."),
     level: str = typer.Option(TokenizerConfig.level, help=f"Tokenizer level: {', '.join(LEVELS)}."),
     vocab_size: Optional[int] = typer.Option(None, help="Most pieces in the vocabulary (default: by level)."),
     cell: str = typer.Option(ModelShape.cell, help=f"Recurrent cell: {', '.join(CELLS)}."),
@@ -163,8 +163,9 @@ def complete(
     top_k: Optional[int] = typer.Option(None, help="With --sample: only the K most likely tokens."),
     top_p: Optional[float] = typer.Option(None, help="With --sample: only the most likely tokens covering P."),
     seed: Optional[int] = typer.Option(None, help="With --sample: the same seed gives the same completions."),
-    context: Optional[Path] = typer.Option(None, help="A file (- reads stdin) of the text written so far: the "
-                                                      "model learns from it first, as eval --adapt does."),
+    context: Optional[Path] = typer.Option(None, readable=False,
+                                           help="A file (- reads stdin) of the text written so far: the "
+                                                "model learns from it first, as eval --adapt does."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: completions with probabilities "
                                                        "and per-token log-probs, settings and timing."),
 ) -> None:

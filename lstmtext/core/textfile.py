@@ -45,6 +45,8 @@ def check_path(path: str | os.PathLike) -> Path:
         raise CorpusError(f"{path} is a directory", "pass a text file, e.g. data/corpus.txt")
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
         raise CorpusError(f"{path} is not a regular file (a device or socket)", "save the text to a file first")
+    if not os.access(path, os.R_OK):
+        raise CorpusError(f"{path} cannot be read (permission denied)", f"make it readable, e.g. chmod u+r {path}")
     return path
 
 
