@@ -138,7 +138,7 @@ def main(model: Path | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         model = model or _small_model(folder)
-        found = {"cases": 0, "runs": 0, "bad": []}
+        found = {"cases": 0, "runs": 0, "refused": 0, "slowest_s": 0.0, "highest_peak_mb": 0.0, "bad": []}
         for what, data, must_refuse in mutations(model):
             path = folder / "hostile.lstm"
             path.write_bytes(data)
@@ -147,6 +147,9 @@ def main(model: Path | None = None) -> int:
                                                           "2"]):
                 result = run_command(args, folder)
                 found["runs"] += 1
+                found["refused"] += result["exit"] not in (0, None)
+                found["slowest_s"] = round(max(found["slowest_s"], result["seconds"]), 2)
+                found["highest_peak_mb"] = round(max(found["highest_peak_mb"], result["peak_mb"] or 0), 1)
                 if problem := _judged(result, must_refuse):
                     found["bad"].append({"case": what, "command": args[0], "problem": problem})
                     print(f"{what}: {args[0]}: {problem}", file=sys.stderr)
