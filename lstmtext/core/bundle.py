@@ -145,7 +145,6 @@ def load_header(path: Path) -> dict:
     return load_bundle(path).header
 
 
-
 def _refuse_pickle(path: Path) -> None:
     with path.open("rb") as handle:
         start = handle.read(9)
