@@ -56,22 +56,13 @@ class AnsweringProtocol(LanguageServerProtocol):
                 self._refuse(data["id"], JsonRpcInvalidRequest('a request needs "jsonrpc": "2.0"'))
             return
         try:
-            message = self._structured(data)
-        except JsonRpcException:
-            return  # a notification or a response that does not fit: nobody waits for an answer
-        if message is not None:
-            self.handle_message(message)
-
-    def _structured(self, data: dict):
-        """pygls's message type for `data`, or None when a request whose params do not fit was answered."""
-        try:
-            return self.structure_message(data)
-        except JsonRpcException:
-            if not isinstance(data.get("method"), str) or "id" not in data:
-                raise
-            self._refuse(data["id"], JsonRpcInvalidParams(f"{data['method']}: params are not what the protocol "
-                                                          "defines"))
-            return None
+            message = self.structure_message(data)
+        except JsonRpcException:  # answered if it is a request: a notification or a response waits for nothing
+            if isinstance(data.get("method"), str) and "id" in data:
+                self._refuse(data["id"], JsonRpcInvalidParams(f"{data['method']}: params are not what the "
+                                                              "protocol defines"))
+            return
+        self.handle_message(message)
 
     def handle_message(self, message) -> None:
         method, request_id = getattr(message, "method", None), getattr(message, "id", None)

@@ -11,6 +11,8 @@ import json
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .requests import ApiError
+
 MAX_HEAD_BYTES = 64 * 1024
 _REASONS = {408: "Request Timeout", 431: "Request Header Fields Too Large"}
 
@@ -24,9 +26,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_bytes = 0
-        self._reading_head = True
-        self._head_deadline = self.loop.call_later(self.head_seconds, self._head_too_slow)
+        self._await_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._head_deadline.cancel()
@@ -43,13 +43,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         if not self._reading_head:  # the next request on a kept-alive connection
-            self._reading_head, self._head_bytes = True, 0
-            self._head_deadline = self.loop.call_later(self.head_seconds, self._head_too_slow)
+            self._await_head()
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
         self._head_deadline.cancel()
         super().on_headers_complete()
+
+    def _await_head(self) -> None:
+        self._reading_head, self._head_bytes = True, 0
+        self._head_deadline = self.loop.call_later(self.head_seconds, self._head_too_slow)
 
     def _head_too_slow(self) -> None:
         if self._reading_head and not self.transport.is_closing():
@@ -57,8 +60,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                               "once")
 
     def _refuse(self, status: int, message: str) -> None:
-        body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None,
-                                     "code": None}}).encode()
+        body = json.dumps(ApiError(status, message).body()).encode()
         head = (f"HTTP/1.1 {status} {_REASONS[status]}\r\ncontent-type: application/json\r\n"
                 f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode()
         self.transport.write(head + body)
