@@ -254,7 +254,8 @@ def test_after_a_malformed_frame_the_next_request_is_answered(raw_server, frame,
     if error == "answered":  # a frame any lenient reader can read is read
         assert "result" in raw_server.answer_to(5)
     elif error is not None:
-        assert raw_server.answer()["error"]["code"] == error
+        refused = raw_server.answer()
+        assert refused["error"]["code"] == error and refused["id"] is None
     assert "result" in raw_server.inline(6, GOOD_INLINE)
 
 

@@ -75,8 +75,10 @@ class AnsweringProtocol(LanguageServerProtocol):
             super().handle_message(message)
 
     def _refuse(self, request_id: object, error: JsonRpcException) -> None:
-        self._send_response(request_id if isinstance(request_id, (int, str)) else None,
-                            error=error.to_response_error())
+        """An error response; with `"id": null` where the request's id cannot be read (as JSON-RPC asks: pygls's
+        own response drops a null id)."""
+        request_id = request_id if isinstance(request_id, (int, str)) else None
+        self._send_data({"jsonrpc": "2.0", "id": request_id, "error": {"code": error.code, "message": error.message}})
 
 
 def read_frames(stream: BinaryIO, deliver: Callable[[bytes], None]) -> None:
