@@ -318,10 +318,18 @@ def test_a_body_that_stops_arriving_is_refused():
     assert refused.value.status == 408 and "stopped arriving" in refused.value.message
 
 
-def test_a_stop_that_cuts_requests_off_says_so(tiny_model_path, tmp_path):
+def test_a_stop_that_cuts_requests_off_says_so(tmp_path, tiny_corpus):
+    import lstmtext
+    from lstmtext.core.store import ModelStore
+    from lstmtext.options import TokenizerConfig, TrainConfig
+
+    slow = tmp_path / "slow.lstm"  # wide enough that 16 × 512 tokens take seconds (the tiny model's took 0.3 s)
+    lstmtext.train(tiny_corpus, tokenizer=TokenizerConfig("char"), layers=2, hidden_size=512, out=slow,
+                   training=TrainConfig(seq_len=16, batch_size=2, max_steps=1, precision="fp32"),
+                   store=ModelStore(root=tmp_path))
     script = ("import sys, lstmtext.server as s; answered = s.serve([sys.argv[1]], port=0, grace_seconds=0.3, "
               "on_ready=lambda options, _: print(options.port, flush=True)); print(answered, flush=True)")
-    process = subprocess.Popen([sys.executable, "-c", script, str(tiny_model_path)], stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-c", script, str(slow)], stdout=subprocess.PIPE,
                                text=True, env={**os.environ, "LSTMTEXT_HOME": str(tmp_path)})
     port = int(process.stdout.readline())
     with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/completions", timeout=30,
@@ -329,6 +337,7 @@ def test_a_stop_that_cuts_requests_off_says_so(tiny_model_path, tmp_path):
         lines = response.iter_lines()
         next(lines)
         process.send_signal(signal.SIGTERM)
+        time.sleep(1)  # not reading meanwhile: the stream cannot finish within the grace period
         rest = []
         try:
             rest.extend(lines)
@@ -336,3 +345,17 @@ def test_a_stop_that_cuts_requests_off_says_so(tiny_model_path, tmp_path):
             pass
     assert "data: [DONE]" not in rest  # cut off, unfinished
     assert process.stdout.read().strip() == "False" and process.wait(timeout=30) == 0
+
+
+def test_a_stop_after_the_answers_says_they_were_answered(tiny_model_path, tmp_path):
+    """The client's connection is still open (kept alive) when the server stops: nothing was cut off."""
+    script = ("import sys, lstmtext.server as s; answered = s.serve([sys.argv[1]], port=0, grace_seconds=0.3, "
+              "on_ready=lambda options, _: print(options.port, flush=True)); print(answered, flush=True)")
+    process = subprocess.Popen([sys.executable, "-c", script, str(tiny_model_path)], stdout=subprocess.PIPE,
+                               text=True, env={**os.environ, "LSTMTEXT_HOME": str(tmp_path)})
+    port = int(process.stdout.readline())
+    with httpx.Client(timeout=30) as client:
+        answer = client.post(f"http://127.0.0.1:{port}/v1/completions", json={"prompt": "The", "max_tokens": 4})
+        assert answer.status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.stdout.read().strip() == "True" and process.wait(timeout=30) == 0

@@ -3,6 +3,7 @@ completions), batching every client's steps. `create_app` builds the ASGI app; `
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import functools
@@ -10,7 +11,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -59,9 +59,17 @@ def _server_class():
         cut_off = False
 
         async def shutdown(self, sockets=None) -> None:
-            started = time.monotonic()
-            await super().shutdown(sockets)
-            self.cut_off = time.monotonic() - started >= self.config.timeout_graceful_shutdown
+            # uvicorn waits 0.1 s, then the grace period, then cancels the request tasks still running: whether
+            # there are any is looked at just before (an idle kept-alive connection also runs the clock out).
+            looked = asyncio.get_running_loop().call_later(self.config.timeout_graceful_shutdown + 0.09,
+                                                           self._note_cut_off)
+            try:
+                await super().shutdown(sockets)
+            finally:
+                looked.cancel()
+
+        def _note_cut_off(self) -> None:
+            self.cut_off = bool(self.server_state.tasks)
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
