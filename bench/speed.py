@@ -69,7 +69,7 @@ def training_throughput(hidden: int, precision: str, vocab: int = CHAR_VOCAB, st
     (6 × LSTM parameters × tokens/s: forward 2, backward 4 multiply-adds per parameter per token)."""
     torch.manual_seed(0)
     model = RecurrentLM(ModelConfig(vocab_size=vocab, layers=2, hidden_size=hidden, embed_size=hidden,
-                                    softmax_cutoffs=softmax_cutoffs(vocab)))  # as `train` builds it
+                                    softmax_cutoffs=softmax_cutoffs(vocab, "word")))  # as `train` builds it
     zipf = 1 / np.arange(1, vocab + 1)  # tokens as often as words in text: the k-th most frequent about 1/k
     streams = np.random.default_rng(0).choice(vocab, (BATCH, SEQ * (steps + 4) + 1), p=zipf / zipf.sum())
     streams = streams.astype(np.uint16)

@@ -23,7 +23,7 @@ from .core.textfile import inspect_corpus, iter_lines, readable_copy
 from .core.tokenizer import Tokenizer, train_tokenizer as learn_tokenizer
 from .core.tokenizer_stats import TokenizerStats, tokenizer_stats
 from .errors import OptionError
-from .options import ModelShape, Regularization, TokenizerConfig, TrainConfig
+from .options import BASE_AUTO, ModelShape, Regularization, TokenizerConfig, TrainConfig
 from .options.checks import changed
 from .training import distributed
 from .training.loop import Faults
@@ -57,27 +57,34 @@ class TrainResult:
 def train(corpus: str | os.PathLike, shape: ModelShape | None = None, *,
           tokenizer: TokenizerConfig = TokenizerConfig(), training: TrainConfig = TrainConfig(),
           regularization: Regularization = Regularization(), resume: bool = False,
-          init_from: str | os.PathLike | None = None, name: str | None = None, out: str | os.PathLike | None = None,
+          base: str | os.PathLike = BASE_AUTO, init_from: str | os.PathLike | None = None, name: str | None = None,
+          out: str | os.PathLike | None = None,
           store: ModelStore | None = None, observer: TrainObserver | None = None, faults: Faults | None = None,
           **shape_changes) -> TrainResult | None:
     """Tokenize `corpus`, train a model of `shape` (`shape_changes`: its fields, e.g. `layers=2`) on it and save
     it: to `out` if given, else into the store under `name` (default: the corpus file's stem), which then
     becomes the default model. Nothing is written unless training succeeds. Checkpoints go beside the model;
-    `resume` continues the run from there with the settings it started with. `init_from` (a model name or path)
-    fine-tunes that model: its tokenizer and shape are kept. Started by torchrun, only rank 0 reports and saves
+    `resume` continues the run from there with the settings it started with. `base` is where the run starts:
+    "auto" (the built-in model, where it reads this corpus better than a model of its own is likely to: see
+    training/start.py), "none" (from nothing: a tokenizer of its own, sizes chosen) or a model (a name or path) to
+    fine-tune, its tokenizer and shape kept; `init_from` is another name for the last. Started by torchrun, only rank 0 reports and saves
     (the others return None). `corpus` may be a pipe: it is read once into a temporary file. `faults`: for
     tests, see `training.loop.Faults`."""
     shape = changed(shape, ModelShape, shape_changes)
     store = store or ModelStore()
     if out is None:
         name = name if name is not None else default_model_name(corpus)
-    destination = Path(out) if out is not None else store.path_for(name)
+    destination = Path(out) if out is not None else store.destination_for(name)
+    store.check_writable(destination)
     check_output_file(destination, "out" if out is not None else None)
-    if resume and init_from is not None:
-        raise OptionError("resume", "{name} and {names[init_from]} both given",
-                          "{name} goes on with a run; {names[init_from]} starts one")
-    request = TrainRequest(tokenizer, training, shape, regularization, destination, resume,
-                           store.resolve(str(init_from)) if init_from is not None else None)
+    if init_from is not None:
+        if str(base) != BASE_AUTO:
+            raise OptionError("init_from", "{name} and {names[base]} both given", "pass one: they mean the same")
+        base = init_from
+    if resume and str(base) != BASE_AUTO:
+        raise OptionError("resume", "{name} and {names[base]} both given",
+                          "{name} goes on with a run; {names[base]} starts one")
+    request = TrainRequest(tokenizer, training, shape, regularization, destination, resume, str(base))
     observer = observer if observer is not None and distributed.is_main_process() else QuietObserver()
     with readable_copy(corpus, store.cache_dir) as readable:
         saved = train_model(readable, request, store, observer, faults)

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from lstmtext.options import TokenizerConfig, TrainConfig
+from lstmtext.core import store as store_module
 from lstmtext.core.store import ModelStore
+
+PACKAGE_BUILTIN = store_module.BUILTIN_PATH
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TINY_TRAINING = dict(seq_len=32, batch_size=4, max_steps=30, eval_every=10, seed=7)
@@ -17,10 +20,19 @@ LEVELS = ["char", "word", "bpe", "unigram"]
 
 @pytest.fixture(autouse=True)
 def user_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModelStore:
-    """Every test gets its own empty model store, so none touches the real user folder."""
+    """Every test gets its own empty model store, so none touches the real user folder; and no built-in model
+    (a test that wants it uses the `builtin` fixture), so that tiny models train from scratch, as they did."""
     monkeypatch.setenv("LSTMTEXT_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("LSTMTEXT_MODEL", raising=False)
+    monkeypatch.setattr(store_module, "BUILTIN_PATH", tmp_path / "no-builtin.lstm")
     return ModelStore()
+
+
+@pytest.fixture()
+def builtin(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The real built-in model, shipped in the package, back in place."""
+    monkeypatch.setattr(store_module, "BUILTIN_PATH", PACKAGE_BUILTIN)
+    return PACKAGE_BUILTIN
 
 
 @pytest.fixture()

@@ -132,7 +132,7 @@ def test_repl_completes_and_changes_settings(run, trained):
 
 @pytest.mark.parametrize("make, words", [
     (lambda d: d / "missing.txt", ["not found"]),
-    (lambda d: d, ["is a directory"]),
+    (lambda d: (d / "empty").mkdir() or d / "empty", ["no text files"]),
     (lambda d: (d / "empty.txt", (d / "empty.txt").write_text(""))[0], ["is empty"]),
     (lambda d: (d / "bin.txt", (d / "bin.txt").write_bytes(b"\x00\x01\x02"))[0], ["binary"]),
     (lambda d: (d / "latin.txt", (d / "latin.txt").write_bytes(b"caf\xe9"))[0], ["UTF-8", "iconv"]),

@@ -18,8 +18,8 @@ from .test_export import Exported
 
 
 def test_big_vocabularies_get_an_adaptive_softmax_and_small_ones_a_full_one():
-    assert softmax_cutoffs(96) == softmax_cutoffs(2000) == ()
-    assert softmax_cutoffs(10_000) == (2000, 8000) and softmax_cutoffs(5000) == (2000,)
+    assert softmax_cutoffs(96, "word") == softmax_cutoffs(2000, "word") == softmax_cutoffs(8192, "bpe") == ()
+    assert softmax_cutoffs(10_000, "word") == (2000, 8000) and softmax_cutoffs(5000, "word") == (2000,)
     assert ModelConfig(vocab_size=10_000, hidden_size=64, embed_size=64, softmax_cutoffs=(2000, 8000)).ties_weights \
         is False
 
@@ -42,12 +42,12 @@ def test_an_adaptive_softmax_gives_a_whole_distribution_and_the_same_log_probs_f
 
 @pytest.fixture(scope="module")
 def adaptive_model(tiny_corpus, tmp_path_factory):
-    """A bpe model of the tiny corpus with an adaptive softmax (the threshold lowered to its 400 pieces)."""
+    """A word model of the tiny corpus with an adaptive softmax (the threshold lowered to its vocabulary)."""
     path = tmp_path_factory.mktemp("adaptive") / "adaptive.lstm"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(model_config, "ADAPTIVE_SOFTMAX_FROM", 300)
         patch.setattr(model_config, "_CLUSTER_STARTS", (60, 160))
-        lstmtext.train(tiny_corpus, tokenizer=TokenizerConfig("bpe", 400),
+        lstmtext.train(tiny_corpus, tokenizer=TokenizerConfig("word", 400),
                        training=TrainConfig(**{**TINY_TRAINING, "max_steps": 20}), layers=2, hidden_size=32,
                        out=path)
     return lstmtext.load(path)

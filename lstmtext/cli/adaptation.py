@@ -132,7 +132,8 @@ def _destination(store: ModelStore, base: Path, name: str | None, out: Path | No
     """Where the adapted model goes: never over the model it starts from."""
     if name is not None and out is not None:
         raise BadInput("--name and --out both given", "pass one: --name saves into the store, --out to a file")
-    destination = out if out is not None else store.path_for(name if name is not None else f"{base.stem}-adapted")
+    destination = out if out is not None else store.destination_for(name or f"{base.stem}-adapted")
+    store.check_writable(destination)
     check_output_file(destination, "out" if out is not None else None)
     if destination.resolve() == base.resolve():
         raise BadInput(f"{destination} is the model being adapted", "pass a new --name (or --out) to keep both")

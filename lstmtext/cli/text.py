@@ -13,7 +13,7 @@ import typer
 
 from .. import ModelStore, atomic_write, check_name, check_output_file, check_path, default_model_name
 from ..errors import BadInput, TrainingInterrupted
-from ..options import (CELLS, DEFAULT_LAYERS, LEVELS, MAX_CONTEXT_CHARS, CompletionOptions, GenerationOptions,
+from ..options import (BASE_AUTO, CELLS, DEFAULT_LAYERS, DEFAULT_LEVEL, LEVELS, MAX_CONTEXT_CHARS, CompletionOptions, GenerationOptions,
                        ModelShape, Regularization, Sampling, TokenizerConfig, TrainConfig)
 from .common import (FlagSpelling, app, err_console, friendly_errors, load_api, model_option, out_console,
                      read_text_argument, read_text_file, sigterm_ends_quietly)
@@ -21,15 +21,15 @@ from .common import (FlagSpelling, app, err_console, friendly_errors, load_api, 
 @app.command()
 @friendly_errors
 def tokenize(
-    corpus: Path = typer.Argument(..., readable=False, help="A UTF-8 text file."),
-    level: str = typer.Option(TokenizerConfig.level, help=f"Tokenizer level: {', '.join(LEVELS)}."),
+    corpus: Path = typer.Argument(..., readable=False, help="A UTF-8 text file, or a folder of them."),
+    level: str = typer.Option(DEFAULT_LEVEL, help=f"Tokenizer level: {', '.join(LEVELS)}."),
     vocab_size: Optional[int] = typer.Option(None, help="Most pieces in the vocabulary (default: by level)."),
     out: Optional[Path] = typer.Option(None, readable=False, help="Where to write the SentencePiece model (default: "
                                        "CORPUS-STEM.LEVEL.model in this folder)."),
 ) -> None:
     """Learn a SentencePiece tokenizer from CORPUS, write it, and show its stats."""
     config = TokenizerConfig(level=level, vocab_size=vocab_size)
-    check_path(corpus)
+    check_path(corpus, folders=True)
     out = out or Path(f"{default_model_name(corpus)}.{level}.model")
     check_output_file(out, "out")
     from . import ui
@@ -47,11 +47,13 @@ def tokenize(
 @app.command()
 @friendly_errors
 def train(
-    corpus: Path = typer.Argument(..., readable=False, help="A UTF-8 text file to learn from."),
+    corpus: Path = typer.Argument(..., readable=False, help="A UTF-8 text file to learn from, or a folder: every text file in it, in order of their paths."),
     name: Optional[str] = typer.Option(None, help="Save under this name in the model store "
                                                   "(default: the corpus file's name)."),
     out: Optional[Path] = typer.Option(None, readable=False, help="Save to this file instead of the store."),
-    level: str = typer.Option(TokenizerConfig.level, help=f"Tokenizer level: {', '.join(LEVELS)}."),
+    level: Optional[str] = typer.Option(None, help=f"Tokenizer level: {', '.join(LEVELS)} (default: the base "
+                                                   f"model's when fine-tuning, else {DEFAULT_LEVEL}; a level unlike "
+                                                   "the base model's trains from scratch)."),
     vocab_size: Optional[int] = typer.Option(None, help="Most pieces in the vocabulary (default: by level)."),
     cell: str = typer.Option(ModelShape.cell, help=f"Recurrent cell: {', '.join(CELLS)}."),
     layers: Optional[int] = typer.Option(None, help=f"Recurrent layers (default: {DEFAULT_LAYERS})."),
@@ -85,8 +87,11 @@ def train(
     device: str = typer.Option(TrainConfig.device, help="auto, cpu, cuda or mps."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run that saves to the same "
                                                         "model, from its checkpoint, with the settings it began with."),
-    init_from: Optional[str] = typer.Option(None, help="Fine-tune this model (name or path) on CORPUS: its "
-                                                       "tokenizer and shape are kept."),
+    base: str = typer.Option(BASE_AUTO, help="Where to start: auto (the built-in model, where it reads this corpus's "
+                                        "held-out end better than a compressor that has read the rest, else from "
+                                        "scratch; the log says which, with the figures), none (from scratch) or "
+                                        "a model (name or path) to fine-tune, its tokenizer and shape kept."),
+    init_from: Optional[str] = typer.Option(None, help="Another name for --base MODEL."),
     checkpoint_every: Optional[int] = typer.Option(None, help="Also write a checkpoint every N steps."),
     checkpoint_minutes: float = typer.Option(TrainConfig.checkpoint_minutes,
                                              help="Write a checkpoint every M minutes of training."),
@@ -114,15 +119,15 @@ def train(
         check_name(name)
     if out is not None:
         check_output_file(out, "out")
-    check_path(corpus)
+    check_path(corpus, folders=True)
     from . import ui
 
     api = load_api()
     try:
         with ui.TrainDisplay(err_console()) as display:
             result = api.train(corpus, shape, tokenizer=tokenizer_config, training=training,
-                               regularization=regularization, resume=resume, init_from=init_from, name=name, out=out,
-                               observer=display)
+                               regularization=regularization, resume=resume, base=base, init_from=init_from,
+                               name=name, out=out, observer=display)
     except TrainingInterrupted as stop:
         arguments = sys.argv[1:] if "--resume" in sys.argv else [*sys.argv[1:], "--resume"]
         typer.echo(f"error: {stop.spelled(FlagSpelling())}", err=True)

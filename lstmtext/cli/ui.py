@@ -213,7 +213,8 @@ def models_table(models: list[StoredModel]) -> Table:
         table.add_column(column, no_wrap=True)
     table.add_column("path", overflow="fold")
     for model in models:
-        table.add_row(model.name, "*" if model.is_default else "", f"{model.size / 1e6:.1f} MB",
+        name = f"{model.name} (built in)" if model.is_builtin else model.name
+        table.add_row(name, "*" if model.is_default else "", f"{model.size / 1e6:.1f} MB",
                       datetime.fromtimestamp(model.modified).strftime("%Y-%m-%d %H:%M"), str(model.path))
     return table
 
@@ -226,6 +227,8 @@ def info_table(header: dict, path: str) -> Table:
     model, metrics, corpus, run = (header.get(k) or {} for k in ("model", "metrics", "corpus", "run"))
     tokenizer = header.get("tokenizer") or {}
     parameters = f", {run['parameters']:,} parameters" if isinstance(run.get("parameters"), int) else ""
+    if header.get("card"):
+        table.add_row("about", str(header["card"]))
     table.add_row("model", f"{model.get('layers')}-layer {str(model.get('cell', '')).upper()}, hidden "
                            f"{model.get('hidden_size')}, embedding {model.get('embed_size')}{parameters}")
     table.add_row("regularization", _regularization(model))
@@ -242,6 +245,9 @@ def info_table(header: dict, path: str) -> Table:
         on = f" on the held-out end ({held_out['tokens']:,} tokens){learned}" if held_out.get("tokens") else ""
         table.add_row("validation", f"{metrics['val_bits_per_char']:.3f} bits/char, perplexity "
                                     f"{metrics['val_perplexity']:.2f} (best at step {metrics['best_step']:,}){on}")
+    base = header.get("base") or {}
+    if base.get("name"):
+        table.add_row("started from", f"{base['name']}" + (f" ({base['reason']})" if base.get("reason") else ""))
     if run:
         table.add_row("training", f"{run.get('steps', 0):,} steps, {run.get('tokens_seen', 0):,} tokens in "
                                   f"{_duration(run.get('train_seconds', 0))} on {run.get('device')} "

@@ -61,6 +61,8 @@ HEADER: Schema = {
             "device": _text, "precision": _text, "parameters": _count, "sizing": _text},
     "held_out": {"tokens": _count, "learned": {"tokens": _count, "bits_per_char": _number,
                                                "adaptation": _ADAPTATION}},
+    "card": _text,  # the built-in model's card: what it learned from, its licences, how it was made
+    "base": {"name": _text, "sha256": _text, "reason": _text},  # the model a fine-tuned one started from
     "adapted": ListOf({"from": _text, "steps": _count, "adaptation": _ADAPTATION,
                        "texts": ListOf({"name": _text, "chars": _count, "tokens": _count})}),
 }

@@ -1,4 +1,5 @@
-"""The user's model store: named models in the user data folder (platformdirs), the default model, listing.
+"""The user's model store: named models in the user data folder (platformdirs), the default model, listing; and the
+built-in model, shipped inside the package, which every store has under one name and nobody can overwrite.
 
 `LSTMTEXT_HOME` moves the whole store (and the token cache) elsewhere, e.g. for tests.
 """
@@ -17,6 +18,8 @@ from ..errors import BadInput, ModelNotFound
 from .textfile import is_pipe
 
 MODEL_SUFFIX = ".lstm"
+BUILTIN_NAME = "english"
+BUILTIN_PATH = Path(__file__).resolve().parent.parent / "builtin" / f"{BUILTIN_NAME}{MODEL_SUFFIX}"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_NAME_LENGTH = 100
 
@@ -28,6 +31,7 @@ class StoredModel:
     size: int
     modified: float
     is_default: bool
+    is_builtin: bool = False
 
 
 def _is_usable_name(name: str) -> bool:
@@ -52,11 +56,6 @@ def default_model_name(corpus: str | os.PathLike) -> str:
 
 
 class ModelStore:
-    def __init__(self, root: Path | None = None) -> None:
-        home = os.environ.get("LSTMTEXT_HOME")
-        self.root = root or (Path(home) if home else platformdirs.user_data_path("lstmtext"))
-        self.cache_dir = (self.root / "cache" if root or home
-                          else platformdirs.user_cache_path("lstmtext"))
 
     @property
     def models_dir(self) -> Path:
@@ -70,16 +69,44 @@ class ModelStore:
     def _default_file(self) -> Path:
         return self.root / "default-model"
 
+    def __init__(self, root: Path | None = None, builtin: Path | None | str = "package") -> None:
+        """`builtin`: the built-in model's file ("package": the one shipped in the package, None: none)."""
+        home = os.environ.get("LSTMTEXT_HOME")
+        self.root = root or (Path(home) if home else platformdirs.user_data_path("lstmtext"))
+        self.cache_dir = (self.root / "cache" if root or home
+                          else platformdirs.user_cache_path("lstmtext"))
+        builtin = BUILTIN_PATH if builtin == "package" else builtin
+        self.builtin = Path(builtin) if builtin is not None and Path(builtin).is_file() else None
+
     def path_for(self, name: str) -> Path:
+        """Where the model called `name` is: the built-in model's file for its name, else in the store."""
+        if name == BUILTIN_NAME and self.builtin is not None:
+            return self.builtin
         return self.models_dir / f"{check_name(name)}{MODEL_SUFFIX}"
 
+    def destination_for(self, name: str) -> Path:
+        """Where a model saved under `name` goes; never the built-in model."""
+        if name == BUILTIN_NAME:
+            raise BadInput(f"'{BUILTIN_NAME}' is the built-in model's name, and it cannot be overwritten",
+                           "save under another name, e.g. --name my-english")
+        return self.models_dir / f"{check_name(name)}{MODEL_SUFFIX}"
+
+    def check_writable(self, destination: Path) -> None:
+        """Refuse a path that is the built-in model's file."""
+        if self.builtin is not None and destination.resolve() == self.builtin.resolve():
+            raise BadInput(f"{destination} is the built-in model, and it cannot be overwritten",
+                           "save to another file")
+
     def default_name(self) -> str | None:
-        """The default model's name, if there is one and its file is there."""
+        """The default model's name, if there is one and its file is there: the one chosen or last trained, else
+        the built-in model."""
         try:
             name = self._recorded_default()
         except BadInput:
             return None
-        return name if name and self.path_for(name).is_file() else None
+        if name and self.path_for(name).is_file():
+            return name
+        return BUILTIN_NAME if name is None and self.builtin is not None else None
 
     def _recorded_default(self) -> str | None:
         """The name the default-model file records (None: no file); BadInput where it holds no usable name."""
@@ -98,16 +125,23 @@ class ModelStore:
         atomic_write(self._default_file, f"{check_name(name)}\n".encode())
 
     def list(self) -> list[StoredModel]:
+        """The built-in model first, then the stored ones by name."""
         default = self.default_name()
-        if not self.models_dir.is_dir():
-            return []
         found = []
+        if self.builtin is not None:
+            stat = self.builtin.stat()
+            found.append(StoredModel(BUILTIN_NAME, self.builtin, stat.st_size, stat.st_mtime,
+                                     default == BUILTIN_NAME, is_builtin=True))
+        if not self.models_dir.is_dir():
+            return found
         for path in sorted(self.models_dir.glob(f"*{MODEL_SUFFIX}")):
             try:
                 stat = path.stat()
             except OSError:  # a dangling link, or a file removed meanwhile: not a model to list
                 continue
             name = path.name[: -len(MODEL_SUFFIX)]
+            if name == BUILTIN_NAME and self.builtin is not None:
+                continue  # shadowed: the name reaches the built-in model
             found.append(StoredModel(name, path, stat.st_size, stat.st_mtime, name == default))
         return found
 
@@ -128,6 +162,8 @@ class ModelStore:
     def _default_spec(self) -> str:
         recorded = self._recorded_default()
         if recorded is None:
+            if self.builtin is not None:
+                return BUILTIN_NAME
             raise ModelNotFound("no model yet", "train one with `lstmtext train corpus.txt`, or pass {name} PATH",
                                 field="model")
         if not self.path_for(recorded).is_file():

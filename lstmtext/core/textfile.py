@@ -29,8 +29,9 @@ class CorpusInfo:
     sha256: str
 
 
-def check_path(path: str | os.PathLike) -> Path:
-    """The quick checks, before anything slow: the file exists and is a file, or a pipe to read once."""
+def check_path(path: str | os.PathLike, *, folders: bool = False) -> Path:
+    """The quick checks, before anything slow: the file exists and is a file, or a pipe to read once (or, with
+    `folders`, a folder of text files)."""
     path = Path(path)
     try:
         mode = path.stat().st_mode
@@ -42,6 +43,8 @@ def check_path(path: str | os.PathLike) -> Path:
                               "check where it points") from None
         raise CorpusError(f"corpus file not found: {path}", "check the path") from None
     if stat.S_ISDIR(mode):
+        if folders:
+            return path
         raise CorpusError(f"{path} is a directory", "pass a text file, e.g. data/corpus.txt")
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
         raise CorpusError(f"{path} is not a regular file (a device or socket)", "save the text to a file first")
@@ -54,8 +57,16 @@ def check_path(path: str | os.PathLike) -> Path:
 def readable_copy(path: str | os.PathLike, folder: Path) -> Iterator[Path]:
     """`path` itself for a regular file; for a pipe (`<(zcat notes.gz)`, a FIFO) its text read once into a
     temporary file in `folder`, which is removed afterwards. A FIFO nobody writes to reads as empty at once
-    instead of waiting for a writer forever."""
-    path = check_path(path)
+    instead of waiting for a writer forever. A folder's text files are joined into one temporary file
+    (`join_folder`)."""
+    path = check_path(path, folders=True)
+    if path.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".joined-") as copies:
+            copy = Path(copies) / f"{path.resolve().name or 'folder'}.txt"  # the name a model's header records
+            join_folder(path, copy)
+            yield copy
+        return
     if not is_pipe(path):
         yield path
         return
@@ -67,6 +78,38 @@ def readable_copy(path: str | os.PathLike, folder: Path) -> Iterator[Path]:
         with os.fdopen(descriptor, "rb") as source, copy.open("wb") as target:
             shutil.copyfileobj(source, target)
         yield copy
+
+
+def text_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """A folder's text files, in a stable order (their paths inside it, sorted), and the files it skipped:
+    hidden ones, and those that are not UTF-8 text. Subfolders are read too."""
+    found, skipped = [], []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        parts = path.relative_to(folder).parts
+        if any(part.startswith(".") for part in parts):
+            continue
+        try:
+            inspect_corpus(path)
+            found.append(path)
+        except CorpusError:
+            skipped.append(path)
+    return found, skipped
+
+
+def join_folder(folder: Path, target: Path) -> None:
+    """Every text file in `folder`, one after another, into `target`; each file's end is a document boundary:
+    its last line ends, and a blank line follows."""
+    files, skipped = text_files(folder)
+    if not files:
+        reason = f" ({len(skipped)} files skipped: not UTF-8 text)" if skipped else ""
+        raise CorpusError(f"{folder} has no text files{reason}", "pass a folder of UTF-8 text files")
+    with target.open("w", encoding="utf-8", newline="") as out:
+        for path in files:
+            last = ""
+            for line in iter_lines(path):
+                out.write(line)
+                last = line
+            out.write("\n" if last.endswith(("\n", "\r")) else "\n\n")
 
 
 def is_pipe(path: str | os.PathLike) -> bool:

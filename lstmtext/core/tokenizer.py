@@ -270,11 +270,10 @@ def train_tokenizer(lines: Iterable[str], config: TokenizerConfig,
     """Learn a tokenizer from lines of text (each line keeping its newline); a big text is sampled down to
     about `sample_chars` characters first, so memory does not grow with the corpus."""
     lines = sample_sentences(lines, sample_chars)
-    if config.level != "word":
-        model_type = config.level
-        proto = _train_sentencepiece(lines, model_type, config.max_vocab_size,
+    if config.own_level != "word":
+        proto = _train_sentencepiece(lines, config.own_level, config.max_vocab_size,
                                      vocab_size_is_firm=config.vocab_size is not None)
-        return SubwordTokenizer(config.level, proto)
+        return SubwordTokenizer(config.own_level, proto)
     units = (u for line in lines for u in _WORD_UNIT.findall(line) if not u.isspace())
     word_proto = _train_sentencepiece(units, "word", config.max_vocab_size)
     char_proto = _train_sentencepiece(lines, "char", 1024)

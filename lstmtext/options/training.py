@@ -15,16 +15,20 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 # Upper bounds on the vocabulary; SentencePiece is told they are soft, so a small corpus gets fewer pieces.
 DEFAULT_VOCAB_SIZE = {"char": 1024, "word": 10000, "bpe": 2000, "unigram": 2000}
+# Where a run starts (--base): measured (training/start.py), from nothing, or else a model named by the user.
+BASE_AUTO, BASE_NONE = "auto", "none"
+DEFAULT_LEVEL = "char"  # a model trained from scratch; one fine-tuned keeps its base model's level
 DEFAULT_LAYERS = 3  # beat two layers of the same width in 92 s and in 300 s (see sizing.TOKENS_PER_WEIGHT)
 
 
 @dataclass(frozen=True)
 class TokenizerConfig:
-    level: str = "char"
+    level: str | None = None  # None: the base model's when fine-tuning, else DEFAULT_LEVEL
     vocab_size: int | None = None  # None: DEFAULT_VOCAB_SIZE[level]
 
     def __post_init__(self) -> None:
-        check_choice("level", self.level, LEVELS)
+        if self.level is not None:
+            check_choice("level", self.level, LEVELS)
         if self.vocab_size is not None:
             require_option(self.vocab_size >= 300 or self.level == "word", "vocab_size",
                            "{name} {value} is too small for level {level}",
@@ -34,8 +38,13 @@ class TokenizerConfig:
                            value=self.vocab_size)
 
     @property
+    def own_level(self) -> str:
+        """The level of a tokenizer learned from the corpus (not a base model's)."""
+        return self.level or DEFAULT_LEVEL
+
+    @property
     def max_vocab_size(self) -> int:
-        return self.vocab_size or DEFAULT_VOCAB_SIZE[self.level]
+        return self.vocab_size or DEFAULT_VOCAB_SIZE[self.own_level]
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from ..core.store import ModelStore
 from ..core.textfile import CorpusInfo, inspect_corpus, lines_before
 from ..core.tokenizer import Tokenizer, tokenizer_from_blobs, train_tokenizer
 from ..errors import TrainingInterrupted
-from ..options import ModelShape, Regularization, Sampling, TokenizerConfig, TrainConfig
+from ..options import BASE_AUTO, ModelShape, Regularization, Sampling, TokenizerConfig, TrainConfig
 from ..options.adaptation import default_adaptation
 from . import distributed
 from .adaptation import Adapter
@@ -43,11 +43,12 @@ from .progress import StopRequested, TrainObserver, TrainOutcome
 from .scoring import LN2
 from .signals import StopSignals
 from .sizing import peak_learning_rate, plan_sizes
+from .start import Start, choose_start
 
 
 @dataclass(frozen=True)
 class TrainRequest:
-    """What to train and where to save it; every option already checked. `init_from`: a model to fine-tune."""
+    """What to train and where to save it; every option already checked. `base`: where the run starts (start.py)."""
 
     tokenizer: TokenizerConfig
     training: TrainConfig
@@ -55,7 +56,7 @@ class TrainRequest:
     regularization: Regularization
     destination: Path
     resume: bool = False
-    init_from: Path | None = None
+    base: str = BASE_AUTO
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,12 @@ class RunPlan:
     model: ModelConfig
     sizing: str
     precision: PrecisionChoice
+    start: Start | None = None  # None: resumed (the run's start was decided when it began)
 
     def to_dict(self, corpus_sha256: str) -> dict:
         return {"level": self.tokenizer.level, "training": self.training.to_dict(), "model": self.model.to_dict(),
-                "sizing": self.sizing, "precision_reason": self.precision.reason, "corpus_sha256": corpus_sha256}
+                "sizing": self.sizing, "precision_reason": self.precision.reason, "corpus_sha256": corpus_sha256,
+                "base": self.start.header() if self.start else None}
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Checkpoint) -> RunPlan:
@@ -81,8 +84,10 @@ class RunPlan:
         if training.precision == "auto":  # a checkpoint from before precisions were resolved in the plan
             precision = choose_precision("auto", pick_device(training.device))
             training = replace(training, precision=precision.precision)
+        base = saved.get("base")
         return cls(tokenizer_from_blobs(saved["level"], checkpoint.tokenizer_blobs), training,
-                   ModelConfig.from_dict(saved["model"]), saved["sizing"], precision)
+                   ModelConfig.from_dict(saved["model"]), saved["sizing"], precision,
+                   Start.from_header(base) if base else None)
 
 
 @dataclass(frozen=True)
@@ -174,25 +179,27 @@ def _plan(request: TrainRequest, info: CorpusInfo, checkpoint: Checkpoint | None
         return plan, encode_corpus(info, plan.tokenizer, store.token_cache_dir), (
             f"resuming at step {checkpoint.header['position']['step']:,} from "
             f"{checkpoint_path(request.destination)} with the settings it started with"), None
-    if request.init_from is not None:
-        base = read_model(request.init_from)
+    start = choose_start(info, request.base, request.tokenizer, request.shape, request.training, store)
+    if start.base is not None:
+        base = read_model(start.base)
         config = base.network.config
         shape = ModelShape(config.cell, config.layers, config.hidden_size, config.embed_size, config.tie_weights)
         ids = encode_corpus(info, base.tokenizer, store.token_cache_dir)
-        plan = _new_plan(base.tokenizer, replace(request, shape=shape), ids, info, config.softmax_cutoffs)
+        plan = _new_plan(base.tokenizer, replace(request, shape=shape), ids, info, config.softmax_cutoffs,
+                         start=start)
         return plan, ids, (
-            f"fine-tuning {base.path}: its {base.tokenizer.level} tokenizer and its "
+            f"{start.reason}; its {base.tokenizer.level} tokenizer and its "
             f"{config.layers}×{config.hidden_size} {config.cell.upper()} are kept"), base.network.weights_for_saving()
     # Learned from the text before the held-out end only, so that validation meets words it never saw as new text
     # does: a word vocabulary learned on all of tinyshakespeare read its held-out end 21% too well.
     training_part = lines_before(info.path, math.ceil(info.chars * (1 - request.training.val_fraction)))
     tokenizer = train_tokenizer(training_part, request.tokenizer)
     ids = encode_corpus(info, tokenizer, store.token_cache_dir)
-    return _new_plan(tokenizer, request, ids, info), ids, None, None
+    return _new_plan(tokenizer, request, ids, info, start=start), ids, start.reason or None, None
 
 
 def _new_plan(tokenizer: Tokenizer, request: TrainRequest, ids: np.ndarray, corpus: CorpusInfo,
-              cutoffs: tuple[int, ...] | None = None) -> RunPlan:
+              cutoffs: tuple[int, ...] | None = None, start: Start | None = None) -> RunPlan:
     """Sizes chosen for what the request leaves open (see sizing.py); the output layer from the vocabulary's size
     unless `cutoffs` (a model fine-tuned keeps its own) says."""
     training, shape = request.training, request.shape
@@ -206,9 +213,9 @@ def _new_plan(tokenizer: Tokenizer, request: TrainRequest, ids: np.ndarray, corp
     config = ModelConfig(vocab_size=tokenizer.vocab_size, cell=shape.cell, layers=sizing.layers,
                          hidden_size=sizing.hidden_size, embed_size=shape.embed_size or sizing.hidden_size,
                          tie_weights=shape.tie_weights,
-                         softmax_cutoffs=softmax_cutoffs(tokenizer.vocab_size) if cutoffs is None else cutoffs,
+                         softmax_cutoffs=softmax_cutoffs(tokenizer.vocab_size, tokenizer.level) if cutoffs is None else cutoffs,
                          **sizing.regularization)
-    return RunPlan(tokenizer, training, config, sizing.reason, precision)
+    return RunPlan(tokenizer, training, config, sizing.reason, precision, start)
 
 
 def progress_sample(tokenizer: Tokenizer, length: int) -> Callable[[RecurrentLM], str]:
@@ -290,6 +297,7 @@ def _model_header(run: PreparedRun, outcome: TrainOutcome, seconds: float) -> di
                    "tokens": int(run.tokens)},
         "metrics": {"val_loss": outcome.best.val_loss, "val_perplexity": outcome.best.perplexity,
                     "val_bits_per_char": outcome.best.bits_per_char, "best_step": outcome.best.step},
+        "base": plan.start.header() if plan.start else None,
         "run": {"steps": outcome.steps, "tokens_seen": outcome.tokens_seen, "train_seconds": outcome.elapsed,
                 "total_seconds": seconds, "device": str(run.runtime.device), "precision": plan.training.precision,
                 "parameters": run.network.parameter_count(), "sizing": plan.sizing},

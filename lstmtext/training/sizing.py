@@ -51,13 +51,13 @@ def plan_sizes(level: str, vocab_size: int, train_tokens: int, chars_per_token: 
                ) -> tuple[PrecisionChoice, Sizing]:
     """The precision a new run trains in and the sizes it leaves open, for a time budget at this machine's
     measured speed (not under torchrun, where every process must choose alike)."""
-    precision, speed = precision_and_speed(training, vocab_size, layers or DEFAULT_LAYERS)
+    precision, speed = precision_and_speed(training, level, vocab_size, layers or DEFAULT_LAYERS)
     sizing = choose_sizes(level, train_tokens, training, hidden_size, layers, regularization, speed,
                           chars_per_token, vocab_size, distributed.world_size())
     return precision, sizing
 
 
-def precision_and_speed(training: TrainConfig, vocab_size: int, layers: int
+def precision_and_speed(training: TrainConfig, level: str, vocab_size: int, layers: int
                         ) -> tuple[PrecisionChoice, Callable[[int], float] | None]:
     """The precision to train in, and for a time budget this machine's training speed in it (tokens/s as a
     function of the hidden size). One probe serves both; none runs under torchrun."""
@@ -72,7 +72,7 @@ def precision_and_speed(training: TrainConfig, vocab_size: int, layers: int
     else:
         precision = choose_precision(training.precision, device)
         measured = probe_speed(device, layers, (precision.precision,))
-    speed = training_speed(measured[precision.precision], vocab_size, layers) if wants_speed else None
+    speed = training_speed(measured[precision.precision], level, vocab_size, layers) if wants_speed else None
     return precision, speed
 
 
@@ -103,12 +103,12 @@ def probe_speed(device: torch.device, layers: int, precisions: tuple[str, ...] =
     return {precision: flops / min(times[1:]) for precision, times in seconds.items()}
 
 
-def training_speed(flops_per_second: float, vocab_size: int, layers: int) -> Callable[[int], float]:
+def training_speed(flops_per_second: float, level: str, vocab_size: int, layers: int) -> Callable[[int], float]:
     """Estimated training tokens/s of a model with hidden size H, as a function of H: the LSTM rate measured
     by `probe_speed`, spread over the weights of a model that size, times the share of that rate the whole
     training step keeps (`_LSTM_SHARE_OF_STEP`, measured)."""
     def tokens_per_second(hidden: int) -> float:
-        return _LSTM_SHARE_OF_STEP * flops_per_second / (6 * computed_weights(hidden, layers, vocab_size))
+        return _LSTM_SHARE_OF_STEP * flops_per_second / (6 * computed_weights(hidden, layers, vocab_size, level))
 
     return tokens_per_second
 
