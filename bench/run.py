@@ -2,8 +2,9 @@
 
     python -m bench.run [--model NAME|PATH] [--out bench/results.json]
 
-Measures, for the demo model (the one `make demo` trains; a stand-in of the same shape is trained for a minute
-when there is none):
+Measures, for the built-in model (`--builtin-only`: only these): keystroke to ghost text, `complete -n 5` and
+`lstmtext complete` from a cold start (a new process). Then, for the demo model (the one `make demo` trains; a
+stand-in of the same shape is trained for a minute when there is none):
 - keystroke to ghost text in the REPL: keys sent one at a time through prompt_toolkit's pipe input to the real
   prompt session, timed until the suggestion for the new line is set (p50/p95/max);
 - `suggest()` alone for the same prefixes, and `complete -n 5` (20 tokens) through the API;
@@ -25,6 +26,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -53,6 +56,8 @@ TYPED = [
 ]
 PROMPTS = ["When there is fi", "The panda", "A friend in need", "Slow and steady", "The early bird catches"]
 GHOST_TEXT_TARGET_P95_MS = 50.0
+# Issue 31's targets for the built-in model.
+BUILTIN_TARGETS = {"ghost_text_p95_ms": 30.0, "complete_n5_p50_ms": 50.0, "cold_complete_s": 3.0}
 
 
 def demo_model(name: str | None, console: Console) -> tuple[lstmtext.LanguageModel, str]:
@@ -73,6 +78,38 @@ def summary(samples_ms: list[float]) -> dict:
     ordered = sorted(samples_ms)
     return {"p50": round(statistics.median(ordered), 2), "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
             "max": round(ordered[-1], 2), "count": len(ordered)}
+
+
+def builtin_latency() -> dict:
+    """The built-in model's keystroke → ghost text and `complete -n 5` (in this process, after a warm-up), and
+    `lstmtext complete "When there is fire"` in a new process with an empty store, wall clock (best of three)."""
+    model = lstmtext.load("english")
+    ghost_text_latency(model)
+    complete_latency(model)
+    with tempfile.TemporaryDirectory() as home:
+        cold = []
+        for _ in range(3):
+            started = time.perf_counter()
+            subprocess.run([str(Path(sys.executable).parent / "lstmtext"), "complete", "When there is fire"],
+                           check=True, capture_output=True, env={**os.environ, "LSTMTEXT_HOME": home})
+            cold.append(time.perf_counter() - started)
+    return {"path": str(model.path), "ghost_text_ms": summary(ghost_text_latency(model)),
+            "complete_n5_20_tokens_ms": summary(complete_latency(model)), "cold_complete_s": round(min(cold), 2),
+            "targets": BUILTIN_TARGETS}
+
+
+def builtin_table(figures: dict) -> Table:
+    table = Table(title=f"the built-in model ({figures['path']})", title_justify="left")
+    for column in ("measure", "p50", "p95", "max", "target"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    ghost, complete, targets = figures["ghost_text_ms"], figures["complete_n5_20_tokens_ms"], figures["targets"]
+    table.add_row("keystroke → ghost text (REPL)", f"{ghost['p50']:.1f} ms", f"{ghost['p95']:.1f} ms",
+                  f"{ghost['max']:.1f} ms", f"p95 ≤ {targets['ghost_text_p95_ms']:.0f} ms")
+    table.add_row("complete -n 5, 20 tokens", f"{complete['p50']:.1f} ms", f"{complete['p95']:.1f} ms",
+                  f"{complete['max']:.1f} ms", f"p50 ≤ {targets['complete_n5_p50_ms']:.0f} ms")
+    table.add_row('lstmtext complete "When there is fire", cold', f"{figures['cold_complete_s']:.2f} s", "", "",
+                  f"≤ {targets['cold_complete_s']:.0f} s")
+    return table
 
 
 def ghost_text_latency(model: lstmtext.LanguageModel, adapting: bool = False) -> list[float]:
@@ -157,8 +194,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--corpus-mb", type=int, default=1000,
                         help="size of the generated corpus for the peak-memory figure (0 skips it)")
+    parser.add_argument("--builtin-only", action="store_true", help="measure the built-in model's latency only")
     args = parser.parse_args()
     console = Console()
+    console.print("the built-in model: ghost text, complete -n 5, a cold `lstmtext complete` …")
+    builtin = builtin_latency()
+    console.print(builtin_table(builtin))
+    if args.builtin_only:
+        args.out.write_text(json.dumps({"builtin": builtin}, indent=2) + "\n")
+        return
     model, which = demo_model(args.model, console)
     config = model.config
     console.print(f"model: {which} ({model.path}), {config.layers}×{config.hidden_size} {config.cell.upper()}, "
@@ -178,6 +222,7 @@ def main() -> None:
         "complete_n5_20_tokens_ms": summary(complete_latency(model)),
         "editor_keystroke_ms": editor.measure(str(model.path), TYPED),
         "editor_keystroke_long_document_ms": editor.measure(str(model.path), TYPED, long_document()),
+        "builtin": builtin,
         "targets": {"ghost_text_p95_ms": GHOST_TEXT_TARGET_P95_MS,
                     "ghost_text_adapting_p95_ms": GHOST_TEXT_TARGET_P95_MS},
     }
@@ -191,6 +236,7 @@ def main() -> None:
         console.print(f"peak memory of training on generated 10 MB and {args.corpus_mb:,} MB corpora …")
         results["training_memory"] = bigcorpus.measure_in_fresh_process(args.corpus_mb)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(builtin_table(builtin))
     console.print(results_table(results))
     console.print(speed_table(results["speed"]))
     console.print(serving_table(results["serving"]))

@@ -58,8 +58,8 @@ def train(corpus: str | os.PathLike, shape: ModelShape | None = None, *,
           tokenizer: TokenizerConfig = TokenizerConfig(), training: TrainConfig = TrainConfig(),
           regularization: Regularization = Regularization(), resume: bool = False,
           base: str | os.PathLike = BASE_AUTO, init_from: str | os.PathLike | None = None, name: str | None = None,
-          out: str | os.PathLike | None = None,
-          store: ModelStore | None = None, observer: TrainObserver | None = None, faults: Faults | None = None,
+          out: str | os.PathLike | None = None, store: ModelStore | None = None,
+          observer: TrainObserver | None = None, faults: Faults | None = None,
           **shape_changes) -> TrainResult | None:
     """Tokenize `corpus`, train a model of `shape` (`shape_changes`: its fields, e.g. `layers=2`) on it and save
     it: to `out` if given, else into the store under `name` (default: the corpus file's stem), which then
@@ -67,9 +67,9 @@ def train(corpus: str | os.PathLike, shape: ModelShape | None = None, *,
     `resume` continues the run from there with the settings it started with. `base` is where the run starts:
     "auto" (the built-in model, where it reads this corpus better than a model of its own is likely to: see
     training/start.py), "none" (from nothing: a tokenizer of its own, sizes chosen) or a model (a name or path) to
-    fine-tune, its tokenizer and shape kept; `init_from` is another name for the last. Started by torchrun, only rank 0 reports and saves
-    (the others return None). `corpus` may be a pipe: it is read once into a temporary file. `faults`: for
-    tests, see `training.loop.Faults`."""
+    fine-tune, its tokenizer and shape kept; `init_from` is another name for the last. Started by torchrun, only
+    rank 0 reports and saves (the others return None). `corpus` may be a pipe (read once into a temporary file) or
+    a folder (its text files joined). `faults`: for tests, see `training.loop.Faults`."""
     shape = changed(shape, ModelShape, shape_changes)
     store = store or ModelStore()
     if out is None:

@@ -49,3 +49,5 @@ def info(
         typer.echo(json.dumps({"path": str(path), **header}, indent=2))
     else:
         out_console().print(ui.info_table(header, str(path)))
+        if header.get("card"):
+            out_console().print(str(header["card"]))

@@ -13,7 +13,8 @@ import typer
 
 from .. import ModelStore, atomic_write, check_name, check_output_file, check_path, default_model_name
 from ..errors import BadInput, TrainingInterrupted
-from ..options import (BASE_AUTO, CELLS, DEFAULT_LAYERS, DEFAULT_LEVEL, LEVELS, MAX_CONTEXT_CHARS, CompletionOptions, GenerationOptions,
+from ..options import (BASE_AUTO, CELLS, DEFAULT_LAYERS, DEFAULT_LEVEL, LEVELS, MAX_CONTEXT_CHARS, CompletionOptions,
+                       GenerationOptions,
                        ModelShape, Regularization, Sampling, TokenizerConfig, TrainConfig)
 from .common import (FlagSpelling, app, err_console, friendly_errors, load_api, model_option, out_console,
                      read_text_argument, read_text_file, sigterm_ends_quietly)
@@ -47,7 +48,8 @@ def tokenize(
 @app.command()
 @friendly_errors
 def train(
-    corpus: Path = typer.Argument(..., readable=False, help="A UTF-8 text file to learn from, or a folder: every text file in it, in order of their paths."),
+    corpus: Path = typer.Argument(..., readable=False, help="A UTF-8 text file to learn from, or a folder: every "
+                                                            "text file in it, in the order of their paths."),
     name: Optional[str] = typer.Option(None, help="Save under this name in the model store "
                                                   "(default: the corpus file's name)."),
     out: Optional[Path] = typer.Option(None, readable=False, help="Save to this file instead of the store."),
@@ -74,6 +76,9 @@ def train(
     batch_size: Optional[int] = typer.Option(None, help="Parallel text streams per step (default: by corpus size)."),
     lr: Optional[float] = typer.Option(None, help="Peak learning rate (AdamW, warm-up then cosine; default: "
                                                   "0.006 up to hidden size 256, less for wider models)."),
+    layer_lr_decay: Optional[float] = typer.Option(None, help="Each recurrent layer learns this many times slower "
+                                                              "than the one above (ULMFiT's discriminative rates; "
+                                                              "default: chosen when fine-tuning, else 1)."),
     clip: float = typer.Option(TrainConfig.clip, help="Gradient norm clipping (0: off)."),
     epochs: Optional[int] = typer.Option(None, help="Passes over the corpus."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many steps."),
@@ -109,8 +114,9 @@ def train(
     tokenizer_config = TokenizerConfig(level=level, vocab_size=vocab_size)
     shape = ModelShape(cell=cell, layers=layers, hidden_size=hidden, embed_size=embed)
     regularization = Regularization(dropout, input_dropout, embed_dropout, weight_drop, ar, tar)
-    training = TrainConfig(seq_len=seq_len, batch_size=batch_size, lr=lr, clip=clip, epochs=epochs,
-                           max_steps=max_steps, max_time=max_time, seed=seed, precision=precision, device=device,
+    training = TrainConfig(seq_len=seq_len, batch_size=batch_size, lr=lr, layer_lr_decay=layer_lr_decay, clip=clip,
+                           epochs=epochs, max_steps=max_steps, max_time=max_time, seed=seed, precision=precision,
+                           device=device,
                            checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes,
                            chrono_init=chrono_init, learn_held_out=learn_held_out)
     if name is not None and out is not None:

@@ -227,8 +227,6 @@ def info_table(header: dict, path: str) -> Table:
     model, metrics, corpus, run = (header.get(k) or {} for k in ("model", "metrics", "corpus", "run"))
     tokenizer = header.get("tokenizer") or {}
     parameters = f", {run['parameters']:,} parameters" if isinstance(run.get("parameters"), int) else ""
-    if header.get("card"):
-        table.add_row("about", str(header["card"]))
     table.add_row("model", f"{model.get('layers')}-layer {str(model.get('cell', '')).upper()}, hidden "
                            f"{model.get('hidden_size')}, embedding {model.get('embed_size')}{parameters}")
     table.add_row("regularization", _regularization(model))
@@ -245,9 +243,8 @@ def info_table(header: dict, path: str) -> Table:
         on = f" on the held-out end ({held_out['tokens']:,} tokens){learned}" if held_out.get("tokens") else ""
         table.add_row("validation", f"{metrics['val_bits_per_char']:.3f} bits/char, perplexity "
                                     f"{metrics['val_perplexity']:.2f} (best at step {metrics['best_step']:,}){on}")
-    base = header.get("base") or {}
-    if base.get("name"):
-        table.add_row("started from", f"{base['name']}" + (f" ({base['reason']})" if base.get("reason") else ""))
+    if (header.get("base") or {}).get("name"):
+        table.add_row("started from", str(header["base"].get("reason") or header["base"]["name"]))
     if run:
         table.add_row("training", f"{run.get('steps', 0):,} steps, {run.get('tokens_seen', 0):,} tokens in "
                                   f"{_duration(run.get('train_seconds', 0))} on {run.get('device')} "
@@ -260,11 +257,10 @@ def info_table(header: dict, path: str) -> Table:
     if header.get("adaptation"):
         settings = header["adaptation"].items()
         table.add_row("adaptation", ", ".join(f"{key} {_setting(value)}" for key, value in settings))
-    made = [str(header["created"])] if header.get("created") else []
-    if header.get("lstmtext_version"):
-        made.append(f"by lstmtext {header['lstmtext_version']}")
+    version = header.get("lstmtext_version")
+    made = " ".join(str(part) for part in (header.get("created"), version and f"by lstmtext {version}") if part)
     if made:
-        table.add_row("created", " ".join(made))
+        table.add_row("created", made)
     return table
 
 

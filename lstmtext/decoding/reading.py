@@ -4,7 +4,7 @@ half-typed end of it left to re-type (token healing, see healing.py)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -65,3 +65,13 @@ def seeded_generator(seed: int | None) -> torch.Generator:
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
     return generator
+
+
+def progress_sample(tokenizer: Tokenizer, length: int) -> Callable[[torch.nn.Module], str]:
+    """A short sample of the model's text for each evaluation: the same seed every time, so samples compare."""
+    table = TokenTable(tokenizer)
+
+    def sample(model: torch.nn.Module) -> str:
+        return "".join(generate_text(Stepper(model.eval()), table, tokenizer, "", length, Sampling(seed=0)))
+
+    return sample

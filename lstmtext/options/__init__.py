@@ -11,7 +11,8 @@ from .lab import (CURRICULUM_LONG_RANGE, EXPORT_FORMATS, SHOWN, InspectOptions, 
                   quick_long_range)
 from .editor import EditorOptions
 from .serving import ServeOptions, is_loopback
-from .training import (BASE_AUTO, BASE_NONE, CELLS, DEFAULT_LAYERS, DEFAULT_LEVEL, DEFAULT_VOCAB_SIZE, DEVICES, LEVELS, PRECISIONS, ModelShape,
+from .training import (BASE_AUTO, BASE_NONE, CELLS, DEFAULT_LAYERS, DEFAULT_LEVEL, DEFAULT_VOCAB_SIZE, DEVICES, LEVELS,
+                       PRECISIONS, ModelShape,
                        Regularization, TokenizerConfig, TrainConfig)
 
 __all__ = ["ADAPTATION_BY_LEVEL", "MAX_CONTEXT_CHARS", "SESSION_CACHE_WEIGHT", "AdaptOptions", "default_adaptation",
@@ -21,6 +22,7 @@ __all__ = ["ADAPTATION_BY_LEVEL", "MAX_CONTEXT_CHARS", "SESSION_CACHE_WEIGHT", "
            "GenerationOptions", "Sampling", "completion_options",
            "generation_options", "EXPORT_FORMATS", "CURRICULUM_LONG_RANGE", "quick_long_range", "SHOWN",
            "InspectOptions", "LongRangeConfig",
-           "check_export_format", "BASE_AUTO", "BASE_NONE", "CELLS", "DEFAULT_LAYERS", "DEFAULT_LEVEL", "DEFAULT_VOCAB_SIZE", "DEVICES", "LEVELS",
+           "check_export_format", "BASE_AUTO", "BASE_NONE", "CELLS", "DEFAULT_LAYERS", "DEFAULT_LEVEL",
+           "DEFAULT_VOCAB_SIZE", "DEVICES", "LEVELS",
            "PRECISIONS", "ModelShape", "ServeOptions", "is_loopback", "EditorOptions", "Regularization",
            "TokenizerConfig", "TrainConfig"]

@@ -98,6 +98,7 @@ class TrainConfig:
     batch_size: int | None = None  # None: chosen from the corpus size
     lr: float | None = None  # None: from the hidden size
     weight_decay: float = 0.01
+    layer_lr_decay: float | None = None  # each layer's rate this many times below the one above (ULMFiT); None: chosen
     clip: float = 1.0  # max gradient norm; 0 turns clipping off
     warmup_steps: int = 20
     epochs: int | None = None
@@ -121,6 +122,10 @@ class TrainConfig:
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("device", self.device, DEVICES)
         check_finite("weight_decay", self.weight_decay, 0.01)
+        if self.layer_lr_decay is not None:
+            check_finite("layer_lr_decay", self.layer_lr_decay, 2.6)
+            require_option(self.layer_lr_decay >= 1, "layer_lr_decay", "{name} {value} is below 1",
+                           "pass e.g. {example}", value=self.layer_lr_decay, example=2.6)
         check_positive("lr", self.lr, 0.003)
         check_finite("clip", self.clip, 1)
         require_option(self.clip >= 0, "clip", "{name} {value} must not be negative", "pass 0 to turn clipping off",

@@ -95,7 +95,7 @@ class Trainer:
         self.steps_per_epoch = windows_per_epoch(data.streams, self.seq_len)
         self.total_steps = config.max_steps or (config.epochs * self.steps_per_epoch if config.epochs else None)
         self.eval_every = config.eval_every or (max(1, self.total_steps // 10) if self.total_steps else None)
-        self.optimizer = adamw(list(model.parameters()), config)
+        self.optimizer = adamw(model, config)
         # fp16 gradients need loss scaling; elsewhere the scaler is switched off and passes straight through.
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.position = RunPosition()
@@ -254,7 +254,7 @@ class Trainer:
 
     def _train_step(self, inputs: np.ndarray, targets: np.ndarray, state: State, lr: float) -> tuple[float, State]:
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         self.model.train()
         x = torch.from_numpy(inputs.astype(np.int64)).to(self.device)  # (B, T)
         y = torch.from_numpy(targets.astype(np.int64)).to(self.device)  # (B, T)

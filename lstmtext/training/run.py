@@ -24,15 +24,13 @@ from ..core.corpus import batchify, check_length, encode_corpus, held_out_count,
 from ..core.device import PrecisionChoice, choose_precision, pick_device, seed_everything
 from ..core.model import RecurrentLM, open_gates
 from ..core.softmax import AdaptiveDecoder
-from ..decoding.healing import TokenTable
-from ..decoding.inference import Stepper
-from ..decoding.reading import generate_text
+from ..decoding.reading import progress_sample
 from ..core.model_file import read_model
 from ..core.store import ModelStore
 from ..core.textfile import CorpusInfo, inspect_corpus, lines_before
 from ..core.tokenizer import Tokenizer, tokenizer_from_blobs, train_tokenizer
 from ..errors import TrainingInterrupted
-from ..options import BASE_AUTO, ModelShape, Regularization, Sampling, TokenizerConfig, TrainConfig
+from ..options import BASE_AUTO, ModelShape, Regularization, TokenizerConfig, TrainConfig
 from ..options.adaptation import default_adaptation
 from . import distributed
 from .adaptation import Adapter
@@ -42,7 +40,7 @@ from .memory import check_fits, free_memory, training_memory
 from .progress import StopRequested, TrainObserver, TrainOutcome
 from .scoring import LN2
 from .signals import StopSignals
-from .sizing import peak_learning_rate, plan_sizes
+from .sizing import layer_lr_decay, peak_learning_rate, plan_sizes
 from .start import Start, choose_start
 
 
@@ -208,24 +206,17 @@ def _new_plan(tokenizer: Tokenizer, request: TrainRequest, ids: np.ndarray, corp
     precision, sizing = plan_sizes(tokenizer.level, tokenizer.vocab_size, train_tokens, corpus.chars / len(ids),
                                    training, shape.hidden_size, shape.layers, request.regularization)
     check_length(train_tokens, held_out, sizing.seq_len, corpus.path)
+    fine_tuning = start is not None and start.base is not None
     training = replace(training, seq_len=sizing.seq_len, batch_size=sizing.batch_size, epochs=sizing.epochs,
-                       lr=training.lr or peak_learning_rate(sizing.hidden_size), precision=precision.precision)
+                       lr=training.lr or peak_learning_rate(sizing.hidden_size, fine_tuning),
+                       layer_lr_decay=training.layer_lr_decay or layer_lr_decay(fine_tuning),
+                       precision=precision.precision)
+    if cutoffs is None:
+        cutoffs = softmax_cutoffs(tokenizer.vocab_size, tokenizer.level)
     config = ModelConfig(vocab_size=tokenizer.vocab_size, cell=shape.cell, layers=sizing.layers,
                          hidden_size=sizing.hidden_size, embed_size=shape.embed_size or sizing.hidden_size,
-                         tie_weights=shape.tie_weights,
-                         softmax_cutoffs=softmax_cutoffs(tokenizer.vocab_size, tokenizer.level) if cutoffs is None else cutoffs,
-                         **sizing.regularization)
+                         tie_weights=shape.tie_weights, softmax_cutoffs=cutoffs, **sizing.regularization)
     return RunPlan(tokenizer, training, config, sizing.reason, precision, start)
-
-
-def progress_sample(tokenizer: Tokenizer, length: int) -> Callable[[RecurrentLM], str]:
-    """A short sample of the model's text for each evaluation: the same seed every time, so samples compare."""
-    table = TokenTable(tokenizer)
-
-    def sample(model: RecurrentLM) -> str:
-        return "".join(generate_text(Stepper(model.eval()), table, tokenizer, "", length, Sampling(seed=0)))
-
-    return sample
 
 
 def fit(run: PreparedRun, observer: TrainObserver, faults: Faults) -> TrainOutcome | None:

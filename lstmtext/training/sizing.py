@@ -239,7 +239,21 @@ def resolve_regularization(regularization: Regularization, strength: str, level:
     return values
 
 
-def peak_learning_rate(hidden_size: int) -> float:
+def peak_learning_rate(hidden_size: int, fine_tuning: bool = False) -> float:
     """AdamW's peak rate: 6e-3 up to hidden size 256 (measured best for 2-minute char models, 1e-2 no
-    better), falling as 1/sqrt(width) above it, as wider layers take bigger steps from the same rate."""
-    return 6e-3 * min(1.0, (256 / hidden_size) ** 0.5)
+    better), falling as 1/sqrt(width) above it, as wider layers take bigger steps from the same rate; a model
+    being fine-tuned, FINE_TUNING_LR_SHARE of that."""
+    return 6e-3 * min(1.0, (256 / hidden_size) ** 0.5) * (FINE_TUNING_LR_SHARE if fine_tuning else 1.0)
+
+
+def layer_lr_decay(fine_tuning: bool) -> float:
+    """How much slower each recurrent layer learns than the one above it (schedule.layer_groups)."""
+    return FINE_TUNING_LAYER_LR_DECAY if fine_tuning else 1.0
+
+
+# Fine-tuning a 3×512 bpe base model (20 minutes into its training) on the first 75 KB of tinyshakespeare's
+# training part, 150 steps (about 60 s on a quiet machine), scored on the held-out last 10%: peak rate 4.2e-3 (as
+# from scratch) 2.696 bits/char, 2e-3 2.604, 1e-3 2.528, 5e-4 2.505; 1e-3 with ULMFiT's per-layer decay of 2.6
+# 2.499. (Light instead of strong regularization at 1e-3: 2.519.)
+FINE_TUNING_LR_SHARE = 0.25
+FINE_TUNING_LAYER_LR_DECAY = 2.6

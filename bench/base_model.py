@@ -1,0 +1,83 @@
+"""`make base`'s last step: the trained base model made into the built-in one, lstmtext/builtin/english.lstm.
+
+    python -m bench.base_model TRAINED.lstm [--out lstmtext/builtin/english.lstm]
+
+The weights are stored in bf16 (half the size; the file must stay within 25 MB), after checking that they read the
+development corpora's held-out tails (../shared/data: the last 10% of tinyshakespeare and pride-and-prejudice,
+text the base corpus does not contain) as well as the fp32 weights do. The model's card, written into its header
+(`lstmtext info --model english` shows it), says what it learned from, under which licences, how long, on what,
+and those held-out figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+from pathlib import Path
+
+import torch
+
+import lstmtext
+from lstmtext.core.bundle import Bundle, save_bundle
+from lstmtext.core.model_file import read_model
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+HELD_OUT_OF = ("tinyshakespeare.txt", "pride-and-prejudice.txt")
+MOST_BYTES = 25_000_000
+SOURCES = ("99 English novels of 1840-1920 (ELTeC-eng 1.0.1, COST Action CA16204: the texts in the public domain, "
+           "the markup CC BY 4.0) and the Python 3.11 documentation's sources (Python Software Foundation License): "
+           "74.5 M characters, ../shared/data/base (its README gives the sources)")
+
+
+def held_out_tails(folder: Path) -> dict[str, Path]:
+    """The last 10% of each development corpus there is, written to `folder`."""
+    tails = {}
+    for name in HELD_OUT_OF:
+        if (SHARED_DATA / name).is_file():
+            text = (SHARED_DATA / name).read_text(encoding="utf-8")
+            tails[Path(name).stem] = folder / name
+            tails[Path(name).stem].write_text(text[int(len(text) * 0.9):], encoding="utf-8")
+    return tails
+
+
+def card(header: dict, figures: dict[str, float], cpu: str) -> str:
+    run, model = header["run"], header["model"]
+    hours = run["train_seconds"] / 3600
+    shown = "; ".join(f"{name} {value:.3f}" for name, value in figures.items())
+    return (f"The built-in English model: a {model['layers']}×{model['hidden_size']} LSTM over "
+            f"{model['vocab_size']:,} BPE pieces (SentencePiece with byte fallback, so every UTF-8 text encodes), "
+            f"trained by `make base` on {SOURCES}. It saw {run['tokens_seen']:,} tokens in {hours:.1f} h on {cpu} "
+            f"({run['precision']}); weights stored in bf16. Bits per character on held-out text it never saw "
+            f"(the last 10% of each development corpus): {shown}.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("trained", type=Path)
+    parser.add_argument("--out", type=Path, default=ROOT / "lstmtext" / "builtin" / "english.lstm")
+    parser.add_argument("--cpu", default=platform.processor() or platform.machine(),
+                        help="the machine it trained on, for the card")
+    arguments = parser.parse_args()
+    trained = read_model(arguments.trained)
+    rounded = {name: tensor.to(torch.bfloat16) for name, tensor in trained.network.weights_for_saving().items()}
+    arguments.out.parent.mkdir(parents=True, exist_ok=True)
+    save_bundle(arguments.out, Bundle(rounded, trained.header, trained.tokenizer.blobs()))
+    with tempfile.TemporaryDirectory() as folder:
+        compared = {name: {"fp32": lstmtext.load(arguments.trained).evaluate(tail).bits_per_char,
+                           "bf16": lstmtext.load(arguments.out).evaluate(tail).bits_per_char}
+                    for name, tail in held_out_tails(Path(folder)).items()}
+    figures = {name: both["bf16"] for name, both in compared.items()}
+    header = {**trained.header, "card": card(trained.header, figures, arguments.cpu)}
+    header["metrics"] = {**header["metrics"], "development_held_out": compared}
+    save_bundle(arguments.out, Bundle(rounded, header, trained.tokenizer.blobs()))
+    size = arguments.out.stat().st_size
+    print(json.dumps({"out": str(arguments.out), "bytes": size, "held_out_bits_per_char": compared}, indent=2))
+    if size > MOST_BYTES:
+        raise SystemExit(f"error: {arguments.out} is {size:,} bytes, over {MOST_BYTES:,}")
+
+
+if __name__ == "__main__":
+    main()
