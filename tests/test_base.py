@@ -176,3 +176,16 @@ def test_the_real_built_in_model_completes_the_design_cards_prompt(run, builtin)
     assert len(completions) == 3 and all(0 < c["probability"] <= 1 for c in completions)
     assert all(c["text"].strip() for c in completions)
     assert PACKAGE_BUILTIN.stat().st_size <= 25_000_000
+
+
+def test_fine_tuning_rates_slow_each_lower_layer_and_cover_every_weight_once():
+    from lstmtext.core.config import ModelConfig
+    from lstmtext.core.model import RecurrentLM
+    from lstmtext.training.schedule import layer_groups
+
+    model = RecurrentLM(ModelConfig(vocab_size=50, layers=3, hidden_size=8, embed_size=8))
+    groups = layer_groups(model, 2.0)
+    scale_of = {id(p): group["lr_scale"] for group in groups for p in group["params"]}
+    assert sum(len(group["params"]) for group in groups) == len(scale_of) == len(list(model.parameters()))
+    assert scale_of[id(model.embedding.weight)] == 1.0  # tied to the decoder: the top group
+    assert [scale_of[id(getattr(model.rnn, f"weight_hh_l{layer}"))] for layer in range(3)] == [0.125, 0.25, 0.5]
