@@ -56,6 +56,14 @@ def default_model_name(corpus: str | os.PathLike) -> str:
 
 
 class ModelStore:
+    def __init__(self, root: Path | None = None, builtin: Path | None | str = "package") -> None:
+        """`builtin`: the built-in model's file ("package": the one shipped in the package, None: none)."""
+        home = os.environ.get("LSTMTEXT_HOME")
+        self.root = root or (Path(home) if home else platformdirs.user_data_path("lstmtext"))
+        self.cache_dir = (self.root / "cache" if root or home
+                          else platformdirs.user_cache_path("lstmtext"))
+        builtin = BUILTIN_PATH if builtin == "package" else builtin
+        self.builtin = Path(builtin) if builtin is not None and Path(builtin).is_file() else None
 
     @property
     def models_dir(self) -> Path:
@@ -69,26 +77,20 @@ class ModelStore:
     def _default_file(self) -> Path:
         return self.root / "default-model"
 
-    def __init__(self, root: Path | None = None, builtin: Path | None | str = "package") -> None:
-        """`builtin`: the built-in model's file ("package": the one shipped in the package, None: none)."""
-        home = os.environ.get("LSTMTEXT_HOME")
-        self.root = root or (Path(home) if home else platformdirs.user_data_path("lstmtext"))
-        self.cache_dir = (self.root / "cache" if root or home
-                          else platformdirs.user_cache_path("lstmtext"))
-        builtin = BUILTIN_PATH if builtin == "package" else builtin
-        self.builtin = Path(builtin) if builtin is not None and Path(builtin).is_file() else None
-
     def path_for(self, name: str) -> Path:
         """Where the model called `name` is: the built-in model's file for its name, else in the store."""
         if name == BUILTIN_NAME and self.builtin is not None:
             return self.builtin
-        return self.models_dir / f"{check_name(name)}{MODEL_SUFFIX}"
+        return self._stored_path(name)
 
     def destination_for(self, name: str) -> Path:
         """Where a model saved under `name` goes; never the built-in model."""
         if name == BUILTIN_NAME:
             raise BadInput(f"'{BUILTIN_NAME}' is the built-in model's name, and it cannot be overwritten",
                            "save under another name, e.g. --name my-english")
+        return self._stored_path(name)
+
+    def _stored_path(self, name: str) -> Path:
         return self.models_dir / f"{check_name(name)}{MODEL_SUFFIX}"
 
     def check_writable(self, destination: Path) -> None:

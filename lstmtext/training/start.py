@@ -22,8 +22,7 @@ import numpy as np
 import torch
 
 from ..core.corpus import encode_corpus, held_out_count
-from ..core.bundle import load_header
-from ..core.model_file import read_model
+from ..core.model_file import ModelFile, read_model
 from ..core.store import BUILTIN_NAME, ModelStore
 from ..core.textfile import CorpusInfo, lines_before
 from ..options import BASE_AUTO, BASE_NONE, ModelShape, TokenizerConfig, TrainConfig
@@ -64,10 +63,11 @@ def choose_start(info: CorpusInfo, base: str, tokenizer: TokenizerConfig, shape:
         return Start(path, f"fine-tuning {path}, as asked", str(path))
     if store.builtin is None:
         return Start(None, "")  # an installation without one: nothing to choose, nothing to say
-    conflict = _asks_for_its_own(tokenizer, shape, store.builtin)
+    builtin = read_model(store.builtin)
+    conflict = _asks_for_its_own(tokenizer, shape, builtin.header)
     if conflict:
         return Start(None, f"training from scratch: {conflict}")
-    base_bits, compressor_bits = _measure(info, store.builtin, training, store)
+    base_bits, compressor_bits = _measure(info, builtin, training, store)
     figures = (f"on the corpus's held-out end the built-in model, learning as it reads, needs {base_bits:.2f} "
                f"bits/char; a compressor that has read the training text, {compressor_bits:.2f}")
     if base_bits < compressor_bits:
@@ -75,9 +75,9 @@ def choose_start(info: CorpusInfo, base: str, tokenizer: TokenizerConfig, shape:
     return Start(None, f"training from scratch: {figures} (--base {BUILTIN_NAME} fine-tunes it anyway)")
 
 
-def _asks_for_its_own(tokenizer: TokenizerConfig, shape: ModelShape, builtin: Path) -> str | None:
-    """What in the request the built-in model cannot give (a tokenizer or shape of another kind), or None."""
-    header = load_header(builtin)
+def _asks_for_its_own(tokenizer: TokenizerConfig, shape: ModelShape, header: dict) -> str | None:
+    """What in the request the built-in model (its `header`) cannot give (a tokenizer or shape of another kind),
+    or None."""
     model, level = header["model"], header["tokenizer"]["level"]
     if tokenizer.level is not None and tokenizer.level != level:
         return f"--level {tokenizer.level} asks for a tokenizer of its own (the built-in model's is {level})"
@@ -91,10 +91,9 @@ def _asks_for_its_own(tokenizer: TokenizerConfig, shape: ModelShape, builtin: Pa
     return None
 
 
-def _measure(info: CorpusInfo, builtin: Path, training: TrainConfig, store: ModelStore) -> tuple[float, float]:
-    """Bits per character on the start of the corpus's held-out end: the base model's, learning as it reads, and
-    the compressor's, having read the training text before it."""
-    model = read_model(builtin)
+def _measure(info: CorpusInfo, model: ModelFile, training: TrainConfig, store: ModelStore) -> tuple[float, float]:
+    """Bits per character on the start of the corpus's held-out end: the base `model`'s, learning as it reads (its
+    weights change), and the compressor's, having read the training text before it."""
     ids = encode_corpus(info, model.tokenizer, store.token_cache_dir)
     held_out = held_out_count(len(ids), training.val_fraction, training.eval_tokens)
     probe = np.asarray(ids[len(ids) - held_out:][:_PROBE_TOKENS + 1])
