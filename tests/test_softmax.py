@@ -7,6 +7,7 @@ import torch
 import lstmtext
 from lstmtext.core import config as model_config
 from lstmtext.core.config import ModelConfig, softmax_cutoffs
+from lstmtext.core.linear_loss import linear_nll
 from lstmtext.core.corpus import encode_corpus
 from lstmtext.core.textfile import inspect_corpus
 from lstmtext.core.model import RecurrentLM
@@ -22,6 +23,38 @@ def test_big_vocabularies_get_an_adaptive_softmax_and_small_ones_a_full_one():
     assert softmax_cutoffs(10_000, "word") == (2000, 8000) and softmax_cutoffs(5000, "word") == (2000,)
     assert ModelConfig(vocab_size=10_000, hidden_size=64, embed_size=64, softmax_cutoffs=(2000, 8000)).ties_weights \
         is False
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_the_blockwise_full_softmax_loss_matches_cross_entropy_and_its_gradients(with_bias):
+    torch.manual_seed(0)
+    hidden = torch.randn(1000, 32, requires_grad=True)  # several blocks: 1000 rows over 9,000 logits each
+    weight = (torch.randn(9000, 32) * 0.1).requires_grad_()
+    bias = torch.randn(9000, requires_grad=True) if with_bias else None
+    targets, weights = torch.randint(0, 9000, (1000,)), torch.rand(1000)
+    leaves = [hidden, weight] + ([bias] if with_bias else [])
+    expected = torch.nn.functional.cross_entropy(torch.nn.functional.linear(hidden, weight, bias), targets,
+                                                 reduction="none")
+    expected_grads = torch.autograd.grad((expected * weights).sum(), leaves)
+    found = linear_nll(hidden, weight, bias, targets)
+    found_grads = torch.autograd.grad((found * weights).sum(), leaves)
+    torch.testing.assert_close(found, expected, rtol=0, atol=1e-5)
+    for grad, expected_grad in zip(found_grads, expected_grads):
+        torch.testing.assert_close(grad, expected_grad, rtol=0, atol=1e-5)
+
+
+def test_the_blockwise_loss_under_bf16_autocast_is_as_close_as_the_plain_one():
+    torch.manual_seed(0)
+    hidden, weight = torch.randn(300, 64, requires_grad=True), (torch.randn(5000, 64) * 0.1).requires_grad_()
+    targets = torch.randint(0, 5000, (300,))
+    exact = linear_nll(hidden, weight, None, targets)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        found = linear_nll(hidden, weight, None, targets)
+    assert found.dtype == torch.float32
+    torch.testing.assert_close(found, exact, rtol=0, atol=0.05)
+    grad, = torch.autograd.grad(found.mean(), weight)
+    assert grad.dtype == torch.float32
+    torch.testing.assert_close(grad, torch.autograd.grad(exact.mean(), weight)[0], rtol=0, atol=1e-3)
 
 
 def test_an_adaptive_softmax_gives_a_whole_distribution_and_the_same_log_probs_for_the_targets():

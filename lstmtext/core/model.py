@@ -29,6 +29,7 @@ from torch import nn
 from torch.func import functional_call
 
 from .config import ModelConfig
+from .linear_loss import linear_nll
 from .softmax import AdaptiveDecoder
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None
@@ -87,8 +88,8 @@ class RecurrentLM(nn.Module):
         """Each target's negative log-likelihood (B, T), in fp32, after the last layer's output (B, T, H)."""
         if isinstance(self.decoder, AdaptiveDecoder):
             return -self.decoder.target_log_probs(output.flatten(0, 1), targets.flatten()).float().view_as(targets)
-        logits = self.decoder(output).float()
-        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none").view_as(targets)
+        return linear_nll(output.flatten(0, 1), self.decoder.weight, self.decoder.bias,
+                          targets.flatten()).view_as(targets)
 
     def _regularized_forward(self, tokens: torch.Tensor, state: State
                              ) -> tuple[torch.Tensor, State, tuple[torch.Tensor, torch.Tensor]]:
