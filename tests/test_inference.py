@@ -24,7 +24,7 @@ def test_stepping_one_token_at_a_time_matches_the_whole_sequence(cell, embed):
     tokens = torch.randint(0, 40, (3, 12))
     with torch.no_grad():
         expected, _ = model(tokens)
-    stepper = Stepper(model)
+    stepper = Stepper(model, int8=False)
     with torch.no_grad():  # the first token through the module: its state must carry over to the step
         _, state = model(tokens[:, :1])
     for position in range(1, 12):
@@ -77,14 +77,30 @@ def test_the_single_stream_step_gives_nn_lstm_probabilities(int8, tolerance):
     tokens = torch.randint(0, 40, (30,), generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         expected = torch.softmax(model(tokens[None])[0][0], -1)  # (T, V)
-    stepper = Stepper(model)
+    stepper = Stepper(model, int8=int8)
     state, first = stepper.prime(tokens[:1].tolist())
-    stream = stepper.single_stream(state, int8=int8)
+    stream = stepper.single_stream(state)
     assert stream.int8 == int8 or stream.int8 is False  # no quantized engine: the exact path, never an error
     torch.testing.assert_close(torch.softmax(first, -1), expected[0], **TOLERANCE)
     for position in range(1, 30):
         logits = stream.step(int(tokens[position]))
         torch.testing.assert_close(torch.softmax(logits, -1), expected[position], **tolerance)
+
+
+def test_the_batched_int8_step_stays_near_nn_lstm_probabilities():
+    model = trained_like_model()
+    tokens = torch.randint(0, 40, (10, 30), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = torch.softmax(model(tokens)[0], -1)  # (B, T, V)
+        _, state = model(tokens[:, :1])
+    stepper = Stepper(model)
+    assert stepper.int8
+    for position in range(1, 30):
+        alone, _ = stepper.step(tokens[3:4, position], select_state(state, torch.tensor([3])))
+        logits, state = stepper.step(tokens[:, position], state)
+        torch.testing.assert_close(torch.softmax(logits, -1), expected[:, position], rtol=0,
+                                   atol=INT8_PROBABILITY_TOLERANCE)
+        assert torch.equal(alone[0], logits[3])  # a row's result does not depend on the rows beside it
 
 
 def test_other_cells_stream_through_their_module():

@@ -17,6 +17,7 @@ import torch
 from ..errors import BadInput, OptionError
 
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+_VNNI_CPU_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 # Overrides the CPU's bf16 detection and measurement: 1 trains in bf16 under --precision auto (emulated, slow,
 # where the CPU lacks it), 0 in fp32. For tests, benchmarks and users who know better.
 CPU_BF16_VARIABLE = "LSTMTEXT_CPU_BF16"
@@ -42,11 +43,21 @@ def pick_device(preference: str = "auto") -> torch.device:
 
 def cpu_has_fast_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """True where the CPU has bf16 matrix instructions; elsewhere bf16 is emulated and slower than fp32."""
+    return _cpu_has_any(_BF16_CPU_FLAGS, cpuinfo)
+
+
+def cpu_has_vnni(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True where the CPU sums int8 products in 32 bits (VNNI); elsewhere int8 kernels sum pairs in 16 bits, which
+    8-bit activations can saturate."""
+    return _cpu_has_any(_VNNI_CPU_FLAGS, cpuinfo)
+
+
+def _cpu_has_any(wanted: tuple[str, ...], cpuinfo: Path) -> bool:
     try:
-        flags = cpuinfo.read_text(errors="replace")
+        flags = cpuinfo.read_text(errors="replace").split()
     except OSError:
         return False
-    return any(flag in flags.split() for flag in _BF16_CPU_FLAGS)
+    return any(flag in flags for flag in wanted)
 
 
 def cpu_bf16_override() -> bool | None:
