@@ -208,7 +208,7 @@ def _new_plan(tokenizer: Tokenizer, request: TrainRequest, ids: np.ndarray, corp
     check_length(train_tokens, held_out, sizing.seq_len, corpus.path)
     fine_tuning = start is not None and start.base is not None
     training = replace(training, seq_len=sizing.seq_len, batch_size=sizing.batch_size, epochs=sizing.epochs,
-                       lr=training.lr or peak_learning_rate(sizing.hidden_size, fine_tuning),
+                       lr=training.lr or peak_learning_rate(sizing.hidden_size, fine_tuning, sizing.passes),
                        layer_lr_decay=training.layer_lr_decay or layer_lr_decay(fine_tuning),
                        precision=precision.precision)
     if cutoffs is None:
