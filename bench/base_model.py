@@ -1,6 +1,6 @@
 """`make base`'s last step: the trained base model made into the built-in one, lstmtext/builtin/english.lstm.
 
-    python -m bench.base_model TRAINED.lstm [--out lstmtext/builtin/english.lstm]
+    python -m bench.base_model TRAINED.lstm [--first-run FIRST.lstm] [--out lstmtext/builtin/english.lstm]
 
 The weights are stored in bf16 (half the size; the file must stay within 25 MB), after checking that they read the
 development corpora's held-out tails (../shared/data: the last 10% of tinyshakespeare and pride-and-prejudice,
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 from pathlib import Path
@@ -43,14 +44,31 @@ def held_out_tails(folder: Path) -> dict[str, Path]:
     return tails
 
 
-def card(header: dict, figures: dict[str, float], cpu: str) -> str:
+def this_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """'2 cores of an Intel(R) Xeon(R) Processor with AMX', as far as /proc/cpuinfo tells."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return platform.machine()
+    names = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")]
+    units = " with AMX" if "amx_bf16" in text.split() else " with AVX512-BF16" if "avx512_bf16" in text.split() else ""
+    return f"{os.cpu_count()} cores of {names[0] if names else platform.machine()}{units}"
+
+
+def card(header: dict, figures: dict[str, float], cpu: str, first_run: dict | None = None) -> str:
+    """The model card; `first_run` is the header of the run that this one continued (`make base` trains twice)."""
     run, model = header["run"], header["model"]
-    hours = run["train_seconds"] / 3600
+    runs = [first_run["run"], run] if first_run else [run]
+    hours = sum(each["train_seconds"] for each in runs) / 3600
+    seen = sum(each["tokens_seen"] for each in runs)
+    how = (f" in two runs: {first_run['run']['tokens_seen']:,} tokens of all of it, then {run['tokens_seen']:,} of "
+           f"its novels alone (a run that ends on them leaves it reading English prose, not Python's "
+           f"documentation)" if first_run else "")
     shown = "; ".join(f"{name} {value:.3f}" for name, value in figures.items())
     return (f"The built-in English model: a {model['layers']}×{model['hidden_size']} LSTM over "
             f"{model['vocab_size']:,} BPE pieces (SentencePiece with byte fallback, so every UTF-8 text encodes), "
-            f"trained by `make base` on {SOURCES}. It saw {run['tokens_seen']:,} tokens in {hours:.1f} h on {cpu} "
-            f"({run['precision']}); weights stored in bf16. Bits per character on held-out text it never saw "
+            f"trained by `make base` on {SOURCES}. It saw {seen:,} tokens in {hours:.1f} h on {cpu} "
+            f"({run['precision']}){how}; weights stored in bf16. Bits per character on held-out text it never saw "
             f"(the last 10% of each development corpus): {shown}.")
 
 
@@ -58,8 +76,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("trained", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "lstmtext" / "builtin" / "english.lstm")
-    parser.add_argument("--cpu", default=platform.processor() or platform.machine(),
-                        help="the machine it trained on, for the card")
+    parser.add_argument("--first-run", type=Path, help="the model that TRAINED continued, for the card")
+    parser.add_argument("--cpu", default=this_cpu(), help="the machine it trained on, for the card")
     arguments = parser.parse_args()
     trained = read_model(arguments.trained)
     rounded = {name: tensor.to(torch.bfloat16) for name, tensor in trained.network.weights_for_saving().items()}
@@ -70,7 +88,8 @@ def main() -> None:
                            "bf16": lstmtext.load(arguments.out).evaluate(tail).bits_per_char}
                     for name, tail in held_out_tails(Path(folder)).items()}
     figures = {name: both["bf16"] for name, both in compared.items()}
-    header = {**trained.header, "card": card(trained.header, figures, arguments.cpu)}
+    first_run = read_model(arguments.first_run).header if arguments.first_run else None
+    header = {**trained.header, "card": card(trained.header, figures, arguments.cpu, first_run)}
     header["metrics"] = {**header["metrics"], "development_held_out": compared}
     save_bundle(arguments.out, Bundle(rounded, header, trained.tokenizer.blobs()))
     size = arguments.out.stat().st_size
