@@ -10,6 +10,7 @@ writes every file; decisions that depend on time or signals are taken by rank 0 
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -61,7 +62,10 @@ def start(device: torch.device) -> tuple[Ranks, torch.device]:
 
 
 def stop() -> None:
+    """Leave the process group while the interpreter is whole: gloo's threads may still hold work of a DDP wrapper
+    that only a garbage collection frees, and freed at interpreter exit it can abort the process."""
     if dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 

@@ -232,10 +232,7 @@ def fit(run: PreparedRun, observer: TrainObserver, faults: Faults) -> TrainOutco
         hooks = TrainHooks(observer, progress_sample(plan.tokenizer, plan.training.sample_length),
                            write if is_main else None, signals.received, faults)
         try:
-            trainer = Trainer(run.network, plan.training, run.data, run.runtime, hooks)
-            if run.checkpoint is not None:
-                trainer.restore(run.checkpoint)
-            outcome = trainer.run()
+            outcome = _run_trainer(run, hooks)
         except StopRequested as stop:
             raise TrainingInterrupted(stop.step, str(run.checkpoint_path)) from None
         except KeyboardInterrupt:  # a second Ctrl-C: no new checkpoint, but the last one is whole
@@ -245,6 +242,14 @@ def fit(run: PreparedRun, observer: TrainObserver, faults: Faults) -> TrainOutco
         finally:
             distributed.stop()
     return outcome if is_main else None
+
+
+def _run_trainer(run: PreparedRun, hooks: TrainHooks) -> TrainOutcome:
+    """The trainer (and its DDP wrapper) lives only here, so it is gone before the process group is destroyed."""
+    trainer = Trainer(run.network, run.plan.training, run.data, run.runtime, hooks)
+    if run.checkpoint is not None:
+        trainer.restore(run.checkpoint)
+    return trainer.run()
 
 
 def save(run: PreparedRun, outcome: TrainOutcome, seconds: float, observer: TrainObserver) -> SavedRun:
