@@ -92,6 +92,14 @@ def test_healing_retypes_the_half_word_and_renormalizes():
     assert found[0].token_ids[0] == VOCAB.index(" cat.")
 
 
+def test_a_path_that_retypes_the_word_in_odd_pieces_counts_only_what_the_model_gives_it():
+    # " c" then "at." re-types " ca" too, but the model gives "at." after " c" only 0.02: that path adds 0.05 × 0.02
+    # (renormalizing the step would have added all of 0.05). The typed text's probability: 0.1 + 0.05 + 0.001.
+    table = {"": {" cat.": 0.1, " car.": 0.05, " dog.": 0.75, " c": 0.05}, " c": {"at.": 0.02, "x.": 0.98}}
+    found = search(table, tail=b" ca", n=3)
+    assert as_pairs(found) == [("t.", round(0.101 / 0.151, 5)), ("r.", round(0.05 / 0.151, 5))]
+
+
 def test_the_next_token_rule_stops_once_something_new_is_added():
     table = {"": {" cat.": 0.1, " car.": 0.05, " dog.": 0.8, " c": 0.06}, " c": {"a": 1.0}}
     found = search(table, tail=b" c", n=3, rule=StopRule(NEXT_TOKEN, 1))  # allowed: 0.1 + 0.05 + 0.06

@@ -78,6 +78,11 @@ class TokenTable:
         return mask
 
 
+    def covering(self, tail: bytes) -> torch.Tensor:
+        """A bool mask (V,) of the tokens that start with all of `tail` (emitting one finishes re-typing it)."""
+        return self.allowed(tail) & torch.from_numpy(self.lengths >= len(tail))
+
+
 def advance(tail: bytes, token: bytes) -> tuple[bytes, bytes]:
     """After emitting `token` (which agrees with `tail`): what is left to re-type, and the new output bytes."""
     if len(token) <= len(tail):

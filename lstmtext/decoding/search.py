@@ -1,10 +1,13 @@
 """Finding completions: beam search for the most likely ones, or sampling, batched over beams or samples and
 healing a half-typed last word (see `healing`).
 
-Probabilities are the model's, given the typed text: while the search is still re-typing the backed-off
-part of the prefix, each step's probabilities are renormalized over the tokens that agree with it (on a
-char model those steps are certain). Token paths that render to the same text are merged and their
-probabilities added, so the completions returned are distinct and their probabilities sum to at most 1.
+Probabilities are the model's, given the typed text. Beam search scores every path by the model's own
+probability of all its tokens, re-typing ones included, and divides at the end by the probability the beams
+gave the typed text (what their tokens that finish re-typing it add up to; on a char model that is exact).
+Renormalizing each re-typing step instead would favour paths that spell the typed word in odd pieces (" f",
+"ire"): the model rarely expects such a piece, and renormalizing forgives it. Sampling draws each re-typing
+step from the tokens that agree with what is left. Token paths that render to the same text are merged and
+their probabilities added, so the completions returned are distinct and their probabilities sum to at most 1.
 """
 
 from __future__ import annotations
@@ -67,9 +70,20 @@ class StopRule:
 
 
 def _step_log_probs(logits: torch.Tensor, paths: list[_Path], table: TokenTable) -> torch.Tensor:
-    """Log-probabilities (B, V) over the tokens each path may emit next (never an empty token)."""
+    """The model's log-probabilities (B, V), -inf for the tokens a path may not emit next (never an empty
+    token, nor one that disagrees with what it has still to re-type)."""
     allowed = torch.stack([table.allowed(path.tail) for path in paths])
-    return torch.log_softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
+    return torch.log_softmax(logits.float(), dim=-1).masked_fill(~allowed, float("-inf"))
+
+
+def _log_retyped(log_probs: torch.Tensor, paths: list[_Path], table: TokenTable) -> float:
+    """Log of the probability this step's paths give to finishing re-typing the typed text now."""
+    rows = [row for row, path in enumerate(paths) if path.tail]
+    if not rows:
+        return float("-inf")
+    covering = torch.stack([table.covering(paths[row].tail) for row in rows])
+    within = torch.logsumexp(log_probs[rows].masked_fill(~covering, float("-inf")), dim=1)
+    return torch.logsumexp(within + torch.tensor([paths[row].log_prob for row in rows]), dim=0).item()
 
 
 def _top_entries(scores: torch.Tensor, k: int) -> list[tuple[float, int, int]]:
@@ -110,13 +124,15 @@ class _Results:
         ranked = sorted((total for total, _ in self.by_text.values()), reverse=True)
         return ranked[n - 1] if len(ranked) >= n else float("-inf")
 
-    def ranked(self, n: int, normalize: bool) -> list[Found]:
+    def ranked(self, n: int, normalize: bool, log_typed: float = 0.0) -> list[Found]:
+        """The `n` best, their probabilities divided by that of the typed text (log `log_typed`)."""
         def score(item: tuple[str, tuple[float, _Path]]) -> float:
             total, best = item[1]
-            return total / max(1, best.new_tokens) if normalize else total
+            return (total - log_typed) / max(1, best.new_tokens) if normalize else total
 
         ordered = sorted(self.by_text.items(), key=score, reverse=True)[:n]
-        return [Found(text, math.exp(total), best.token_ids, best.log_probs) for text, (total, best) in ordered]
+        return [Found(text, min(1.0, math.exp(total - log_typed)), best.token_ids, best.log_probs)
+                for text, (total, best) in ordered]
 
 
 def beam_search(stepper: Stepper, start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes, *,
@@ -132,8 +148,10 @@ def beam_steps(start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes
     state, logits = start
     logits = logits[None]
     paths, results = [_Path(0.0, tail)], _Results()
+    log_typed = float("-inf") if tail else 0.0
     for _ in range(_step_limit(tail, rule)):
         log_probs = _step_log_probs(logits, paths, table)
+        log_typed = _log_add(log_typed, _log_retyped(log_probs, paths, table))
         totals = torch.tensor([p.log_prob for p in paths])[:, None] + log_probs
         survivors: dict[tuple[bytes, bytes], _Path] = {}
         parents, tokens = [], []
@@ -157,7 +175,7 @@ def beam_steps(start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes
             break
         stepped = yield StepRequest(tokens, select_state(state, torch.tensor(parents)))
         logits, state = stepped.logits, stepped.state
-    return results.ranked(n, normalize)
+    return results.ranked(n, normalize, log_typed)
 
 
 def sample_completions(stepper: Stepper, start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes, *,
