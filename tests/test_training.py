@@ -157,6 +157,11 @@ def test_regularization_follows_the_passes_over_the_corpus_and_keeps_user_choice
     words = choose_sizes("word", 300_000, TrainConfig(epochs=10), hidden_size=192, vocab_size=10_000)
     assert chars.regularization["dropout"] < words.regularization["dropout"]
     assert "light regularization" in chars.reason and "strong regularization" in words.reason
+    # A model being fine-tuned has learned most of what it needs: a few passes get light regularization.
+    few = dict(hidden_size=512, layers=3, vocab_size=8_192)
+    assert "strong" in choose_sizes("bpe", 300_000, TrainConfig(epochs=3), **few).reason
+    assert "light" in choose_sizes("bpe", 300_000, TrainConfig(epochs=3), **few, fine_tuning=True).reason
+    assert "strong" in choose_sizes("bpe", 30_000, TrainConfig(epochs=9), **few, fine_tuning=True).reason
 
 
 class SignalAtStep(Recorder):

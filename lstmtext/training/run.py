@@ -203,10 +203,10 @@ def _new_plan(tokenizer: Tokenizer, request: TrainRequest, ids: np.ndarray, corp
     training, shape = request.training, request.shape
     held_out = held_out_count(len(ids), training.val_fraction, training.eval_tokens)
     train_tokens = len(ids) - held_out
-    precision, sizing = plan_sizes(tokenizer.level, tokenizer.vocab_size, train_tokens, corpus.chars / len(ids),
-                                   training, shape.hidden_size, shape.layers, request.regularization)
-    check_length(train_tokens, held_out, sizing.seq_len, corpus.path)
     fine_tuning = start is not None and start.base is not None
+    precision, sizing = plan_sizes(tokenizer.level, tokenizer.vocab_size, train_tokens, corpus.chars / len(ids),
+                                   training, shape.hidden_size, shape.layers, request.regularization, fine_tuning)
+    check_length(train_tokens, held_out, sizing.seq_len, corpus.path)
     training = replace(training, seq_len=sizing.seq_len, batch_size=sizing.batch_size, epochs=sizing.epochs,
                        lr=training.lr or peak_learning_rate(sizing.hidden_size, fine_tuning, sizing.passes),
                        layer_lr_decay=training.layer_lr_decay or layer_lr_decay(fine_tuning),

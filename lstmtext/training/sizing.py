@@ -48,13 +48,13 @@ class Sizing:
 
 
 def plan_sizes(level: str, vocab_size: int, train_tokens: int, chars_per_token: float, training: TrainConfig,
-               hidden_size: int | None, layers: int | None, regularization: Regularization
-               ) -> tuple[PrecisionChoice, Sizing]:
+               hidden_size: int | None, layers: int | None, regularization: Regularization,
+               fine_tuning: bool = False) -> tuple[PrecisionChoice, Sizing]:
     """The precision a new run trains in and the sizes it leaves open, for a time budget at this machine's
     measured speed (not under torchrun, where every process must choose alike)."""
     precision, speed = precision_and_speed(training, level, vocab_size, layers or DEFAULT_LAYERS)
     sizing = choose_sizes(level, train_tokens, training, hidden_size, layers, regularization, speed,
-                          chars_per_token, vocab_size, distributed.world_size())
+                          chars_per_token, vocab_size, distributed.world_size(), fine_tuning)
     return precision, sizing
 
 
@@ -117,7 +117,7 @@ def training_speed(flops_per_second: float, level: str, vocab_size: int, layers:
 def choose_sizes(level: str, train_tokens: int, train: TrainConfig, hidden_size: int | None = None,
                  layers: int | None = None, regularization: Regularization = Regularization(),
                  tokens_per_second: Callable[[int], float] | None = None, chars_per_token: float = 1.0,
-                 vocab_size: int = 0, processes: int = 1) -> Sizing:
+                 vocab_size: int = 0, processes: int = 1, fine_tuning: bool = False) -> Sizing:
     """Pick sequence length, batch size, hidden size, layers and regularization from the corpus and the budget.
 
     Values the user set are kept. The hidden size is the largest that reads `TOKENS_PER_WEIGHT` tokens per
@@ -152,7 +152,7 @@ def choose_sizes(level: str, train_tokens: int, train: TrainConfig, hidden_size:
     else:
         budget = f"{train.max_steps} steps" if train.max_steps else f"{train.max_time:g} s"
     weights_per_token = trained_weights(hidden_size, layers, vocab_size) / max(train_tokens, 1)
-    strength = regularization_strength(passes, weights_per_token)
+    strength = regularization_strength(passes, weights_per_token, fine_tuning)
     reason = (f"{train_tokens:,} training tokens and a budget of {budget} (about {passes:.1f} passes): "
               f"{layers}×{hidden_size} {level}-level model, batch {batch_size} × {seq_len} tokens{batch_note}, "
               f"{'no' if strength == 'none' else strength} regularization")
@@ -207,16 +207,19 @@ def _compute_optimal_hidden(train_chars: float, layers: int, tokens_read: Callab
     return max(fitting, default=_HIDDEN_SIZES[0])
 
 
-def regularization_strength(passes: float, weights_per_token: float) -> str:
+def regularization_strength(passes: float, weights_per_token: float, fine_tuning: bool = False) -> str:
     """None for about one pass over the corpus: it leaves nothing to overfit, and dropout would only slow
     learning. Beyond, light or strong by the overfitting risk: the passes times the weights (embeddings
     included) each training token has to teach. A few passes want a little of each (it also carries better to
     text unlike the corpus); a small corpus seen many times, or far more weights than tokens, needs them all,
     strongly. Measured on tinyshakespeare (held-out last 10%, 300 s): char 2×256 (risk 7) none 1.521
     nats/char, light 1.469, strong 1.537; bpe 3×256 (risk 56) light 1.501, strong 1.526; word 3×192 (risk 90)
-    light 1.854, strong 1.784."""
+    light 1.854, strong 1.784. A model being fine-tuned has learned most of what it needs: read fewer than
+    FEW_PASSES times, light."""
     if passes < 1.5:
         return "none"
+    if fine_tuning and passes < FEW_PASSES:
+        return "light"  # see FINE_TUNING_LR_SHARE's figures
     return "light" if passes * weights_per_token < _STRONG_REGULARIZATION_RISK else "strong"
 
 
@@ -263,7 +266,9 @@ def layer_lr_decay(fine_tuning: bool) -> float:
 # The same with the built-in model of this release (the default: strong regularization, per-layer decay 2.6),
 # scored likewise: on the first 75 KB in 60 s (about 9 passes) a quarter of the rate (1.06e-3) against about
 # half (2e-3): tinyshakespeare 2.322 against 2.345, pride-and-prejudice 1.490 and 1.491; on tinyshakespeare's
-# whole training part in 300 s (2.9 passes): 1.951 against 1.914.
+# whole training part in 300 s (2.9 passes): 1.951 against 1.914. Whole training parts in 300 s (about 4
+# passes), light regularization against strong: tinyshakespeare 1.915 against 1.939 (none 1.910),
+# pride-and-prejudice 1.367 against 1.391.
 FINE_TUNING_LR_SHARE = 0.25
 FEW_PASSES = 5
 FINE_TUNING_LAYER_LR_DECAY = 2.6
