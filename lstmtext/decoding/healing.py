@@ -77,7 +77,6 @@ class TokenTable:
                 self._masks.popitem(last=False)
         return mask
 
-
     def covering(self, tail: bytes) -> torch.Tensor:
         """A bool mask (V,) of the tokens that start with all of `tail` (emitting one finishes re-typing it)."""
         return self.allowed(tail) & torch.from_numpy(self.lengths >= len(tail))
