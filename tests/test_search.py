@@ -93,11 +93,22 @@ def test_healing_retypes_the_half_word_and_renormalizes():
 
 
 def test_a_path_that_retypes_the_word_in_odd_pieces_counts_only_what_the_model_gives_it():
-    # " c" then "at." re-types " ca" too, but the model gives "at." after " c" only 0.02: that path adds 0.05 × 0.02
-    # (renormalizing the step would have added all of 0.05). The typed text's probability: 0.1 + 0.05 + 0.001.
+    # " c" then "at." re-types " ca" too, but the model gives "at." after " c" only 0.02: that path adds
+    # 0.05 × 0.02 (renormalizing the step would have added all of 0.05). The typed text's probability: 0.1 + 0.05 + 0.001.
     table = {"": {" cat.": 0.1, " car.": 0.05, " dog.": 0.75, " c": 0.05}, " c": {"at.": 0.02, "x.": 0.98}}
     found = search(table, tail=b" ca", n=3)
     assert as_pairs(found) == [("t.", round(0.101 / 0.151, 5)), ("r.", round(0.05 / 0.151, 5))]
+
+
+def test_sampling_retypes_the_half_word_with_a_token_that_covers_it_where_one_exists():
+    table = {"": {" cat.": 0.1, " car.": 0.05, " dog.": 0.75, " c": 0.1}, " c": {"at.": 0.02, "x.": 0.98}}
+    model = TableModel(table)
+    found = sample_completions(model, model.start(), TokenTable(ToyTokenizer()), b" ca", n=20, rule=SENTENCE,
+                               sampling=Sampling(temperature=1.0), generator=torch.Generator().manual_seed(0))
+    assert {f.text for f in found} == {"t.", "r."}
+    assert all(f.token_ids[0] in (VOCAB.index(" cat."), VOCAB.index(" car.")) for f in found)  # never " c"
+    # A char-level tail has no token that covers it: each step types the next piece.
+    assert TokenTable(ToyTokenizer()).drawable(b" cax")[VOCAB.index(" c")]
 
 
 def test_the_next_token_rule_stops_once_something_new_is_added():

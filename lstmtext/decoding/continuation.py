@@ -66,7 +66,7 @@ def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: To
 
 
 def _draw(free: Draw, table: TokenTable, tail: bytes) -> Draw:
-    return Draw(free.sampling, free.uniforms, table.allowed(tail))
+    return Draw(free.sampling, free.uniforms, table.drawable(tail))
 
 
 def _alternatives(table: TokenTable, log_probs: torch.Tensor, count: int) -> tuple[TokenScore, ...]:

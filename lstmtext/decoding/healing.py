@@ -81,6 +81,14 @@ class TokenTable:
         """A bool mask (V,) of the tokens that start with all of `tail` (emitting one finishes re-typing it)."""
         return self.allowed(tail) & torch.from_numpy(self.lengths >= len(tail))
 
+    def drawable(self, tail: bytes) -> torch.Tensor:
+        """The tokens a sampled path may draw while `tail` is still to be re-typed: those that re-type all of it
+        where there are any, else those that agree with it. A model that learned the tokenizer's own pieces
+        rarely follows a shorter piece (" f") with the rest of the word ("ire"); drawing such a piece in
+        proportion to its own probability would often end in a word nobody typed ("firess")."""
+        covering = self.covering(tail)
+        return covering if tail and bool(covering.any()) else self.allowed(tail)
+
 
 def advance(tail: bytes, token: bytes) -> tuple[bytes, bytes]:
     """After emitting `token` (which agrees with `tail`): what is left to re-type, and the new output bytes."""

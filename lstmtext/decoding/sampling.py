@@ -103,7 +103,7 @@ def sample_stream(stepper: Stepper, start: tuple[State, torch.Tensor], table: To
     uniforms, produced = Uniforms(generator), 0
     never = (~table.allowed(b"")).numpy()  # tokens with no text (control tokens)
     while produced < length:
-        refused = (~table.allowed(tail)).numpy() if tail else never
+        refused = (~table.drawable(tail)).numpy() if tail else never
         token_id = sample_token(logits, sampling, uniforms, refused)
         tail, added = advance(tail, table.token_bytes[token_id])
         produced += bool(added)

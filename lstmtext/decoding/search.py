@@ -5,9 +5,10 @@ Probabilities are the model's, given the typed text. Beam search scores every pa
 probability of all its tokens, re-typing ones included, and divides at the end by the probability the beams
 gave the typed text (what their tokens that finish re-typing it add up to; on a char model that is exact).
 Renormalizing each re-typing step instead would favour paths that spell the typed word in odd pieces (" f",
-"ire"): the model rarely expects such a piece, and renormalizing forgives it. Sampling draws each re-typing
-step from the tokens that agree with what is left. Token paths that render to the same text are merged and
-their probabilities added, so the completions returned are distinct and their probabilities sum to at most 1.
+"ire"): the model rarely expects such a piece, and renormalizing forgives it. Sampling draws a re-typing step
+from the tokens that re-type all that is left where there are any (`TokenTable.drawable`). Token paths that
+render to the same text are merged and their probabilities added, so the completions returned are distinct and
+their probabilities sum to at most 1.
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ def sample_steps(start: tuple[State, torch.Tensor], table: TokenTable, tail: byt
     state = expand_state(state, n)
     paths, results = [_Path(0.0, tail) for _ in range(n)], _Results()
     uniforms = Uniforms(generator)  # the rows take their numbers in turn
-    draws = [Draw(sampling, uniforms, table.allowed(path.tail)) for path in paths]
+    draws = [Draw(sampling, uniforms, table.drawable(path.tail)) for path in paths]
     stepped = yield StepRequest([], state, draws, logits=logits.expand(n, -1))
     state, tokens, log_probs = stepped.state, stepped.tokens, stepped.token_log_probs
     for _ in range(_step_limit(tail, rule)):
@@ -210,7 +211,7 @@ def sample_steps(start: tuple[State, torch.Tensor], table: TokenTable, tail: byt
         paths = next_paths
         if not paths:
             break
-        draws = [Draw(sampling, uniforms, table.allowed(path.tail)) for path in paths]
+        draws = [Draw(sampling, uniforms, table.drawable(path.tail)) for path in paths]
         stepped = yield StepRequest(next_tokens, select_state(state, torch.tensor(keep)), draws)
         state, tokens, log_probs = stepped.state, stepped.tokens, stepped.token_log_probs
     return results.ranked(n, normalize=False)
