@@ -51,7 +51,8 @@ def this_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     except OSError:
         return platform.machine()
     names = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")]
-    units = " with AMX" if "amx_bf16" in text.split() else " with AVX512-BF16" if "avx512_bf16" in text.split() else ""
+    flags = set(text.split())
+    units = " with AMX" if "amx_bf16" in flags else " with AVX512-BF16" if "avx512_bf16" in flags else ""
     return f"{os.cpu_count()} cores of {names[0] if names else platform.machine()}{units}"
 
 

@@ -1,7 +1,7 @@
 """int8 weights for decoding on the CPU: fbgemm's int8 linears (dynamic for one stream, a static input scale with
-each row brought to ±1 for batches), where this PyTorch build has a quantized engine. At batch 1-16 a step reads its weights once, so int8 weights (a quarter of fp32's bytes) make the step
-several times faster: a 3×512 LSTM over 8,192 pieces at batch 10, about 0.4 ms against 2.3 in fp32 (Intel Xeon
-with AMX, 2 cores)."""
+each row brought to ±1 for batches), where this PyTorch build has a quantized engine. At batch 1-16 a step reads
+its weights once, so int8 weights (a quarter of fp32's bytes) make the step several times faster: a 3×512 LSTM
+over 8,192 pieces at batch 10, about 0.4 ms against 2.3 in fp32 (Intel Xeon with AMX, 2 cores)."""
 
 from __future__ import annotations
 
