@@ -18,6 +18,7 @@ import numpy as np
 from .api import LanguageModel
 from .core.corpus import encode_corpus
 from .core.files import check_output_file
+from .core.machine import keep_freed_memory
 from .core.store import ModelStore, default_model_name
 from .core.textfile import inspect_corpus, iter_lines, readable_copy
 from .core.tokenizer import Tokenizer, train_tokenizer as learn_tokenizer
@@ -86,6 +87,7 @@ def train(corpus: str | os.PathLike, shape: ModelShape | None = None, *,
                           "{name} goes on with a run; {names[base]} starts one")
     request = TrainRequest(tokenizer, training, shape, regularization, destination, resume, str(base))
     observer = observer if observer is not None and distributed.is_main_process() else QuietObserver()
+    keep_freed_memory()
     with readable_copy(corpus, store.cache_dir) as readable:
         saved = train_model(readable, request, store, observer, faults)
     if saved is None:

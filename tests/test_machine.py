@@ -3,6 +3,7 @@ LSTMTEXT_CPU_BF16) and the CPU threads (the cores other programs leave free; one
 
 from __future__ import annotations
 
+import functools
 import os
 
 import pytest
@@ -11,9 +12,10 @@ import torch
 import lstmtext
 import lstmtext.training.sizing
 from lstmtext.core import device, machine
-from lstmtext.options import TokenizerConfig, TrainConfig
+from lstmtext.options import Regularization, TokenizerConfig, TrainConfig
 from lstmtext.core.device import CPU_BF16_VARIABLE, choose_precision, precisions_to_measure
 from lstmtext.errors import BadInput
+from lstmtext.training.sizing import plan_sizes
 
 from .conftest import Recorder
 
@@ -62,9 +64,9 @@ def test_training_says_first_which_precision_it_measured_and_why(bf16_cpu, monke
                                                                   bf16_speed, chosen):
     measured = []
 
-    def probe(device_, layers, precisions):
+    def probe(device_, precisions, batch):
         measured.append(precisions)
-        return {"fp32": 100.0e9, "bf16": bf16_speed * 1e9}
+        return {"fp32": {192: 100.0e9, 512: 100.0e9}, "bf16": {192: bf16_speed * 1e9, 512: bf16_speed * 1e9}}
 
     monkeypatch.setattr(lstmtext.training.sizing, "probe_speed", probe)
     notes = Recorder()
@@ -130,3 +132,17 @@ def test_generation_steps_on_one_thread_and_gives_the_threads_back(tiny_model):
     for _ in tiny_model.generate("The", length=5, seed=1):
         seen.append(torch.get_num_threads())
     assert set(seen) == {1} and torch.get_num_threads() == before
+
+
+def test_precision_is_decided_at_the_size_that_will_be_trained(bf16_cpu, monkeypatch):
+    """bf16 barely helps a small layer and triples a large one: a budget that affords the large one in bf16
+    trains it in bf16; at a size fixed small, fp32."""
+    rates = {"fp32": {192: 100.0e9, 512: 100.0e9}, "bf16": {192: 110.0e9, 512: 300.0e9}}
+    monkeypatch.setattr(lstmtext.training.sizing, "probe_speed", lambda device_, precisions, batch: rates)
+    plan = functools.partial(plan_sizes, "char", 96, 1_100_000, 1.0, TrainConfig(max_time=300), layers=3,
+                             regularization=Regularization())
+    precision, sizing = plan(hidden_size=None)
+    assert precision.precision == "bf16" and sizing.hidden_size >= 256
+    assert f"at 3×{sizing.hidden_size}" in precision.reason
+    precision, sizing = plan(hidden_size=192)
+    assert precision.precision == "fp32" and "1.10×" in precision.reason and sizing.hidden_size == 192

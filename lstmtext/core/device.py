@@ -88,11 +88,11 @@ def precisions_to_measure(preference: str, device: torch.device) -> tuple[str, .
     return ()
 
 
-def choose_precision(preference: str, device: torch.device,
-                     measured: dict[str, float] | None = None) -> PrecisionChoice:
+def choose_precision(preference: str, device: torch.device, measured: dict[str, float] | None = None,
+                     at: str = "") -> PrecisionChoice:
     """The precision to train in, and why. `measured` is the speed (any unit, higher is faster) of each of
-    `precisions_to_measure`; without it, a CPU that claims bf16 gets it untested (as under torchrun, where every
-    process must choose alike)."""
+    `precisions_to_measure` at the model size `at` names; without it, a CPU that claims bf16 gets it untested (as
+    under torchrun, where every process must choose alike)."""
     if preference == "fp16" and device.type != "cuda":
         raise OptionError("precision", "{name} fp16 needs a CUDA GPU (there is no fp16 LSTM kernel on {device})",
                           "use {example} or bf16", device=device.type, example="fp32")
@@ -114,9 +114,10 @@ def choose_precision(preference: str, device: torch.device,
     if not measured:
         return PrecisionChoice("bf16", "this CPU has bf16 instructions (not measured)")
     speedup = measured["bf16"] / measured["fp32"]
+    where = f" at {at}" if at else ""
     if speedup >= BF16_MIN_SPEEDUP:
-        return PrecisionChoice("bf16", f"bf16 measured {speedup:.2f}× as fast as fp32 on this CPU")
-    return PrecisionChoice("fp32", f"bf16 measured only {speedup:.2f}× as fast as fp32 on this CPU "
+        return PrecisionChoice("bf16", f"bf16 measured {speedup:.2f}× as fast as fp32{where} on this CPU")
+    return PrecisionChoice("fp32", f"bf16 measured only {speedup:.2f}× as fast as fp32{where} on this CPU "
                                    f"(auto wants {BF16_MIN_SPEEDUP:g}×)")
 
 

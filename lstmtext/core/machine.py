@@ -9,6 +9,8 @@ Imports neither torch nor numpy.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import resource
 import time
@@ -96,3 +98,20 @@ def use_free_cores() -> None:
 
     if "OMP_NUM_THREADS" not in os.environ:
         use_cpu_threads(sample.free_cores())
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+_KEPT_BYTES = 1 << 30
+
+
+def keep_freed_memory() -> None:
+    """Ask glibc's malloc to keep freed blocks up to 1 GB for reuse instead of handing them back to the system.
+    PyTorch allocates a training step's large tensors afresh each step; by default each comes from a new mapping
+    whose pages fault in one by one: a 1×512 bf16 LSTM layer at batch 64 × 64 took 31,666 page faults a step and
+    30% longer. The process's memory then stays at its peak. Elsewhere than glibc, nothing."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, _KEPT_BYTES)
+        libc.mallopt(_M_TRIM_THRESHOLD, _KEPT_BYTES)
+    except (OSError, AttributeError):
+        pass

@@ -1,8 +1,9 @@
 """Why this model: every size a run leaves open, chosen from the corpus, the budget and this machine, top to bottom.
 
-1. `plan_sizes`: the precision and this machine's training speed (one probe serves both), then `choose_sizes`.
-2. `probe_speed` / `training_speed`: the FLOP/s of a small LSTM's forward and backward pass, turned into training
-   tokens/s for a model of each hidden size.
+1. `plan_sizes`: this machine's training speed in each candidate precision (one probe serves both), the sizes
+   (`choose_sizes`), and the precision decided by the speeds at the size that will be trained.
+2. `probe_speed` / `training_speed`: the FLOP/s of an LSTM layer's forward and backward pass at a small and a
+   large hidden size, turned into training tokens/s for a model of each hidden size.
 3. `choose_sizes`: window and batch from the corpus; the hidden size that reads `TOKENS_PER_WEIGHT` tokens per
    weight within the budget (the compute-optimal size) and has no more weights than the corpus can teach.
 4. `regularization_strength`: none, light or strong, from the passes over the corpus and the weights per token.
@@ -28,8 +29,9 @@ DEFAULT_SEQ_LEN = {"char": 64, "word": 35, "bpe": 64, "unigram": 64}
 DEFAULT_TOKEN_BUDGET = 3_000_000
 MAX_AUTO_EPOCHS = 30
 _SPEED_PROBE_SECONDS = 0.5
-# Measured on 2 cores, light regularization: 3×192 trains at 21k tokens/s (113 GFLOP/s over its weights and
-# the decoder's) where the probe runs at 156-171 GFLOP/s.
+# The whole training step's speed as a share of the probe's one-layer rate at the same size. Measured on 2 cores of
+# an Intel Xeon with AMX, 3 layers, batch 32 × 64, light regularization (evaluations not counted; they take about
+# a fifth of a run): 3×192 fp32 0.74, 3×256 fp32 0.82, 3×256 bf16 0.80, 3×384 bf16 0.79, 3×512 bf16 0.72.
 _LSTM_SHARE_OF_STEP = 0.7
 
 
@@ -51,65 +53,99 @@ def plan_sizes(level: str, vocab_size: int, train_tokens: int, chars_per_token: 
                hidden_size: int | None, layers: int | None, regularization: Regularization,
                fine_tuning: bool = False) -> tuple[PrecisionChoice, Sizing]:
     """The precision a new run trains in and the sizes it leaves open, for a time budget at this machine's
-    measured speed (not under torchrun, where every process must choose alike)."""
-    precision, speed = precision_and_speed(training, level, vocab_size, layers or DEFAULT_LAYERS)
-    sizing = choose_sizes(level, train_tokens, training, hidden_size, layers, regularization, speed,
-                          chars_per_token, vocab_size, distributed.world_size(), fine_tuning)
-    return precision, sizing
-
-
-def precision_and_speed(training: TrainConfig, level: str, vocab_size: int, layers: int
-                        ) -> tuple[PrecisionChoice, Callable[[int], float] | None]:
-    """The precision to train in, and for a time budget this machine's training speed in it (tokens/s as a
-    function of the hidden size). One probe serves both; none runs under torchrun."""
+    measured speed. Where auto must choose between fp32 and bf16, each is measured, the sizes are planned for
+    bf16's speed, and the precision is decided by the speeds at the size bf16 would train (bf16's gain grows with
+    the size). Under torchrun, where every process must choose alike, nothing is measured."""
+    layers = layers or DEFAULT_LAYERS
     device = pick_device(training.device)
     candidates = precisions_to_measure(training.precision, device)
     wants_speed = training.max_time is not None
+
+    def sizes(speed: Callable[[int], float] | None) -> Sizing:
+        return choose_sizes(level, train_tokens, training, hidden_size, layers, regularization, speed,
+                            chars_per_token, vocab_size, distributed.world_size(), fine_tuning)
+
     if distributed.launched_by_torchrun() or not (candidates or wants_speed):
-        return choose_precision(training.precision, device), None
-    if candidates:
-        measured = probe_speed(device, layers, candidates)
-        precision = choose_precision(training.precision, device, measured)
-    else:
-        precision = choose_precision(training.precision, device)
-        measured = probe_speed(device, layers, (precision.precision,))
-    speed = training_speed(measured[precision.precision], level, vocab_size, layers) if wants_speed else None
-    return precision, speed
+        return choose_precision(training.precision, device), sizes(None)
+    batch_size, _ = _batch_size(training, train_tokens, training.seq_len or DEFAULT_SEQ_LEN[level],
+                                distributed.world_size())
+    measured = probe_speed(device, candidates or (choose_precision(training.precision, device).precision,),
+                           batch_size)
+    speeds = {precision: training_speed(rates, level, vocab_size, layers) for precision, rates in measured.items()}
+    planned = sizes(speeds["bf16" if "bf16" in speeds else next(iter(speeds))] if wants_speed else None)
+    if not candidates:
+        return choose_precision(training.precision, device), planned
+    at_size = {precision: rate_at(rates, planned.hidden_size) for precision, rates in measured.items()}
+    precision = choose_precision(training.precision, device, at_size, f"{layers}×{planned.hidden_size}")
+    if precision.precision == "bf16" or not wants_speed:
+        return precision, planned
+    return precision, sizes(speeds[precision.precision])
 
 
-def probe_speed(device: torch.device, layers: int, precisions: tuple[str, ...] = ("fp32",)) -> dict[str, float]:
-    """The FLOP/s at which `device` runs an LSTM's forward and backward pass in each precision, timed on a
-    small one (6 FLOPs per weight and token: forward 2, backward 4). A plain matmul probe was tried first and
-    drifted twice as much as training did on a shared machine."""
-    probe_hidden, batch, length = 256, 32, 64
-    lstm = torch.nn.LSTM(probe_hidden, probe_hidden, layers, batch_first=True).to(device)
-    inputs = torch.randn(batch, length, probe_hidden, device=device)
+# The hidden sizes the speed probe measures; between them the speed is interpolated, beyond them held.
+PROBE_SIZES = (192, 512)
+
+
+def probe_speed(device: torch.device, precisions: tuple[str, ...] = ("fp32",), batch: int = 32
+                ) -> dict[str, dict[int, float]]:
+    """The FLOP/s at which `device` runs one LSTM layer's forward and backward pass at each of `PROBE_SIZES`, in
+    each precision, at the batch the run will train with (6 FLOPs per weight and token: forward 2, backward 4). A
+    plain matmul probe was tried first and drifted twice as much as training did on a shared machine."""
+    length = 64
+    rates: dict[str, dict[int, float]] = {precision: {} for precision in precisions}
+    for hidden in PROBE_SIZES:
+        lstm = torch.nn.LSTM(hidden, hidden, 1, batch_first=True).to(device)
+        inputs = torch.randn(batch, length, hidden, device=device)
+        seconds = _time_passes(lambda precision: _lstm_pass(lstm, inputs, device, precision), precisions)
+        flops = 6 * recurrent_parameters(hidden, hidden, 1) * batch * length
+        for precision, best in seconds.items():
+            rates[precision][hidden] = flops / best
+    return rates
+
+
+def _lstm_pass(lstm: torch.nn.LSTM, inputs: torch.Tensor, device: torch.device, precision: str) -> None:
+    with autocast(device, precision):
+        outputs, _ = lstm(inputs)
+    outputs.float().sum().backward()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time_passes(run: Callable[[str], None], precisions: tuple[str, ...]) -> dict[str, float]:
+    """The fastest of several timed runs in each precision. The first of each wakes the thread pool and is not
+    counted; the fastest of the rest, so that a neighbour's burst on a shared machine does not shrink the model.
+    Precisions take turns, so a burst slows each alike."""
     seconds: dict[str, list[float]] = {precision: [] for precision in precisions}
-    probe_started = time.perf_counter()
-    # The first pass of each wakes the thread pool and is not counted; then the fastest of the rest, so that a
-    # neighbour's burst on a shared machine does not shrink the model. Precisions take turns, so a burst slows
-    # each alike.
+    started = time.perf_counter()
     while min(map(len, seconds.values())) < 4 or (
-            time.perf_counter() - probe_started < _SPEED_PROBE_SECONDS * len(precisions)
+            time.perf_counter() - started < _SPEED_PROBE_SECONDS * len(precisions)
             and min(map(len, seconds.values())) < 50):
         for precision, times in seconds.items():
-            started = time.perf_counter()
-            with autocast(device, precision):
-                outputs, _ = lstm(inputs)
-            outputs.float().sum().backward()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - started)
-    flops = 6 * recurrent_parameters(probe_hidden, probe_hidden, layers) * batch * length
-    return {precision: flops / min(times[1:]) for precision, times in seconds.items()}
+            pass_started = time.perf_counter()
+            run(precision)
+            times.append(time.perf_counter() - pass_started)
+    return {precision: min(times[1:]) for precision, times in seconds.items()}
 
 
-def training_speed(flops_per_second: float, level: str, vocab_size: int, layers: int) -> Callable[[int], float]:
+def rate_at(rates: dict[int, float], hidden: int) -> float:
+    """The FLOP/s at hidden size `hidden`, from those measured at a few sizes: interpolated in log-log between
+    them, the nearest one's beyond them."""
+    sizes = sorted(rates)
+    if hidden <= sizes[0] or hidden >= sizes[-1]:
+        return rates[sizes[0] if hidden <= sizes[0] else sizes[-1]]
+    above = next(size for size in sizes if size >= hidden)
+    below = max(size for size in sizes if size < hidden)
+    weight = math.log(hidden / below) / math.log(above / below)
+    return math.exp((1 - weight) * math.log(rates[below]) + weight * math.log(rates[above]))
+
+
+def training_speed(rates: dict[int, float], level: str, vocab_size: int, layers: int) -> Callable[[int], float]:
     """Estimated training tokens/s of a model with hidden size H, as a function of H: the LSTM rate measured
-    by `probe_speed`, spread over the weights of a model that size, times the share of that rate the whole
-    training step keeps (`_LSTM_SHARE_OF_STEP`, measured)."""
+    by `probe_speed` at that size, spread over the weights of a model that size, times the share of that rate
+    the whole training step keeps (`_LSTM_SHARE_OF_STEP`, measured)."""
     def tokens_per_second(hidden: int) -> float:
-        return _LSTM_SHARE_OF_STEP * flops_per_second / (6 * computed_weights(hidden, layers, vocab_size, level))
+        return (_LSTM_SHARE_OF_STEP * rate_at(rates, hidden)
+                / (6 * computed_weights(hidden, layers, vocab_size, level)))
 
     return tokens_per_second
 
