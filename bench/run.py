@@ -10,6 +10,8 @@ stand-in of the same shape is trained for a minute when there is none):
 - `suggest()` alone for the same prefixes, and `complete -n 5` (20 tokens) through the API;
 - the matmul roofline, training throughput, generation per token (also `lstmtext generate` timed from outside),
   tokenization and CLI start-up (bench/speed.py);
+- the training step against hidden size and batch in fp32 and bf16, and the model `train` picks for 1 MB in 300 s,
+  each as a share of the roofline (bench/scaling.py);
 - keystroke → ghost text through `lstmtext lsp` over stdio (bench/editor.py), in a new document and at the end of
   a 20,000-character one;
 - `lstmtext serve` under load: 64 clients, batching on and off, the first streamed token (bench/load.py);
@@ -45,7 +47,7 @@ from lstmtext.errors import ModelNotFound
 from lstmtext.cli.repl import Repl
 from lstmtext.cli.terminal import TerminalReader
 
-from . import bigcorpus, contention, editor, load, speed
+from . import bigcorpus, contention, editor, load, scaling, speed
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPED = [
@@ -228,6 +230,8 @@ def main() -> None:
     }
     console.print("roofline, training throughput, generation, tokenization and CLI start-up …")
     results["speed"] = speed.measure(str(model.path))
+    console.print("the training step against hidden size and batch, fp32 and bf16 (issue 32) …")
+    results["scaling"] = scaling.measure()
     console.print("the server under load: 64 clients, batching on and off, first streamed token …")
     results["serving"] = load.measure(str(model.path))
     console.print(f"training and generation beside {os.cpu_count()} busy processes (one per core) …")
@@ -239,6 +243,7 @@ def main() -> None:
     console.print(builtin_table(builtin))
     console.print(results_table(results))
     console.print(speed_table(results["speed"]))
+    console.print(scaling.table(results["scaling"]))
     console.print(serving_table(results["serving"]))
     console.print(contention_table(results["contention"]))
     if "training_memory" in results:
@@ -288,7 +293,7 @@ def speed_table(figures: dict) -> Table:
         table.add_row(f"generate step, {name.upper()}, 2 layers, batch 1", f"{paths['generate_int8']:.3f} ms/token",
                       f"fp32 {paths['single_stream_fp32']:.3f}")
         table.add_row(f"generate end to end, {name.upper()}", f"{paths['generate_end_to_end']:.3f} ms/token",
-                      "with sampling")
+                      f"{paths['end_to_end_over_step']:.2f}× the step (target ≤ 1.3×)")
         table.add_row(f"lstmtext generate from outside, {name.upper()}",
                       f"{paths['generate_from_outside']:.3f} ms/token", "--length 4000 minus 10")
     for level, rate in figures["tokenize_mb_per_s"].items():

@@ -64,41 +64,49 @@ def lstm_parameters(model: RecurrentLM) -> int:
     return sum(p.numel() for p in model.rnn.parameters())
 
 
-def training_throughput(hidden: int, precision: str, vocab: int = CHAR_VOCAB, steps: int = 6) -> dict:
-    """Tokens/s of the real training step (2 layers, batch 32 × seq 128) and the LSTM's effective GFLOP/s
-    (6 × LSTM parameters × tokens/s: forward 2, backward 4 multiply-adds per parameter per token)."""
+def training_throughput(hidden: int, precision: str, vocab: int = CHAR_VOCAB, steps: int = 6, layers: int = 2,
+                        batch: int = BATCH, seq: int = SEQ, regularization: dict | None = None) -> dict:
+    """Tokens/s of the real training step (by default 2 layers, batch 32 × seq 128, no regularization) and the
+    LSTM's effective GFLOP/s (6 × LSTM parameters × tokens/s: forward 2, backward 4 multiply-adds per parameter
+    per token)."""
     torch.manual_seed(0)
-    model = RecurrentLM(ModelConfig(vocab_size=vocab, layers=2, hidden_size=hidden, embed_size=hidden,
-                                    softmax_cutoffs=softmax_cutoffs(vocab, "word")))  # as `train` builds it
+    model = RecurrentLM(ModelConfig(vocab_size=vocab, layers=layers, hidden_size=hidden, embed_size=hidden,
+                                    softmax_cutoffs=softmax_cutoffs(vocab, "word"),  # as `train` builds it
+                                    **(regularization or {})))
     zipf = 1 / np.arange(1, vocab + 1)  # tokens as often as words in text: the k-th most frequent about 1/k
-    streams = np.random.default_rng(0).choice(vocab, (BATCH, SEQ * (steps + 4) + 1), p=zipf / zipf.sum())
+    streams = np.random.default_rng(0).choice(vocab, (batch, seq * (steps + 4) + 1), p=zipf / zipf.sum())
     streams = streams.astype(np.uint16)
-    config = TrainConfig(seq_len=SEQ, batch_size=BATCH, lr=1e-3, max_steps=10 ** 6)
+    config = TrainConfig(seq_len=seq, batch_size=batch, lr=1e-3, max_steps=10 ** 6)
     trainer = Trainer(model, config, TrainingData(streams, streams[:, :64], 1.0),
                       Runtime(torch.device("cpu"), precision))
-    windows = [(streams[:, i * SEQ:(i + 1) * SEQ], streams[:, i * SEQ + 1:(i + 1) * SEQ + 1]) for i in range(steps + 2)]
+    windows = [(streams[:, i * seq:(i + 1) * seq], streams[:, i * seq + 1:(i + 1) * seq + 1])
+               for i in range(steps + 2)]
+    turn = iter(range(10 ** 6))
 
-    def one_step(index: int = 0) -> None:
-        inputs, targets = windows[index % len(windows)]
+    def one_step() -> None:
+        inputs, targets = windows[next(turn) % len(windows)]
         trainer._train_step(inputs, targets, None, 1e-3)
 
     seconds = median_seconds(one_step, runs=steps, warmup=2)
-    tokens_per_second = BATCH * SEQ / seconds
+    tokens_per_second = batch * seq / seconds
     return {"tokens_per_s": round(tokens_per_second), "lstm_gflops": round(6 * lstm_parameters(model) *
                                                                             tokens_per_second / 1e9, 1)}
 
 
 def generation_ms_per_token(hidden: int, tokens: int = 1000) -> dict:
-    """Per token at batch 1: the model step `generate` uses (a single stream, int8 weights), the same in fp32,
-    the batched step that beam search uses (int8, as it runs, and fp32), and `generate` end to end."""
+    """Per token at batch 1: the model step `generate` uses (a single stream, int8 weights, one thread), the same in
+    fp32, the batched step that beam search uses (int8, as it runs, and fp32), and `generate` end to end."""
     torch.manual_seed(0)
     model = RecurrentLM(ModelConfig(vocab_size=CHAR_VOCAB, layers=2, hidden_size=hidden, embed_size=hidden))
     steppers = {True: Stepper(model, int8=True), False: Stepper(model, int8=False)}
     state, _ = steppers[True].prime([1, 2, 3])
     figures = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as `generate` steps it (device.one_thread)
     for name, int8 in (("generate_int8", True), ("single_stream_fp32", False)):
         stream = steppers[int8].single_stream(state)
         figures[name] = round(median_seconds(lambda: [stream.step(5) for _ in range(tokens)]) / tokens * 1000, 4)
+    torch.set_num_threads(threads)
     token = torch.tensor([5])
     for name, int8 in (("beam_step_int8", True), ("beam_step_fp32", False)):
         def batched() -> None:
@@ -107,13 +115,18 @@ def generation_ms_per_token(hidden: int, tokens: int = 1000) -> dict:
                 _, current = steppers[int8].step(token, current)
 
         figures[name] = round(median_seconds(batched) / tokens * 1000, 4)
-    figures["generate_end_to_end"] = generate_end_to_end_ms(hidden)
+    # Issue 32: generate end to end within 1.3× of its model step alone (one thread, as generate runs; measured
+    # in turns with it).
+    figures["generate_end_to_end"], step = generate_end_to_end_ms(hidden)
+    figures["end_to_end_over_step"] = round(figures["generate_end_to_end"] / step, 2)
     figures["generate_from_outside"] = generate_from_outside_ms(hidden)
     return figures
 
 
-def generate_end_to_end_ms(hidden: int, tokens: int = 3000) -> float:
-    """`LanguageModel.generate` as the CLI runs it (sampling, healing and decoding included), per token."""
+def generate_end_to_end_ms(hidden: int, tokens: int = 2000, rounds: int = 5) -> tuple[float, float]:
+    """`LanguageModel.generate` as the CLI runs it (sampling, healing and decoding included), per token, and the
+    same model's single-stream step alone on one thread (as generate steps it): taking turns, so that the
+    machine's drift between them (large on a shared VM) slows each alike; the medians."""
     from lstmtext.api import LanguageModel
 
     text = (ROOT / "data" / "corpus.txt").read_text(encoding="utf-8")
@@ -121,10 +134,19 @@ def generate_end_to_end_ms(hidden: int, tokens: int = 3000) -> float:
     torch.manual_seed(0)
     model = RecurrentLM(ModelConfig(vocab_size=tokenizer.vocab_size, layers=2, hidden_size=hidden,
                                     embed_size=hidden))
+    ends, steps = [], []
     with tempfile.TemporaryDirectory() as folder:
         language_model = LanguageModel(model, tokenizer, {}, cache_dir=Path(folder))
-        seconds = median_seconds(lambda: "".join(language_model.generate("The", length=tokens, seed=1)), runs=3)
-    return round(seconds / tokens * 1000, 4)
+        stream = Stepper(model, int8=True).single_stream(Stepper(model, int8=True).prime([1, 2, 3])[0])
+        for _ in range(rounds + 1):
+            ends.append(median_seconds(lambda: "".join(language_model.generate("The", length=tokens, seed=1)),
+                                       runs=1, warmup=0))
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            steps.append(median_seconds(lambda: [stream.step(5) for _ in range(tokens)], runs=1, warmup=0))
+            torch.set_num_threads(threads)
+    return (round(statistics.median(ends[1:]) / tokens * 1000, 4),
+            round(statistics.median(steps[1:]) / tokens * 1000, 4))
 
 
 def generate_from_outside_ms(hidden: int, long: int = 4000, short: int = 10) -> float:
