@@ -106,9 +106,11 @@ _KEPT_BYTES = 1 << 30
 
 def keep_freed_memory() -> None:
     """Ask glibc's malloc to keep freed blocks up to 1 GB for reuse instead of handing them back to the system.
-    PyTorch allocates a training step's large tensors afresh each step; by default each comes from a new mapping
-    whose pages fault in one by one: a 1×512 bf16 LSTM layer at batch 64 × 64 took 31,666 page faults a step and
-    30% longer. The process's memory then stays at its peak. Elsewhere than glibc, nothing."""
+    PyTorch allocates a training step's tensors afresh each step, and glibc maps each one over 32 MB anew, its pages
+    faulting in one by one. Measured on 2 cores of an Intel Xeon with AMX, in turns in one process: a 2×512 bf16
+    step at batch 64 × 64, 28,960 page faults and 194 ms by default, 7,028 and 177 ms with this; at 3×384, batch
+    32, no tensor is that large and nothing changes. The process's memory then stays at its peak. Elsewhere than
+    glibc, nothing."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, _KEPT_BYTES)
