@@ -137,7 +137,8 @@ def generate_end_to_end_ms(hidden: int, tokens: int = 2000, rounds: int = 5) -> 
     ends, steps = [], []
     with tempfile.TemporaryDirectory() as folder:
         language_model = LanguageModel(model, tokenizer, {}, cache_dir=Path(folder))
-        stream = Stepper(model, int8=True).single_stream(Stepper(model, int8=True).prime([1, 2, 3])[0])
+        stepper = Stepper(model, int8=True)
+        stream = stepper.single_stream(stepper.prime([1, 2, 3])[0])
         for _ in range(rounds + 1):
             ends.append(median_seconds(lambda: "".join(language_model.generate("The", length=tokens, seed=1)),
                                        runs=1, warmup=0))
