@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lstmtext.core.device import cpu_has_fast_bf16
+from lstmtext.core.device import cpu_has_fast_bf16, single_thread
 from lstmtext.core.config import ModelConfig, softmax_cutoffs
 from lstmtext.options import TokenizerConfig, TrainConfig
 from lstmtext.core.corpus import encode_corpus
@@ -101,12 +101,11 @@ def generation_ms_per_token(hidden: int, tokens: int = 1000) -> dict:
     steppers = {True: Stepper(model, int8=True), False: Stepper(model, int8=False)}
     state, _ = steppers[True].prime([1, 2, 3])
     figures = {}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as `generate` steps it (device.one_thread)
-    for name, int8 in (("generate_int8", True), ("single_stream_fp32", False)):
-        stream = steppers[int8].single_stream(state)
-        figures[name] = round(median_seconds(lambda: [stream.step(5) for _ in range(tokens)]) / tokens * 1000, 4)
-    torch.set_num_threads(threads)
+    with single_thread():  # as `generate` steps it (device.one_thread)
+        for name, int8 in (("generate_int8", True), ("single_stream_fp32", False)):
+            stream = steppers[int8].single_stream(state)
+            figures[name] = round(median_seconds(lambda: [stream.step(5) for _ in range(tokens)]) / tokens * 1000,
+                                  4)
     token = torch.tensor([5])
     for name, int8 in (("beam_step_int8", True), ("beam_step_fp32", False)):
         def batched() -> None:
@@ -142,10 +141,8 @@ def generate_end_to_end_ms(hidden: int, tokens: int = 2000, rounds: int = 5) -> 
         for _ in range(rounds + 1):
             ends.append(median_seconds(lambda: "".join(language_model.generate("The", length=tokens, seed=1)),
                                        runs=1, warmup=0))
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            steps.append(median_seconds(lambda: [stream.step(5) for _ in range(tokens)], runs=1, warmup=0))
-            torch.set_num_threads(threads)
+            with single_thread():
+                steps.append(median_seconds(lambda: [stream.step(5) for _ in range(tokens)], runs=1, warmup=0))
     return (round(statistics.median(ends[1:]) / tokens * 1000, 4),
             round(statistics.median(steps[1:]) / tokens * 1000, 4))
 

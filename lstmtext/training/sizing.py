@@ -58,16 +58,15 @@ def plan_sizes(level: str, vocab_size: int, train_tokens: int, chars_per_token: 
         return choose_sizes(level, train_tokens, training, hidden_size, layers, regularization, speed,
                             chars_per_token, vocab_size, distributed.world_size(), fine_tuning)
 
+    unmeasured = sizes(None)  # the corpus's choices; its batch is the one the probe times
     if distributed.launched_by_torchrun() or not (candidates or wants_speed):
-        return choose_precision(training.precision, device), sizes(None)
-    batch_size, _ = _batch_size(training, train_tokens, training.seq_len or DEFAULT_SEQ_LEN[level],
-                                distributed.world_size())
-    measured = probe_speed(device, candidates or (choose_precision(training.precision, device).precision,),
-                           batch_size)
+        return choose_precision(training.precision, device), unmeasured
+    chosen = None if candidates else choose_precision(training.precision, device)
+    measured = probe_speed(device, candidates or (chosen.precision,), unmeasured.batch_size)
     speeds = {precision: training_speed(rates, level, vocab_size, layers) for precision, rates in measured.items()}
-    planned = sizes(speeds["bf16" if "bf16" in speeds else next(iter(speeds))] if wants_speed else None)
-    if not candidates:
-        return choose_precision(training.precision, device), planned
+    planned = sizes(speeds["bf16" if "bf16" in speeds else next(iter(speeds))]) if wants_speed else unmeasured
+    if chosen is not None:
+        return chosen, planned
     at_size = {precision: rate_at(rates, planned.hidden_size) for precision, rates in measured.items()}
     precision = choose_precision(training.precision, device, at_size, f"{layers}×{planned.hidden_size}")
     if precision.precision == "bf16" or not wants_speed:
