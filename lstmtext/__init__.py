@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 _HOMES = {
     "api": ("load", "LanguageModel"),
-    "trainer": ("train", "train_tokenizer", "TrainResult"),
+    "trainer": ("train", "train_tokenizer", "save_tokenizer", "TrainResult"),
     "engine": ("Engine", "Job"),
     "results": ("Completion", "TokenScore", "Evaluation", "Continuation", "TokenStep"),
     "session": ("Session",),

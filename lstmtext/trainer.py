@@ -17,9 +17,9 @@ import numpy as np
 
 from .api import LanguageModel
 from .core.corpus import encode_corpus
-from .core.files import check_output_file
+from .core.files import atomic_write, check_output_file
 from .core.machine import keep_freed_memory
-from .core.store import ModelStore, default_model_name
+from .core.store import ModelStore, check_name, default_model_name
 from .core.textfile import inspect_corpus, iter_lines, readable_copy
 from .core.tokenizer import Tokenizer, train_tokenizer as learn_tokenizer
 from .core.tokenizer_stats import TokenizerStats, tokenizer_stats
@@ -41,6 +41,17 @@ def train_tokenizer(corpus: str | os.PathLike, config: TokenizerConfig = Tokeniz
         tokenizer = learn_tokenizer(iter_lines(info.path), config)
         ids = encode_corpus(info, tokenizer, store.token_cache_dir)
     return tokenizer, tokenizer_stats(tokenizer, np.bincount(ids, minlength=tokenizer.vocab_size), info.chars)
+
+
+def save_tokenizer(tokenizer: Tokenizer, path: str | os.PathLike) -> list[Path]:
+    """Write `tokenizer` as SentencePiece model files: `path`, and beside it `STEM.PART.SUFFIX` for each further
+    part (a word-level tokenizer's character fallback). Each file is written whole or not at all. Returns the
+    paths written."""
+    path, written = Path(path), []
+    for part, blob in tokenizer.blobs().items():
+        written.append(path if part == "main" else path.with_name(f"{path.stem}.{part}{path.suffix}"))
+        atomic_write(written[-1], blob)
+    return written
 
 
 @dataclass(frozen=True)
@@ -73,8 +84,11 @@ def train(corpus: str | os.PathLike, shape: ModelShape | None = None, *,
     a folder (its text files joined). `faults`: for tests, see `training.loop.Faults`."""
     shape = changed(shape, ModelShape, shape_changes)
     store = store or ModelStore()
+    if name is not None and out is not None:
+        raise OptionError("name", "{name} and {names[out]} both given",
+                          "use {name} to save into the store, or {names[out]} for a file")
     if out is None:
-        name = name if name is not None else default_model_name(corpus)
+        name = check_name(name) if name is not None else default_model_name(corpus)
     destination = Path(out) if out is not None else store.destination_for(name)
     store.check_writable(destination)
     check_output_file(destination, "out" if out is not None else None)

@@ -63,7 +63,7 @@ def test_the_api_and_the_cli_sample_at_the_same_default_temperature(run, spy):
 def test_flat_changes_reach_the_nested_sampling_options():
     options = completion_options(n=5, sample=True, temperature=0.5, seed=3)
     assert (options.n, options.sampling.temperature, options.sampling.seed) == (5, 0.5, 3)
-    assert completion_options(temperature=0.5).sampling is None  # not sampling: checked, not used
+    assert completion_options(CompletionOptions(sampling=Sampling()), sample=False).sampling is None
     with pytest.raises(OptionError, match="temperature"):
         completion_options(temperature=-1)
 

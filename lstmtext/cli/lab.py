@@ -14,7 +14,7 @@ from rich.console import Console
 
 from .. import ModelStore, atomic_write, check_output_file
 from ..errors import BadInput
-from ..options import (CURRICULUM_LONG_RANGE, EXPORT_FORMATS, SHOWN, InspectOptions, LongRangeConfig,
+from ..options import (CURRICULUM_LONG_RANGE, EXPORT_FORMATS, EXPORT_SUFFIXES, SHOWN, InspectOptions, LongRangeConfig,
                        check_export_format, quick_long_range)
 from .common import (app, err_console, friendly_errors, load_api, model_option, out_console,
                      read_text_argument)
@@ -160,10 +160,6 @@ def _experiment_progress(config: LongRangeConfig) -> Iterator[Callable[[str, int
         yield show
 
 
-_SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
-_ONNX_PACKAGES = ("onnx", "onnxscript")
-
-
 @app.command()
 @friendly_errors
 def export(
@@ -176,15 +172,9 @@ def export(
     """Write a model as ONNX or TorchScript for deployment: token ids and the recurrent state in, next-token
     log-probabilities and the new state out, with the tokenizer and header inside the file. The file is run once
     and its probabilities compared with lstmtext's."""
-    import importlib.util
-
-    check_export_format(fmt)
-    missing = [name for name in _ONNX_PACKAGES if fmt == "onnx" and importlib.util.find_spec(name) is None]
-    if missing:
-        raise BadInput(f"ONNX export needs {' and '.join(missing)}, which is not installed",
-                       "pip install 'lstmtext[export]'")
+    check_export_format(fmt)  # before the model is loaded
     path = ModelStore().resolve(model)
-    out = out or Path(path.stem + _SUFFIXES[fmt])
+    out = out or Path(path.stem + EXPORT_SUFFIXES[fmt])
     check_output_file(out, "out")
     api = load_api()
 

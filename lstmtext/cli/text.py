@@ -11,9 +11,10 @@ from typing import Optional
 
 import typer
 
-from .. import ModelStore, atomic_write, check_name, check_output_file, check_path, default_model_name
+from .. import ModelStore, check_output_file, check_path, default_model_name
 from ..errors import BadInput, TrainingInterrupted
 from ..options import (BASE_AUTO, CELLS, DEFAULT_LAYERS, DEFAULT_LEVEL, LEVELS, MAX_CONTEXT_CHARS, CompletionOptions,
+                       completion_options,
                        GenerationOptions,
                        ModelShape, Regularization, Sampling, TokenizerConfig, TrainConfig)
 from .common import (FlagSpelling, app, err_console, friendly_errors, load_api, model_option, out_console,
@@ -37,12 +38,8 @@ def tokenize(
 
     api = load_api()
     tokenizer, stats = api.train_tokenizer(corpus, config)
-    written = []
-    for part, blob in tokenizer.blobs().items():
-        path = out if part == "main" else out.with_name(f"{out.stem}.{part}{out.suffix}")
-        atomic_write(path, blob)
-        written.append(str(path))
-    out_console().print(ui.tokenizer_table(stats, written))
+    written = api.save_tokenizer(tokenizer, out)
+    out_console().print(ui.tokenizer_table(stats, [str(path) for path in written]))
 
 
 @app.command()
@@ -119,12 +116,6 @@ def train(
                            device=device,
                            checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes,
                            chrono_init=chrono_init, learn_held_out=learn_held_out)
-    if name is not None and out is not None:
-        raise BadInput("--name and --out both given", "use --name to save into the store, or --out for a file")
-    if name is not None:
-        check_name(name)
-    if out is not None:
-        check_output_file(out, "out")
     check_path(corpus, folders=True)
     from . import ui
 
@@ -183,13 +174,9 @@ def complete(
     """The most likely continuations of PREFIX with their probabilities (beam search), up to the end of the
     sentence. A table on a terminal; one `text<TAB>probability` line each in a pipe."""
     started = time.perf_counter()
-    sampling_options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
-    given = {field: value for field, value in sampling_options.items() if value is not None}
-    if given and not sample:
-        flag = FlagSpelling().name(next(iter(given)))
-        raise BadInput(f"{flag} applies only to sampled completions", f"add --sample, or leave {flag} out")
-    options = CompletionOptions(n=count, until=until, max_tokens=max_tokens, beam_width=beam, normalize=normalize,
-                                sampling=Sampling(**given) if sample else None)
+    sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed}
+    options = completion_options(n=count, until=until, max_tokens=max_tokens, beam_width=beam, normalize=normalize,
+                                 sample=sample, **{field: value for field, value in sampling.items() if value is not None})
     path = ModelStore().resolve(model)
     if prefix == "-" and str(context) == "-":
         raise BadInput("the prompt and --context both read stdin", "pass one of them as a file or as text")

@@ -24,6 +24,7 @@ from torch import nn
 
 from ..core.files import atomic_write
 from ..core.model import RecurrentLM
+from ..options.lab import check_export_format
 
 HEADER_KEY = "lstmtext.header"
 TOKENIZER_KEY = "lstmtext.tokenizer."  # + the part's name ("main", and "fallback" for word level)
@@ -139,6 +140,7 @@ class ExportReport:
 def export_model(model: RecurrentLM, header: dict, tokenizer_blobs: dict[str, bytes], path: Path, fmt: str,
                  token_ids: list[int]) -> ExportReport:
     """Write `model` to `path` as `fmt` ("onnx" or "torchscript"), then run the file on `token_ids` and compare."""
+    check_export_format(fmt)
     writer = export_onnx if fmt == "onnx" else export_torchscript
     writer(model, header, tokenizer_blobs, path, token_ids)
     exported = exported_log_probs(path, fmt, model, token_ids)

@@ -7,7 +7,7 @@ from .checks import MAX_SEED
 from .decoding import (MAX_BEAM_WIDTH, MAX_COMPLETION_TOKENS, MAX_COMPLETIONS, MAX_LOGPROBS, MAX_PROMPT_CHARS,
                        MAX_STOPS, SAMPLING_FIELDS, UNTIL, CompletionOptions, ContinuationOptions, GenerationOptions,
                        Sampling, completion_options, generation_options)
-from .lab import (CURRICULUM_LONG_RANGE, EXPORT_FORMATS, SHOWN, InspectOptions, LongRangeConfig, check_export_format,
+from .lab import (CURRICULUM_LONG_RANGE, EXPORT_FORMATS, EXPORT_SUFFIXES, SHOWN, InspectOptions, LongRangeConfig, check_export_format,
                   quick_long_range)
 from .editor import EditorOptions
 from .serving import ServeOptions, is_loopback
@@ -20,7 +20,7 @@ __all__ = ["ADAPTATION_BY_LEVEL", "MAX_CONTEXT_CHARS", "SESSION_CACHE_WEIGHT", "
            "MAX_PROMPT_CHARS",
            "MAX_LOGPROBS", "MAX_STOPS", "SAMPLING_FIELDS", "UNTIL", "CompletionOptions", "ContinuationOptions",
            "GenerationOptions", "Sampling", "completion_options",
-           "generation_options", "EXPORT_FORMATS", "CURRICULUM_LONG_RANGE", "quick_long_range", "SHOWN",
+           "generation_options", "EXPORT_FORMATS", "EXPORT_SUFFIXES", "CURRICULUM_LONG_RANGE", "quick_long_range", "SHOWN",
            "InspectOptions", "LongRangeConfig",
            "check_export_format", "BASE_AUTO", "BASE_NONE", "CELLS", "DEFAULT_LAYERS", "DEFAULT_LEVEL",
            "DEFAULT_VOCAB_SIZE", "DEVICES", "LEVELS",

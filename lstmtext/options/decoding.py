@@ -118,8 +118,11 @@ def completion_options(base: CompletionOptions | None = None, /, *, sample: bool
     base = base or CompletionOptions()
     if not changes and sample is None:
         return base
-    sampling = _sampling(base.sampling or Sampling(), changes)
     sampled = base.sampling is not None if sample is None else sample
+    given = next((name for name in SAMPLING_FIELDS if name in changes), None)
+    require_option(sampled or given is None, given, "{name} applies only to sampled completions",
+                   "turn on {names[sample]}, or leave {name} out")
+    sampling = _sampling(base.sampling or Sampling(), changes)
     return replace(base, sampling=sampling if sampled else None, **changes)
 
 

@@ -3,13 +3,18 @@ export. No torch."""
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, replace
+
+from ..errors import BadInput
 
 from .checks import check_at_least_one, check_choice, check_positive, check_seed, require_option
 from .training import CELLS
 
 SHOWN = ("forget", "input", "output", "candidate", "cell", "hidden")  # what `inspect` can colour text by
 EXPORT_FORMATS = ("onnx", "torchscript")
+EXPORT_SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
+_ONNX_PACKAGES = ("onnx", "onnxscript")
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,12 @@ class InspectOptions:
 
 
 def check_export_format(fmt: str) -> None:
+    """Refuse a format lstmtext cannot write, and ONNX where its packages are not installed."""
     check_choice("format", fmt, EXPORT_FORMATS)
+    missing = [name for name in _ONNX_PACKAGES if fmt == "onnx" and importlib.util.find_spec(name) is None]
+    if missing:
+        raise BadInput(f"ONNX export needs {' and '.join(missing)}, which is not installed",
+                       "pip install 'lstmtext[export]'")
 
 
 @dataclass(frozen=True)

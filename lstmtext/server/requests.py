@@ -42,7 +42,7 @@ class CompletionsBody(_Strict):
 
     model: str | None = None
     prompt: str | list[str] = ""
-    max_tokens: int | None = 16
+    max_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
     top_k: int | None = None
@@ -132,7 +132,7 @@ def completions_request(body: CompletionsBody, limits: ServeOptions) -> Completi
                f"send {limits.max_prompt_chars:,} or fewer (the model reads only the end of a long one)", "prompt")
     _check(1 <= body.n and body.n * len(prompts) <= limits.max_n, f"n × prompts is {body.n * len(prompts)}",
            f"ask for 1 to {limits.max_n} completions in one request", "n")
-    max_tokens = 16 if body.max_tokens is None else body.max_tokens
+    max_tokens = ContinuationOptions.max_tokens if body.max_tokens is None else body.max_tokens
     _check(1 <= max_tokens <= limits.max_tokens, f"max_tokens {max_tokens} is outside 1 to {limits.max_tokens}",
            f"ask for 1 to {limits.max_tokens} tokens (the server's limit: serve --max-tokens)", "max_tokens")
     _check(body.temperature is None or body.temperature >= 0, f"temperature {body.temperature} is below 0",
@@ -162,8 +162,6 @@ def complete_request(body: CompleteBody, limits: ServeOptions) -> CompletionOpti
            f"ask for {limits.max_tokens} or fewer (the server's limit: serve --max-tokens)", "max_tokens")
     _check(body.n <= limits.max_n, f"n {body.n} is over {limits.max_n}", f"ask for {limits.max_n} or fewer", "n")
     sampling = _given(temperature=body.temperature, top_k=body.top_k, top_p=body.top_p, seed=body.seed)
-    _check(body.sample or not sampling, f"{next(iter(sampling), '')} applies only to sampled completions",
-           'add "sample": true', next(iter(sampling), None))
     with _as_api_error():
         return completion_options(n=body.n, until=body.until, max_tokens=body.max_tokens,
                                   beam_width=body.beam_width, normalize=body.normalize, sample=body.sample,
