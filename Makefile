@@ -1,5 +1,5 @@
 # make demo: set up, train a small model on data/corpus.txt, complete a prompt and prove the long-range memory.
-# make test: set up, then run the test suite.
+# make test: set up, then lint (ruff) and run the test suite.
 # make bench: set up, then measure latency on this machine (bench/results.json).
 # make quality: set up, then lstmtext and the word-level peer on held-out tails, side by side (bench/quality.json).
 # make base: set up, then train the built-in model on ../shared/data/base (about 2 h 10 min on 2 cores with bf16
@@ -54,6 +54,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python data/demo.py demo
 
 test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed

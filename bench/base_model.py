@@ -24,8 +24,9 @@ import lstmtext
 from lstmtext.core.bundle import Bundle, save_bundle
 from lstmtext.core.model_file import read_model
 
+from .corpora import SHARED_DATA
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
 HELD_OUT_OF = ("tinyshakespeare.txt", "pride-and-prejudice.txt")
 MOST_BYTES = 25_000_000
 SOURCES = ("99 English novels of 1840-1920 (ELTeC-eng 1.0.1, COST Action CA16204: the texts in the public domain, "

@@ -61,6 +61,6 @@ def measure(model: str, sentences: list[str], opening: str = "") -> dict:
 
 
 if __name__ == "__main__":
-    from bench.run import TYPED
+    from bench.sentences import TYPED
 
     print(measure(sys.argv[1] if len(sys.argv) > 1 else "demo", TYPED))

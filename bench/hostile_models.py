@@ -76,12 +76,13 @@ def mutations(model: Path, seed: int = 0) -> Iterator[tuple[str, bytes, bool]]:
                _write({**metadata, "header": text}, table, body), True)
     for section in ("model", "tokenizer", "metrics", "corpus", "run", "training", "adaptation"):
         for value in ("text", [1], 7, None):
-            yield (f"{section} = {value!r}", _write({**metadata, "header": json.dumps({**header, section: value})},
-                                                    table, body), section in ("model", "tokenizer") or value is not None)
+            damaged = _write({**metadata, "header": json.dumps({**header, section: value})}, table, body)
+            yield f"{section} = {value!r}", damaged, section in ("model", "tokenizer") or value is not None
     for key, values in (("format_version", ["²", "99", "", "-1", _HUGE, "1", "0"]), ("format", ["x", ""]),
                         ("header", ["{", "[]", "null", _DEEP, _HUGE]), ("checksum", ["0" * 64, ""])):
         for value in values:
-            yield f"metadata {key} = {value[:20]!r}", _write({**metadata, key: value}, table, body), value not in ("0", "1")
+            damaged = _write({**metadata, key: value}, table, body)
+            yield f"metadata {key} = {value[:20]!r}", damaged, value not in ("0", "1")
     for key in ("checksum", "header", "format", "format_version"):
         yield (f"metadata without {key}", _write({k: v for k, v in metadata.items() if k != key}, table, body),
                key != "format_version")
@@ -95,7 +96,7 @@ def mutations(model: Path, seed: int = 0) -> Iterator[tuple[str, bytes, bool]]:
     for index in range(30):
         yield f"flipped bytes, tensors #{index}", _write(metadata, table, _flip(body, rng)), True
     start = 8 + int.from_bytes(whole[:8], "little")
-    for index in range(10):
+    for _ in range(10):
         at = rng.randrange(8, start)
         yield f"flipped byte in the header at {at}", whole[:at] + bytes([whole[at] ^ 0x55]) + whole[at + 1:], False
     for name in list(table)[:3]:

@@ -33,9 +33,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from .corpora import SHARED_DATA, split_text
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
-DEFAULT_CORPUS = SHARED_DATA / "tinyshakespeare.txt"
 DEFAULT_CORPORA = (SHARED_DATA / "tinyshakespeare.txt", SHARED_DATA / "pride-and-prejudice.txt")
 DEFAULT_SETTINGS = "whole:300,75000:60"
 DEFAULT_STARTS = "default,none"
@@ -43,12 +43,6 @@ DEFAULT_PEER = "closed"
 # Issue 31: fine-tuned by default, 25% fewer bits/char than from scratch on the 75-KB cuts and 10% fewer on the
 # whole corpora, and fewer than the peer's closed-vocabulary run in every row.
 TARGET_SHARE_OF_SCRATCH = {"whole": 0.90, "cut": 0.75}
-
-
-def split_text(text: str) -> tuple[str, str]:
-    """nanoGPT's split: the first 90% of the characters to train on, the last 10% held out."""
-    cut = int(len(text) * 0.9)
-    return text[:cut], text[cut:]
 
 
 def split_corpus(corpus: Path, folder: Path) -> tuple[Path, Path]:
@@ -103,7 +97,7 @@ def evaluate(name: str, held_out: Path, home: Path) -> dict:
 
 
 def peer_run(vocabulary: str, seconds: int, train: Path, held_out: Path) -> dict:
-    from bench.word_lm_baseline import run_peer
+    from .word_lm_baseline import run_peer
 
     result = run_peer(train.read_text(encoding="utf-8"), held_out.read_text(encoding="utf-8"), seconds,
                       vocabulary, log=lambda line: None)

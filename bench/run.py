@@ -39,24 +39,18 @@ import torch
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
-from rich.table import Table
 
 import lstmtext
-from lstmtext.options import TrainConfig
-from lstmtext.errors import ModelNotFound
 from lstmtext.cli.repl import Repl
 from lstmtext.cli.terminal import TerminalReader
+from lstmtext.errors import ModelNotFound
+from lstmtext.options import TrainConfig
 
 from . import bigcorpus, contention, editor, load, scaling, speed
+from .sentences import PROMPTS, TYPED
+from .tables import builtin_table, contention_table, memory_table, results_table, serving_table, speed_table
 
 ROOT = Path(__file__).resolve().parent.parent
-TYPED = [
-    "When there is fire, there is smoke.",
-    "The panda that we watched for a whole afternoon was born in China.",
-    "Slow and steady wins the race, and the early bird catches the worm.",
-    "A friend in need is a friend indeed.",
-]
-PROMPTS = ["When there is fi", "The panda", "A friend in need", "Slow and steady", "The early bird catches"]
 GHOST_TEXT_TARGET_P95_MS = 50.0
 # Issue 31's targets for the built-in model.
 BUILTIN_TARGETS = {"ghost_text_p95_ms": 30.0, "complete_n5_p50_ms": 50.0, "cold_complete_s": 3.0}
@@ -98,20 +92,6 @@ def builtin_latency() -> dict:
     return {"path": str(model.path), "ghost_text_ms": summary(ghost_text_latency(model)),
             "complete_n5_20_tokens_ms": summary(complete_latency(model)), "cold_complete_s": round(min(cold), 2),
             "targets": BUILTIN_TARGETS}
-
-
-def builtin_table(figures: dict) -> Table:
-    table = Table(title=f"the built-in model ({figures['path']})", title_justify="left")
-    for column in ("measure", "p50", "p95", "max", "target"):
-        table.add_column(column, justify="left" if column == "measure" else "right")
-    ghost, complete, targets = figures["ghost_text_ms"], figures["complete_n5_20_tokens_ms"], figures["targets"]
-    table.add_row("keystroke → ghost text (REPL)", f"{ghost['p50']:.1f} ms", f"{ghost['p95']:.1f} ms",
-                  f"{ghost['max']:.1f} ms", f"p95 ≤ {targets['ghost_text_p95_ms']:.0f} ms")
-    table.add_row("complete -n 5, 20 tokens", f"{complete['p50']:.1f} ms", f"{complete['p95']:.1f} ms",
-                  f"{complete['max']:.1f} ms", f"p50 ≤ {targets['complete_n5_p50_ms']:.0f} ms")
-    table.add_row('lstmtext complete "When there is fire", cold', f"{figures['cold_complete_s']:.2f} s", "", "",
-                  f"≤ {targets['cold_complete_s']:.0f} s")
-    return table
 
 
 def ghost_text_latency(model: lstmtext.LanguageModel, adapting: bool = False) -> list[float]:
@@ -190,6 +170,28 @@ def complete_latency(model: lstmtext.LanguageModel) -> list[float]:
             for sample in timed_ms(lambda: model.complete(prompt, n=5, max_tokens=20, until="none"), 5)]
 
 
+def latency(model: lstmtext.LanguageModel, which: str) -> dict:
+    """The machine, the model, and its latency figures: ghost text, suggest, complete, the editor."""
+    config = model.config
+    ghost_text_latency(model)  # warm-up: first calls allocate and fill caches
+    complete_latency(model)
+    return {
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+                    "python": platform.python_version()},
+        "model": {"which": which, "path": str(model.path), "layers": config.layers,
+                  "hidden_size": config.hidden_size, "level": model.tokenizer.level},
+        "ghost_text_ms": summary(ghost_text_latency(model)),
+        "ghost_text_adapting_ms": summary(ghost_text_latency(model, adapting=True)),
+        "suggest_ms": summary(suggest_latency(model)),
+        "complete_n5_20_tokens_ms": summary(complete_latency(model)),
+        "editor_keystroke_ms": editor.measure(str(model.path), TYPED),
+        "editor_keystroke_long_document_ms": editor.measure(str(model.path), TYPED, long_document()),
+        "targets": {"ghost_text_p95_ms": GHOST_TEXT_TARGET_P95_MS,
+                    "ghost_text_adapting_p95_ms": GHOST_TEXT_TARGET_P95_MS},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model name or path (default: the demo model)")
@@ -210,24 +212,7 @@ def main() -> None:
     console.print(f"model: {which} ({model.path}), {config.layers}×{config.hidden_size} {config.cell.upper()}, "
                   f"{model.tokenizer.level} level; torch {torch.__version__}, {torch.get_num_threads()} threads")
 
-    ghost_text_latency(model)  # warm-up: first calls allocate and fill caches
-    complete_latency(model)
-    results = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "python": platform.python_version()},
-        "model": {"which": which, "path": str(model.path), "layers": config.layers,
-                  "hidden_size": config.hidden_size, "level": model.tokenizer.level},
-        "ghost_text_ms": summary(ghost_text_latency(model)),
-        "ghost_text_adapting_ms": summary(ghost_text_latency(model, adapting=True)),
-        "suggest_ms": summary(suggest_latency(model)),
-        "complete_n5_20_tokens_ms": summary(complete_latency(model)),
-        "editor_keystroke_ms": editor.measure(str(model.path), TYPED),
-        "editor_keystroke_long_document_ms": editor.measure(str(model.path), TYPED, long_document()),
-        "builtin": builtin,
-        "targets": {"ghost_text_p95_ms": GHOST_TEXT_TARGET_P95_MS,
-                    "ghost_text_adapting_p95_ms": GHOST_TEXT_TARGET_P95_MS},
-    }
+    results = {**latency(model, which), "builtin": builtin}
     console.print("roofline, training throughput, generation, tokenization and CLI start-up …")
     results["speed"] = speed.measure(str(model.path))
     console.print("the training step against hidden size and batch, fp32 and bf16 (issue 32) …")
@@ -240,7 +225,12 @@ def main() -> None:
         console.print(f"peak memory of training on generated 10 MB and {args.corpus_mb:,} MB corpora …")
         results["training_memory"] = bigcorpus.measure_in_fresh_process(args.corpus_mb)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    console.print(builtin_table(builtin))
+    print_tables(console, results)
+    console.print(f"written to {args.out}")
+
+
+def print_tables(console: Console, results: dict) -> None:
+    console.print(builtin_table(results["builtin"]))
     console.print(results_table(results))
     console.print(speed_table(results["speed"]))
     console.print(scaling.table(results["scaling"]))
@@ -248,100 +238,12 @@ def main() -> None:
     console.print(contention_table(results["contention"]))
     if "training_memory" in results:
         console.print(memory_table(results["training_memory"]))
-    console.print(f"written to {args.out}")
 
 
 def long_document() -> str:
     """The first 20,000 characters of data/corpus.txt (whole lines): a letter or notes file grown long."""
     text = (ROOT / "data" / "corpus.txt").read_text()[:20_000]
     return text[: text.rfind("\n") + 1]
-
-
-def results_table(results: dict) -> Table:
-    table = Table(title="lstmtext bench", title_justify="left")
-    for column in ("measure", "p50 ms", "p95 ms", "max ms", "calls", "target"):
-        table.add_column(column, justify="left" if column == "measure" else "right")
-    rows = [("keystroke → ghost text (REPL)", "ghost_text_ms", f"p95 ≤ {GHOST_TEXT_TARGET_P95_MS:.0f} ms"),
-            ("the same, learning from each line", "ghost_text_adapting_ms",
-             f"p95 ≤ {GHOST_TEXT_TARGET_P95_MS:.0f} ms"),
-            ("keystroke → ghost text (lstmtext lsp, stdio)", "editor_keystroke_ms",
-             f"p95 ≤ {editor.TARGET_P95_MS:.0f} ms"),
-            ("the same, at the end of a 20,000-character document", "editor_keystroke_long_document_ms",
-             f"p95 ≤ {editor.TARGET_P95_MS:.0f} ms"),
-            ("suggest() per keystroke", "suggest_ms", ""),
-            ("complete -n 5, 20 tokens", "complete_n5_20_tokens_ms", "")]
-    for label, key, target in rows:
-        figures = results[key]
-        table.add_row(label, f"{figures['p50']:.1f}", f"{figures['p95']:.1f}", f"{figures['max']:.1f}",
-                      str(figures["count"]), target)
-    return table
-
-
-def speed_table(figures: dict) -> Table:
-    roofline = figures["matmul_roofline_gflops"]
-    table = Table(title=f"speed (matmul roofline: fp32 {roofline['fp32']:.0f} GFLOP/s, bf16 {roofline['bf16']:.0f})",
-                  title_justify="left")
-    table.add_column("measure")
-    table.add_column("figure", justify="right")
-    table.add_column("of roofline", justify="right")
-    for name, run in figures["training"].items():
-        share = f", {run['share_of_char']:.0%} of char's (target ≥ 60%)" if "share_of_char" in run else ""
-        table.add_row(f"train {name.replace('_', ' ')} (2 layers, batch 32 × 128)",
-                      f"{run['tokens_per_s']:,} tok/s, {run['lstm_gflops']:.0f} GFLOP/s{share}",
-                      f"{run['fraction_of_roofline']:.0%}")
-    for name, paths in figures["generation_ms_per_token"].items():
-        table.add_row(f"generate step, {name.upper()}, 2 layers, batch 1", f"{paths['generate_int8']:.3f} ms/token",
-                      f"fp32 {paths['single_stream_fp32']:.3f}")
-        table.add_row(f"generate end to end, {name.upper()}", f"{paths['generate_end_to_end']:.3f} ms/token",
-                      f"{paths['end_to_end_over_step']:.2f}× the step (target ≤ 1.3×)")
-        table.add_row(f"lstmtext generate from outside, {name.upper()}",
-                      f"{paths['generate_from_outside']:.3f} ms/token", "--length 4000 minus 10")
-    for level, rate in figures["tokenize_mb_per_s"].items():
-        table.add_row(f"tokenize, {level}", f"{rate:.1f} MB/s", "")
-    cli = figures["cli_seconds"]
-    table.add_row("lstmtext --help", f"{cli['help']:.2f} s", "")
-    table.add_row("lstmtext complete (cold)", f"{cli['complete_cold']:.2f} s", f"import torch {cli['import_torch']:.2f} s")
-    return table
-
-
-def serving_table(figures: dict) -> Table:
-    targets = figures["targets"]
-    table = Table(title="lstmtext serve (127.0.0.1, 20-token completions)", title_justify="left")
-    for column in ("measure", "figure", "p50 ms", "p95 ms", "target"):
-        table.add_column(column, justify="left" if column == "measure" else "right")
-    for name, label in (("batched", "64 clients, batched"), ("one_at_a_time", "64 clients, --no-batching")):
-        run = figures[name]
-        table.add_row(label, f"{run['completions_per_s']:.0f} completions/s ({run['errors']} errors)",
-                      f"{run['p50_ms']:.0f}", f"{run['p95_ms']:.0f}",
-                      f"≥ {targets['completions_per_s']}" if name == "batched" else "")
-    table.add_row("batching's gain", f"{figures['batching_gain']:.1f}×", "", "", f"≥ {targets['batching_gain']:.0f}×")
-    first = figures["first_token"]
-    table.add_row(f"first streamed token, {first['prompt_chars']}-char prompt", "", f"{first['p50_ms']:.1f}",
-                  f"{first['p95_ms']:.1f}", f"≤ {targets['first_token_ms']:.0f} ms")
-    return table
-
-
-def contention_table(figures: dict) -> Table:
-    table = Table(title=f"beside {figures['busy_processes']} busy processes (one per core)", title_justify="left")
-    for column in ("measure", "quiet", "busy", "busy / quiet", "target", "PyTorch defaults, busy"):
-        table.add_column(column, justify="left" if column == "measure" else "right")
-    for what, label, shown in (("train", "train 2×256 char, fp32 (tokens/s)", "{:,.0f}"),
-                               ("generate", "generate (ms/token)", "{:.3f}")):
-        row = figures[what]
-        table.add_row(label, shown.format(row["quiet"]), shown.format(row["busy"]), f"{row['share_of_quiet']:.0%}",
-                      f"≥ {figures['target_share']:.0%}", f"{shown.format(row['busy_with_pytorch_defaults'])} "
-                                                         f"({row['share_of_quiet_with_pytorch_defaults']:.0%})")
-    return table
-
-
-def memory_table(memory: dict) -> Table:
-    table = Table(title="lstmtext train --max-steps 30: peak memory", title_justify="left")
-    for column in ("corpus", "peak RSS MB", "seconds", "target"):
-        table.add_column(column, justify="left" if column == "corpus" else "right")
-    for size, figures in memory["corpus_sizes"].items():
-        table.add_row(size.replace("_", " ").upper(), f"{figures['peak_rss_mb']:,.0f}", f"{figures['seconds']:.0f}",
-                      f"< {memory['target_peak_rss_mb']:,} MB")
-    return table
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 
-import torch
 from rich.console import Console
 from rich.table import Table
 

@@ -17,15 +17,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lstmtext.core.device import cpu_has_fast_bf16, single_thread
 from lstmtext.core.config import ModelConfig, softmax_cutoffs
-from lstmtext.options import TokenizerConfig, TrainConfig
 from lstmtext.core.corpus import encode_corpus
-from lstmtext.core.textfile import inspect_corpus
-from lstmtext.decoding.inference import Stepper
+from lstmtext.core.device import cpu_has_fast_bf16, single_thread
 from lstmtext.core.model import RecurrentLM
-from lstmtext.core.tokenizer import train_tokenizer
-from lstmtext.training.loop import Runtime, Trainer, TrainingData
+from lstmtext.core.textfile import inspect_corpus
+from lstmtext.core.tokenizer_training import train_tokenizer
+from lstmtext.decoding.inference import Stepper
+from lstmtext.options import TokenizerConfig, TrainConfig
+from lstmtext.training.hooks import Runtime, TrainingData
+from lstmtext.training.loop import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAR_VOCAB, WORD_VOCAB = 96, 10_000

@@ -22,8 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.quality import DEFAULT_CORPUS, split_text
-
+from bench.corpora import DEFAULT_CORPUS, split_text
 
 
 def words_of(text: str) -> list[str]:

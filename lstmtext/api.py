@@ -43,8 +43,14 @@ from .engine import Engine
 from .errors import CorpusError
 from .lab.activations import Inspection, inspect_text
 from .lab.export import ExportReport, export_model
-from .options import (CompletionOptions, ContinuationOptions, GenerationOptions, InspectOptions, completion_options,
-                      generation_options)
+from .options import (
+    CompletionOptions,
+    ContinuationOptions,
+    GenerationOptions,
+    InspectOptions,
+    completion_options,
+    generation_options,
+)
 from .options.adaptation import AdaptOptions, default_adaptation, session_adaptation
 from .options.checks import changed
 from .results import Completion, Continuation, Evaluation, TokenScore

@@ -22,7 +22,7 @@ from concurrent.futures import Future
 
 import torch
 
-from .decoding.batch import StepRequest, Steps, Stepped, draw_tokens, join_states, split_state
+from .decoding.batch import Stepped, StepRequest, Steps, draw_tokens, join_states, split_state
 from .decoding.inference import Stepper
 
 MAX_BATCH_ROWS = 512  # streams in one step: more waits for the next step
@@ -50,7 +50,7 @@ class Job:
             return True
         except StopIteration as done:
             self.future.set_result(done.value)
-        except Exception as error:  # noqa: BLE001 - the request's own failure, reported to its caller
+        except Exception as error:  # the request's own failure, reported to its caller
             self.future.set_exception(error)
         return False
 
@@ -172,7 +172,7 @@ class Engine:
         """Step the group; if the step fails, step its requests one by one so that only the culprit fails."""
         try:
             self._step(group)
-        except Exception as error:  # noqa: BLE001 - a failed step fails its requests, never the engine
+        except Exception as error:  # a failed step fails its requests, never the engine
             if len(group) == 1:
                 self._fail(group, error)
                 return

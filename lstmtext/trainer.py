@@ -21,15 +21,17 @@ from .core.files import atomic_write, check_output_file
 from .core.machine import keep_freed_memory
 from .core.store import ModelStore, check_name, default_model_name
 from .core.textfile import inspect_corpus, iter_lines, readable_copy
-from .core.tokenizer import Tokenizer, train_tokenizer as learn_tokenizer
+from .core.tokenizer import Tokenizer
 from .core.tokenizer_stats import TokenizerStats, tokenizer_stats
+from .core.tokenizer_training import train_tokenizer as learn_tokenizer
 from .errors import OptionError
 from .options import BASE_AUTO, ModelShape, Regularization, TokenizerConfig, TrainConfig
 from .options.checks import changed
 from .training import distributed
-from .training.loop import Faults
+from .training.hooks import Faults
+from .training.plan import TrainRequest
 from .training.progress import QuietObserver, TrainObserver
-from .training.run import TrainRequest, train_model
+from .training.run import train_model
 
 
 def train_tokenizer(corpus: str | os.PathLike, config: TokenizerConfig = TokenizerConfig(), *,
@@ -81,7 +83,7 @@ def train(corpus: str | os.PathLike, shape: ModelShape | None = None, *,
     training/start.py), "none" (from nothing: a tokenizer of its own, sizes chosen) or a model (a name or path) to
     fine-tune, its tokenizer and shape kept; `init_from` is another name for the last. Started by torchrun, only
     rank 0 reports and saves (the others return None). `corpus` may be a pipe (read once into a temporary file) or
-    a folder (its text files joined). `faults`: for tests, see `training.loop.Faults`."""
+    a folder (its text files joined). `faults`: for tests, see `training.hooks.Faults`."""
     shape = changed(shape, ModelShape, shape_changes)
     store = store or ModelStore()
     if name is not None and out is not None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lstmtext.options import TokenizerConfig, TrainConfig
 from lstmtext.core import store as store_module
 from lstmtext.core.store import ModelStore
+from lstmtext.options import TokenizerConfig, TrainConfig
 
 PACKAGE_BUILTIN = store_module.BUILTIN_PATH
 

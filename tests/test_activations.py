@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from lstmtext.lab.activations import pick_units, trace_lstm
 from lstmtext.core.config import ModelConfig
 from lstmtext.core.model import RecurrentLM
+from lstmtext.lab.activations import pick_units, trace_lstm
 
 from .conftest import assert_one_line_error
 
@@ -51,8 +51,8 @@ def test_units_that_follow_a_feature_are_picked_and_named():
 @pytest.fixture(scope="module")
 def two_layer_model(tmp_path_factory, tiny_corpus):
     import lstmtext
-    from lstmtext.options import TokenizerConfig, TrainConfig
     from lstmtext.core.store import ModelStore
+    from lstmtext.options import TokenizerConfig, TrainConfig
 
     home = tmp_path_factory.mktemp("inspect")
     lstmtext.train(tiny_corpus, tokenizer=TokenizerConfig("char"), layers=2, hidden_size=24,

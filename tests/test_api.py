@@ -4,8 +4,8 @@ import os
 import pytest
 
 import lstmtext
-from lstmtext.errors import BadInput, ModelNotFound
 from lstmtext.core.store import ModelStore
+from lstmtext.errors import BadInput, ModelNotFound
 
 
 def test_complete_continues_the_prefix_and_stops_at_a_sentence_end(tiny_model):

@@ -2,10 +2,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lstmtext.training.checkpoint import Checkpoint, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from lstmtext.core.config import ModelConfig
-from lstmtext.errors import BadModelFile
 from lstmtext.core.model import RecurrentLM, detach_state
+from lstmtext.errors import BadModelFile
+from lstmtext.training.checkpoint import Checkpoint, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 
 
 def make_run(seed: int = 0):

@@ -95,7 +95,8 @@ def test_complete_json_has_ranked_completions_settings_and_timing(run, lord_mode
     for completion in completions:
         assert "".join(t["text"] for t in completion["tokens"]).endswith(completion["text"])
         assert all(t["log_prob"] <= 0 for t in completion["tokens"])
-    assert data["settings"]["n"] == 4 and data["settings"]["beam_width"] == 8 and data["settings"]["until"] == "sentence"
+    settings = data["settings"]
+    assert settings["n"] == 4 and settings["beam_width"] == 8 and settings["until"] == "sentence"
     assert set(data["timing_ms"]) == {"load", "complete", "total"}
 
 
@@ -168,7 +169,8 @@ def test_a_pickle_model_is_refused_by_the_cli(run, tmp_path):
 
 
 def test_resume_without_a_checkpoint_fails_with_one_line(run, tiny_corpus, user_store):
-    assert_one_line_error(run("train", tiny_corpus, "--resume", *TINY), 2, "no checkpoint to resume", "without --resume")
+    assert_one_line_error(run("train", tiny_corpus, "--resume", *TINY), 2, "no checkpoint to resume",
+                          "without --resume")
     assert_one_line_error(run("train", tiny_corpus, "--checkpoint-every", "0"), 2, "--checkpoint-every")
 
 

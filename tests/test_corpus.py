@@ -3,13 +3,22 @@ import pytest
 import torch
 
 from lstmtext.core.config import ModelConfig
-from lstmtext.options import TokenizerConfig
-from lstmtext.core.corpus import (batchify, bptt_windows, check_length, encode_corpus, held_out_count, hold_out_tail,
-                                  scoring_streams, SCORING_ROWS, windows_per_epoch)
-from lstmtext.core.textfile import inspect_corpus, iter_lines, lines_before
-from lstmtext.errors import CorpusError
+from lstmtext.core.corpus import (
+    SCORING_ROWS,
+    batchify,
+    bptt_windows,
+    check_length,
+    encode_corpus,
+    held_out_count,
+    hold_out_tail,
+    scoring_streams,
+    windows_per_epoch,
+)
 from lstmtext.core.model import RecurrentLM
-from lstmtext.core.tokenizer import sample_sentences, train_tokenizer
+from lstmtext.core.textfile import inspect_corpus, iter_lines, lines_before
+from lstmtext.core.tokenizer_training import sample_sentences, train_tokenizer
+from lstmtext.errors import CorpusError
+from lstmtext.options import TokenizerConfig
 from lstmtext.training.scoring import stream_nll
 
 

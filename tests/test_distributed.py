@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import lstmtext
-from lstmtext.options import Regularization, TokenizerConfig, TrainConfig
 from lstmtext.core.device import seed_everything
 from lstmtext.core.model import RecurrentLM
 from lstmtext.core.store import ModelStore
+from lstmtext.options import Regularization, TokenizerConfig, TrainConfig
 
 # Dropout off: each process would draw its own masks. In fp32 what remains is float rounding: DDP averages two
 # half-batch gradients where one process takes the mean over the whole batch.

@@ -76,7 +76,7 @@ def test_a_failing_request_fails_alone(tiny_model, engine):
 
     def raising():
         raise ValueError("a search that fails at once")
-        yield  # noqa: unreachable - makes this a generator
+        yield  # unreachable: makes this a generator
 
     bad, worse = engine.submit(broken()), engine.submit(raising())
     good = engine.submit(tiny_model.continuation_steps("The", ContinuationOptions(max_tokens=5)))

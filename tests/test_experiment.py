@@ -6,10 +6,10 @@ import json
 import pytest
 import torch
 
-from lstmtext.options import LongRangeConfig
 from lstmtext.core.config import ModelConfig
 from lstmtext.core.model import RecurrentLM, open_gates
 from lstmtext.lab.experiment import CUE, PAIRS, VOCABULARY, _training_gaps, make_sequences, render, run_long_range
+from lstmtext.options import LongRangeConfig
 
 from .conftest import assert_one_line_error
 

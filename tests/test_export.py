@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from lstmtext.lab.export import HEADER_KEY, TOKENIZER_KEY
 from lstmtext.core.tokenizer import tokenizer_from_blobs
+from lstmtext.lab.export import HEADER_KEY, TOKENIZER_KEY
 
 from .conftest import assert_one_line_error
-
 
 
 def lstmtext_log_probs(lm, texts):

@@ -3,11 +3,11 @@ import math
 import pytest
 import torch
 
-from lstmtext.errors import BadInput
-from lstmtext.options import Sampling
-from lstmtext.decoding.sampling import Uniforms, cut_point, filtered_logits, sample_stream, sample_token
 from lstmtext.decoding.healing import TokenTable
 from lstmtext.decoding.inference import ModuleStream
+from lstmtext.decoding.sampling import Uniforms, cut_point, filtered_logits, sample_stream, sample_token
+from lstmtext.errors import BadInput
+from lstmtext.options import Sampling
 
 
 def test_top_k_and_top_p_keep_only_the_likeliest_tokens():

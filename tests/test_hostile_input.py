@@ -15,9 +15,9 @@ from safetensors.torch import save_file
 
 import lstmtext
 import lstmtext.api
-from lstmtext.core.bundle import load_bundle, save_bundle, Bundle
-from lstmtext.options import TrainConfig
+from lstmtext.core.bundle import Bundle, load_bundle, save_bundle
 from lstmtext.errors import BadModelFile
+from lstmtext.options import TrainConfig
 
 from .conftest import CLI_TINY, Recorder, assert_one_line_error
 
@@ -348,8 +348,8 @@ def test_training_samples_show_control_characters_as_escapes():
 
     from rich.console import Console
 
-    from lstmtext.training.progress import EvalReport
     from lstmtext.cli.ui import TrainDisplay
+    from lstmtext.training.progress import EvalReport
 
     console = Console(file=io.StringIO())
     TrainDisplay(console).on_eval(EvalReport(1, 1.0, 2.7, 1.4, "a\x00b\x1b[2Jc\nd", True))

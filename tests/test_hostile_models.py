@@ -54,8 +54,8 @@ def test_a_sample_of_hostile_model_files_is_read_or_refused_cleanly(tiny_model_p
     ("layers", 40, ["layers is 40 where the weights have 1"]),
 ])
 def test_a_header_cannot_size_the_network_beyond_its_weights(run, trained, tmp_path, field, value, words):
-    from .test_hostile_input import rewrite_header
     from .conftest import assert_one_line_error
+    from .test_hostile_input import rewrite_header
 
     path = rewrite_header(trained, tmp_path / "big.lstm",
                           lambda header: {**header, "model": {**header["model"], field: value}})
@@ -73,8 +73,8 @@ def test_a_header_cannot_size_the_network_beyond_its_weights(run, trained, tmp_p
     (lambda header: {**header, "adaptation": {**header["adaptation"], "window": 0}}, ["window"]),
 ])
 def test_a_header_field_of_the_wrong_type_is_one_line_in_every_command(run, trained, tmp_path, change, words):
-    from .test_hostile_input import rewrite_header
     from .conftest import assert_one_line_error
+    from .test_hostile_input import rewrite_header
 
     path = rewrite_header(trained, tmp_path / "odd.lstm", change)
     for command in (["info"], ["complete", "x"]):
@@ -88,8 +88,8 @@ def test_a_header_field_of_the_wrong_type_is_one_line_in_every_command(run, trai
     (dict(header='{"model": {"vocab_size": ' + "9" * 5000 + "}}"), ["damaged header"]),
 ])
 def test_metadata_python_cannot_read_is_one_line(run, trained, tmp_path, metadata, words):
-    from .test_hostile_input import rewrite_metadata
     from .conftest import assert_one_line_error
+    from .test_hostile_input import rewrite_metadata
 
     path = rewrite_metadata(trained, tmp_path / "odd.lstm", **metadata)
     for command in (["info"], ["complete", "x"]):
@@ -119,6 +119,7 @@ def test_the_repl_s_model_command_refuses_a_hostile_file_and_carries_on(trained,
     from rich.console import Console
 
     from lstmtext.cli.repl import Repl
+
     from .test_hostile_input import rewrite_header
 
     path = rewrite_header(trained, tmp_path / "big.lstm",

@@ -14,6 +14,8 @@ import lstmtext
 PACKAGE = Path(lstmtext.__file__).parent
 ROOT = PACKAGE.parent
 MODULES = sorted(PACKAGE.rglob("*.py"))
+BENCH = sorted((ROOT / "bench").glob("*.py"))
+MAX_MODULE_LINES = 270  # 300 is the rule; the rest is room to grow without packing lines
 # What an interface may import from the library: the public API (the package's own names) and the option types.
 PUBLIC = {"lstmtext", "lstmtext.options", "lstmtext.errors"}
 INTERFACES = ("cli", "server", "lsp")
@@ -38,14 +40,14 @@ def imports(path: Path) -> list[tuple[str, list[str]]]:
     return found
 
 
-def library_edges() -> dict[str, set[str]]:
-    """Module → the library modules it imports (a `from package import module` counts as the module)."""
-    known = {module_name(path) for path in MODULES}
+def library_edges(paths: list[Path] = MODULES, package: str = "lstmtext") -> dict[str, set[str]]:
+    """Module → the modules of `package` it imports (a `from package import module` counts as the module)."""
+    known = {module_name(path) for path in paths}
     edges: dict[str, set[str]] = {}
-    for path in MODULES:
+    for path in paths:
         targets = set()
         for target, names in imports(path):
-            if not target.startswith("lstmtext"):
+            if not target.startswith(package):
                 continue
             submodules = {f"{target}.{name}" for name in names} & known
             targets |= submodules or {target}
@@ -53,8 +55,9 @@ def library_edges() -> dict[str, set[str]]:
     return edges
 
 
-def test_no_module_imports_itself_back():
-    edges = library_edges()
+@pytest.mark.parametrize("paths, package", [(MODULES, "lstmtext"), (BENCH, "bench")], ids=["lstmtext", "bench"])
+def test_no_module_imports_itself_back(paths, package):
+    edges = library_edges(paths, package)
     state: dict[str, str] = {}
 
     def visit(module: str, trail: list[str]) -> None:
@@ -95,11 +98,12 @@ def test_every_public_name_is_where_the_package_says():
         assert getattr(lstmtext, name) is not None
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda path: str(path.relative_to(PACKAGE)))
+@pytest.mark.parametrize("path", MODULES + BENCH, ids=lambda path: str(path.relative_to(ROOT)))
 def test_modules_and_functions_stay_small(path):
-    """No module over 300 lines; no function body over 50 (a Typer command's option list is its signature)."""
+    """No module over MAX_MODULE_LINES; no function body over 50 (a Typer command's option list is its
+    signature)."""
     text = path.read_text()
-    assert text.count("\n") <= 300
+    assert text.count("\n") <= MAX_MODULE_LINES
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             assert node.end_lineno - node.body[0].lineno + 1 <= 50, node.name

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from lstmtext.core.config import ModelConfig
-from lstmtext.decoding.inference import Stepper, expand_state, select_state
 from lstmtext.core.model import RecurrentLM
+from lstmtext.decoding.inference import Stepper, expand_state, select_state
 
 # The fused step adds the same numbers in another order: float32 rounding only.
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)

@@ -12,9 +12,9 @@ import torch
 import lstmtext
 import lstmtext.training.sizing
 from lstmtext.core import device, machine
-from lstmtext.options import Regularization, TokenizerConfig, TrainConfig
 from lstmtext.core.device import CPU_BF16_VARIABLE, choose_precision, precisions_to_measure
 from lstmtext.errors import BadInput
+from lstmtext.options import Regularization, TokenizerConfig, TrainConfig
 from lstmtext.training.sizing import plan_sizes
 
 from .conftest import Recorder

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from lstmtext.core.config import ModelConfig
-from lstmtext.errors import BadInput
 from lstmtext.core.model import RecurrentLM, detach_state, locked_dropout
+from lstmtext.errors import BadInput
 from lstmtext.training.schedule import activation_penalty
 
 

@@ -13,8 +13,15 @@ import lstmtext
 from lstmtext.cli.common import FlagSpelling
 from lstmtext.cli.repl import ReplSpelling, Settings, parse_setting
 from lstmtext.errors import OptionError
-from lstmtext.options import (CompletionOptions, GenerationOptions, ModelShape, Sampling, TrainConfig,
-                              completion_options, generation_options)
+from lstmtext.options import (
+    CompletionOptions,
+    GenerationOptions,
+    ModelShape,
+    Sampling,
+    TrainConfig,
+    completion_options,
+    generation_options,
+)
 
 
 class Spy:

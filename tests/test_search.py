@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from lstmtext.options import Sampling
 from lstmtext.decoding.healing import TokenTable, split_prefix
 from lstmtext.decoding.search import NEXT_TOKEN, StopRule, beam_search, sample_completions
+from lstmtext.options import Sampling
 
 VOCAB = [" the", " a", ".", " cat.", " dog.", " th", "e cat.", "x.", " c", "at.", " car.", "a", " the cat."]
 
@@ -94,7 +94,8 @@ def test_healing_retypes_the_half_word_and_renormalizes():
 
 def test_a_path_that_retypes_the_word_in_odd_pieces_counts_only_what_the_model_gives_it():
     # " c" then "at." re-types " ca" too, but the model gives "at." after " c" only 0.02: that path adds
-    # 0.05 × 0.02 (renormalizing the step would have added all of 0.05). The typed text's probability: 0.1 + 0.05 + 0.001.
+    # 0.05 × 0.02 (renormalizing the step would have added all of 0.05).
+    # The typed text's probability: 0.1 + 0.05 + 0.001.
     table = {"": {" cat.": 0.1, " car.": 0.05, " dog.": 0.75, " c": 0.05}, " c": {"at.": 0.02, "x.": 0.98}}
     found = search(table, tail=b" ca", n=3)
     assert as_pairs(found) == [("t.", round(0.101 / 0.151, 5)), ("r.", round(0.05 / 0.151, 5))]
@@ -140,8 +141,8 @@ def test_sampled_completions_report_the_models_own_probabilities():
 
 @pytest.fixture(scope="module")
 def tokenizers(corpus_text):
+    from lstmtext.core.tokenizer_training import train_tokenizer
     from lstmtext.options import TokenizerConfig
-    from lstmtext.core.tokenizer import train_tokenizer
 
     lines = corpus_text.splitlines(keepends=True)
     return {level: train_tokenizer(lines, TokenizerConfig(level, None if level == "char" else 600))
@@ -156,7 +157,7 @@ def test_split_prefix_backs_off_the_last_unit_at_every_level(tokenizers, level, 
     head = b"".join(tokenizers[level].token_bytes(i) for i in split.head_ids)
     assert head + split.tail == prefix.encode()
     assert split.tail.endswith(tail.encode())
-    assert len(split.tail) <= len(tail.encode()) + len("When there is".encode()) * (level != "char")
+    assert len(split.tail) <= len(tail.encode()) + len(b"When there is") * (level != "char")
 
 
 def test_a_long_prompt_is_read_from_a_line_start_that_stays_put_while_typing():

@@ -7,11 +7,11 @@ import torch
 import lstmtext
 from lstmtext.core import config as model_config
 from lstmtext.core.config import ModelConfig, softmax_cutoffs
-from lstmtext.core.linear_loss import linear_nll
 from lstmtext.core.corpus import encode_corpus
-from lstmtext.core.textfile import inspect_corpus
+from lstmtext.core.linear_loss import linear_nll
 from lstmtext.core.model import RecurrentLM
 from lstmtext.core.softmax import AdaptiveDecoder
+from lstmtext.core.textfile import inspect_corpus
 from lstmtext.options import TokenizerConfig, TrainConfig
 
 from .conftest import TINY_TRAINING

@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
-from lstmtext.options import TokenizerConfig
-from lstmtext.errors import CorpusError
-from lstmtext.core.tokenizer import tokenizer_from_blobs, train_tokenizer
+from lstmtext.core.tokenizer import tokenizer_from_blobs
 from lstmtext.core.tokenizer_stats import tokenizer_stats
+from lstmtext.core.tokenizer_training import train_tokenizer
+from lstmtext.errors import CorpusError
+from lstmtext.options import TokenizerConfig
 
 UNSEEN = [
     "emoji 🙂🔥 and CJK 漢字かな",

@@ -7,15 +7,16 @@ import pytest
 import torch
 
 import lstmtext
-from lstmtext.core.config import recurrent_parameters
-from lstmtext.options import Regularization, TokenizerConfig, TrainConfig
-from lstmtext.training.sizing import TOKENS_PER_WEIGHT, choose_sizes
 from lstmtext.cli.common import FlagSpelling
-from lstmtext.training.checkpoint import load_checkpoint
-from lstmtext.training import loop
-from lstmtext.training.loop import Faults, Trainer
+from lstmtext.core.config import recurrent_parameters
 from lstmtext.errors import CorpusError, TrainingInterrupted
+from lstmtext.options import Regularization, TokenizerConfig, TrainConfig
+from lstmtext.training import loop
+from lstmtext.training.checkpoint import load_checkpoint
+from lstmtext.training.hooks import Faults
+from lstmtext.training.loop import Trainer
 from lstmtext.training.schedule import learning_rate
+from lstmtext.training.sizing import TOKENS_PER_WEIGHT, choose_sizes
 
 from .conftest import TINY_TRAINING, Recorder
 

@@ -7,7 +7,7 @@ import sys
 import lstmtext
 from lstmtext.errors import TrainingInterrupted
 from lstmtext.options import Regularization, TokenizerConfig, TrainConfig
-from lstmtext.training.loop import Faults
+from lstmtext.training.hooks import Faults
 
 
 def main(corpus: str, out: str, precision: str, stop_after: str) -> int:

@@ -6,7 +6,8 @@ commands that need a model, so --help and input errors stay fast. One module per
 the one `app` from common.py.
 """
 
-from . import text, adaptation, models, lab, serving  # noqa: F401, I001  (they register their commands, in this order)
+# Each module registers its commands on `app`, in the order --help lists them.
+from . import training, writing, adaptation, models, lab, serving  # noqa: F401, I001
 from .common import app
 
 __all__ = ["app", "main"]

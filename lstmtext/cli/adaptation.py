@@ -7,15 +7,13 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from .. import ModelStore, check_output_file, check_path
 from ..errors import BadInput, OptionError
 from ..options import AdaptOptions
-from .common import (FlagSpelling, app, err_console, friendly_errors, load_api, model_option, out_console,
-                     read_text_file)
+from .common import FlagSpelling, app, err_console, friendly_errors, load_api, model_option, out_console, read_text_file
 
 MAX_ADAPT_BYTES = 50_000_000  # read whole into memory; a corpus this large is for `train --init-from`
 ADAPT_LR_HELP = "With --adapt: the learning rate (default: the one stored in the model, chosen for its level)."
@@ -63,10 +61,10 @@ def reading_progress(what: str) -> Iterator[Callable[[int, int], None] | None]:
 @friendly_errors
 def evaluate(
     file: Path = typer.Argument(..., readable=False, help="A UTF-8 text file to score."),
-    model: Optional[str] = model_option(),
+    model: str | None = model_option(),
     adapt: bool = typer.Option(False, "--adapt", help="Also score it while the model learns from it as it reads "
                                                       "(dynamic evaluation), beside the plain score."),
-    adapt_lr: Optional[float] = typer.Option(None, "--adapt-lr", help=ADAPT_LR_HELP),
+    adapt_lr: float | None = typer.Option(None, "--adapt-lr", help=ADAPT_LR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (with --adapt: "
                                                        '{"static": {...}, "adapted": {...}}).'),
 ) -> None:
@@ -98,10 +96,10 @@ def adapt(
     model: str = typer.Argument(..., help="The model to start from: a name in the store or a .lstm file."),
     files: list[Path] = typer.Argument(..., readable=False,
                                        help="UTF-8 text files to learn from, in order (- reads stdin)."),
-    name: Optional[str] = typer.Option(None, help="Save the adapted model under this name in the store "
+    name: str | None = typer.Option(None, help="Save the adapted model under this name in the store "
                                                   "(default: MODEL's name with -adapted)."),
-    out: Optional[Path] = typer.Option(None, readable=False, help="Save it to this file instead of the store."),
-    adapt_lr: Optional[float] = typer.Option(None, "--adapt-lr", help="The learning rate (default: the one "
+    out: Path | None = typer.Option(None, readable=False, help="Save it to this file instead of the store."),
+    adapt_lr: float | None = typer.Option(None, "--adapt-lr", help="The learning rate (default: the one "
                                                                       "stored in the model)."),
 ) -> None:
     """Write a new model: MODEL after reading FILES once and learning from them by the rule eval --adapt uses

@@ -7,17 +7,23 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 
 from .. import ModelStore, atomic_write, check_output_file
 from ..errors import BadInput
-from ..options import (CURRICULUM_LONG_RANGE, EXPORT_FORMATS, EXPORT_SUFFIXES, SHOWN, InspectOptions, LongRangeConfig,
-                       check_export_format, quick_long_range)
-from .common import (app, err_console, friendly_errors, load_api, model_option, out_console,
-                     read_text_argument)
+from ..options import (
+    CURRICULUM_LONG_RANGE,
+    EXPORT_FORMATS,
+    EXPORT_SUFFIXES,
+    SHOWN,
+    InspectOptions,
+    LongRangeConfig,
+    check_export_format,
+    quick_long_range,
+)
+from .common import app, err_console, friendly_errors, load_api, model_option, out_console, read_text_argument
 
 
 @app.command()
@@ -26,14 +32,14 @@ def inspect(
     text: str = typer.Argument(..., help="The text to run the model over; - reads it from stdin."),
     show: str = typer.Option(InspectOptions.show, help=f"What colours the text: {', '.join(SHOWN)} (gates run from "
                                                        "0 to 1, candidate and hidden from -1 to 1)."),
-    layer: Optional[int] = typer.Option(None, help="Which layer, 1 at the bottom (default: the top one)."),
-    unit: Optional[list[int]] = typer.Option(None, "--unit", "-u", help="A unit to show, from 0; repeat for "
+    layer: int | None = typer.Option(None, help="Which layer, 1 at the bottom (default: the top one)."),
+    unit: list[int] | None = typer.Option(None, "--unit", "-u", help="A unit to show, from 0; repeat for "
                                                                         "more (default: the most telling ones)."),
     units: int = typer.Option(InspectOptions.count, "--units", help="How many units to pick when no --unit is given."),
-    html: Optional[Path] = typer.Option(None, readable=False, help="Also save the view as an HTML page."),
+    html: Path | None = typer.Option(None, readable=False, help="Also save the view as an HTML page."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: tokens, values (per token, one "
                                                        "per unit), layer and units."),
-    model: Optional[str] = model_option(),
+    model: str | None = model_option(),
 ) -> None:
     """Colour TEXT by what the LSTM does at each character or token: a gate, the candidate, the cell state or
     the hidden state of a few units, picked by what they follow (quotes, position in the line, words) or by
@@ -88,15 +94,15 @@ def long_range(
                                                                 "the longest gap every time."),
     quick: bool = typer.Option(False, "--quick", help="A shorter run of the same setting (about two minutes on 2 "
                                                       "CPU cores)."),
-    gaps: Optional[str] = typer.Option(None, help="Gaps to score, comma-separated (default "
+    gaps: str | None = typer.Option(None, help="Gaps to score, comma-separated (default "
                                                   f"{_listed(LongRangeConfig.gaps)}); the longest is also the "
                                                   "longest trained on."),
     cells: str = typer.Option(_listed(LongRangeConfig.cells), help="Which networks to compare."),
-    hidden: Optional[int] = typer.Option(None, help="Units in each network's one layer (default "
+    hidden: int | None = typer.Option(None, help="Units in each network's one layer (default "
                                                     f"{LongRangeConfig.hidden_size})."),
-    steps: Optional[int] = typer.Option(None, help=f"Training steps for each network (default "
+    steps: int | None = typer.Option(None, help=f"Training steps for each network (default "
                                                    f"{LongRangeConfig.steps:,})."),
-    lr: Optional[float] = typer.Option(None, help=f"AdamW learning rate, the same for all (default "
+    lr: float | None = typer.Option(None, help=f"AdamW learning rate, the same for all (default "
                                                   f"{LongRangeConfig.lr:g})."),
     seed: int = typer.Option(LongRangeConfig.seed, help="The same seed gives the same sequences, weights and table."),
     plot: Path = typer.Option(Path("long-range.png"), readable=False,
@@ -164,10 +170,10 @@ def _experiment_progress(config: LongRangeConfig) -> Iterator[Callable[[str, int
 @friendly_errors
 def export(
     fmt: str = typer.Option(..., "--format", "-f", help=f"{' or '.join(EXPORT_FORMATS)}."),
-    out: Optional[Path] = typer.Option(None, readable=False,
+    out: Path | None = typer.Option(None, readable=False,
                                        help="The file to write (default: the model's name with .onnx or "
                                             ".pt, in this folder)."),
-    model: Optional[str] = model_option(),
+    model: str | None = model_option(),
 ) -> None:
     """Write a model as ONNX or TorchScript for deployment: token ids and the recurrent state in, next-token
     log-probabilities and the new state out, with the tokenizer and header inside the file. The file is run once

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
@@ -14,7 +13,7 @@ from .common import app, err_console, friendly_errors, model_names, model_option
 @app.command()
 @friendly_errors
 def models(
-    default: Optional[str] = typer.Option(None, "--default", help="Make this stored model the default.",
+    default: str | None = typer.Option(None, "--default", help="Make this stored model the default.",
                                           autocompletion=model_names),
 ) -> None:
     """List the models in the store (* marks the default)."""
@@ -36,7 +35,7 @@ def models(
 @app.command()
 @friendly_errors
 def info(
-    model: Optional[str] = model_option(),
+    model: str | None = model_option(),
     as_json: bool = typer.Option(False, "--json", help="Print the model's whole header as JSON."),
 ) -> None:
     """Show a model's configuration, training run and metrics."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 
 from .. import ModelStore
@@ -14,12 +12,12 @@ from .common import MODEL_HELP, app, err_console, friendly_errors, load_api, mod
 @app.command()
 @friendly_errors
 def serve(
-    model: List[str] = typer.Option([], "--model", "-m", help=MODEL_HELP + " Repeat to serve several; the first "
+    model: list[str] = typer.Option([], "--model", "-m", help=MODEL_HELP + " Repeat to serve several; the first "
                                     "is the default.", autocompletion=model_names, metavar="<str>"),
     host: str = typer.Option(ServeOptions.host, help="Where to listen. Anything but this machine (127.0.0.1) "
                                                      "needs --api-key."),
     port: int = typer.Option(ServeOptions.port, help="TCP port (0: any free one)."),
-    api_key: Optional[str] = typer.Option(None, envvar="LSTMTEXT_API_KEY", show_envvar=True,
+    api_key: str | None = typer.Option(None, envvar="LSTMTEXT_API_KEY", show_envvar=True,
                                           help="Clients must send Authorization: Bearer KEY."),
     batching: bool = typer.Option(True, "--batching/--no-batching", help="Step all requests of a model together "
                                                                           "(off: one at a time)."),
@@ -47,7 +45,7 @@ def serve(
 
 @app.command()
 @friendly_errors
-def lsp(model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Settings sent by the editor "
+def lsp(model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Settings sent by the editor "
                                                                         "may name another.",
                                             autocompletion=model_names)) -> None:
     """A language server on stdin/stdout: ghost text (textDocument/inlineCompletion) and a completion menu

@@ -40,7 +40,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
+    def from_dict(cls, data: dict) -> ModelConfig:
         """The settings a model file holds, checked as the options they were made from (built from checked
         options, a config is not checked again)."""
         known = {f.name for f in fields(cls)}

@@ -48,7 +48,8 @@ class _LinearNLL(torch.autograd.Function):
         compute_weight = weight.to(hidden.dtype)
         grad_hidden = torch.empty_like(hidden) if ctx.needs_input_grad[0] else None
         grad_weight = torch.zeros_like(weight, dtype=torch.float32) if ctx.needs_input_grad[1] else None
-        grad_bias = torch.zeros_like(bias, dtype=torch.float32) if bias is not None and ctx.needs_input_grad[2] else None
+        wants_bias = bias is not None and ctx.needs_input_grad[2]
+        grad_bias = torch.zeros_like(bias, dtype=torch.float32) if wants_bias else None
         for rows in _blocks(hidden.shape[0], weight.shape[0]):
             # d nll / d logits = softmax - one-hot(target), each row scaled by its incoming gradient
             grad_logits = (_logits(hidden[rows], compute_weight, bias) - log_normalizers[rows, None]).exp_()

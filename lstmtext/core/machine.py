@@ -48,7 +48,7 @@ class LoadSample:
     own_seconds: float
 
     @classmethod
-    def now(cls) -> "LoadSample":
+    def now(cls) -> LoadSample:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return cls(time.monotonic(), _busy_ticks(), usage.ru_utime + usage.ru_stime)
 

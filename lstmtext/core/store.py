@@ -13,8 +13,8 @@ from pathlib import Path
 
 import platformdirs
 
-from .files import atomic_write
 from ..errors import BadInput, ModelNotFound
+from .files import atomic_write
 from .textfile import is_pipe
 
 MODEL_SUFFIX = ".lstm"

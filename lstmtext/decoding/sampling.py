@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from ..core.model import State
 from ..options import Sampling
 from .healing import TokenTable, advance
 from .inference import Stepper
-from ..core.model import State
 
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?]")

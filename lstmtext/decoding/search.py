@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..core.model import State
 from ..options import Sampling
 from .batch import Draw, StepRequest, Steps, Uniforms, run_steps
-from .sampling import cut_point
 from .healing import TokenTable, advance
 from .inference import Stepper, expand_state, select_state
-from ..core.model import State
+from .sampling import cut_point
 
 NEXT_TOKEN = "token"  # an extra stop rule: stop as soon as anything new has been added
 
@@ -46,7 +46,7 @@ class _Path:
     log_probs: list[float] = field(default_factory=list)
     new_tokens: int = 0  # tokens counted against max_tokens: those that add something after the prefix
 
-    def extend(self, token_id: int, token: bytes, log_prob: float) -> "_Path":
+    def extend(self, token_id: int, token: bytes, log_prob: float) -> _Path:
         tail, added = advance(self.tail, token)
         return _Path(self.log_prob + log_prob, tail, self.out + added, self.token_ids + [token_id],
                      self.log_probs + [log_prob], self.new_tokens + bool(added))

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..options import SHOWN
-from ..options.checks import require, require_option
 from ..core.model import RecurrentLM
 from ..core.tokenizer import Tokenizer
+from ..options import SHOWN
+from ..options.checks import require, require_option
 
 GATES = ("input", "forget", "output")  # squashed into (0, 1)
 _SIGNED = ("candidate", "hidden")  # squashed into (-1, 1); the cell state is not squashed at all

@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 
 from ..core.config import ModelConfig
-from ..options import LongRangeConfig
 from ..core.device import seed_everything
 from ..core.model import RecurrentLM, open_gates
+from ..options import LongRangeConfig
 
 PAIRS = (("fire", "smoke"), ("panda", "China"), ("bird", "nest"), ("river", "sea"), ("bee", "honey"),
          ("storm", "rain"), ("cat", "mouse"), ("key", "door"))

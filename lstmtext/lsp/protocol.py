@@ -25,8 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import BinaryIO
 
-from pygls.exceptions import (JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest,
-                              JsonRpcParseError)
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest, JsonRpcParseError
 from pygls.io_ import StdoutWriter
 from pygls.protocol import LanguageServerProtocol
 

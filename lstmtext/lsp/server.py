@@ -85,7 +85,7 @@ class _Editor:
         future = asyncio.get_running_loop().run_in_executor(self.worker, _safely, call)
         try:
             return await asyncio.wait_for(asyncio.shield(future), self.options.budget_ms / 1000)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
 
@@ -194,7 +194,8 @@ def _text_before(ls: LanguageServer, editor: _Editor, uri: str, position: types.
     if not editor.serves(document.language_id):
         return None
     lines = document.lines
-    last_line = len(lines) - (1 if lines and not lines[-1].endswith(("\n", "\r")) else 0)  # after a line break: one more
+    # after a line break there is one more line than the document's lines
+    last_line = len(lines) - (1 if lines and not lines[-1].endswith(("\n", "\r")) else 0)
     if not 0 <= position.line <= last_line or position.character < 0:
         return None
     return document.source[:document.offset_at_position(position)]

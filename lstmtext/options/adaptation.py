@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from .checks import (check_at_least_one, check_at_most, check_finite, check_fraction, check_positive,
-                     require_option)
+from .checks import check_at_least_one, check_at_most, check_finite, check_fraction, check_positive, require_option
 
 MAX_ADAPT_WINDOW = 1024
 MAX_ADAPT_BATCH = 64

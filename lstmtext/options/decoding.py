@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from .checks import (check_at_least_one, check_at_most, check_choice, check_finite, check_positive, check_seed,
-                     require_option)
+from .checks import (
+    check_at_least_one,
+    check_at_most,
+    check_choice,
+    check_finite,
+    check_positive,
+    check_seed,
+    require_option,
+)
 
 UNTIL = ("sentence", "line", "word", "none")  # where a completion stops
 

@@ -7,7 +7,6 @@ import importlib.util
 from dataclasses import dataclass, replace
 
 from ..errors import BadInput
-
 from .checks import check_at_least_one, check_choice, check_positive, check_seed, require_option
 from .training import CELLS
 

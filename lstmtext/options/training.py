@@ -5,8 +5,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .checks import (check_at_least_one, check_choice, check_finite, check_fraction, check_positive, check_seed,
-                     require_option)
+from .checks import (
+    check_at_least_one,
+    check_choice,
+    check_finite,
+    check_fraction,
+    check_positive,
+    check_seed,
+    require_option,
+)
 
 LEVELS = ("char", "word", "bpe", "unigram")
 CELLS = ("lstm", "gru", "rnn")

@@ -9,24 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hmac
-import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 
-from .. import Continuation, Engine, Job, LanguageModel, __version__
+from .. import Engine, Job, LanguageModel, __version__
 from ..errors import LstmtextError
 from ..options import ServeOptions
 from .metrics import CONTENT_TYPE, Metrics
-from .requests import (ApiError, CompleteBody, Completions, CompletionsBody, complete_request, completions_request,
-                       parse, read_body)
+from .openai_format import Answer, submit
+from .requests import (
+    ApiError,
+    CompleteBody,
+    CompletionsBody,
+    complete_request,
+    completions_request,
+    parse,
+    read_body,
+)
 
 log = logging.getLogger("lstmtext.server")
 _ENDPOINTS = ("/v1/completions", "/v1/complete", "/v1/models", "/health", "/metrics")
@@ -99,7 +104,7 @@ def _add_completion_routes(guarded: APIRouter, loaded: _Models, metrics: Metrics
     async def completions(request: Request) -> Response:
         asked = completions_request(parse(CompletionsBody, await read_body(request, options)), options)
         name, model, engine = loaded.pick(asked.model)
-        answer = _Answer(name, model, asked)
+        answer = Answer(name, model, asked)
         if asked.stream:
             queue = asyncio.Queue()
             jobs = answer.submit(engine, queue)
@@ -113,18 +118,11 @@ def _add_completion_routes(guarded: APIRouter, loaded: _Models, metrics: Metrics
         body = parse(CompleteBody, await read_body(request, options))
         completion_options = complete_request(body, options)
         name, model, engine = loaded.pick(body.model)
-        found = (await _results([_submit(engine, model.complete_steps, body.prompt, completion_options)],
+        found = (await _results([submit(engine, model.complete_steps, body.prompt, completion_options)],
                                 request))[0]
         return JSONResponse({"model": name, "prompt": body.prompt,
                              "completions": [completion.to_dict() for completion in found],
                              "retyped": found[0].retyped if found else ""})
-
-
-def _submit(engine: Engine, steps_of, prompt: str, options, **more) -> Job:
-    try:
-        return engine.submit(steps_of(prompt, options, **more))
-    except LstmtextError as error:
-        raise ApiError.refusing(error, "prompt") from None
 
 
 async def _results(jobs: list[Job], request: Request) -> list:
@@ -142,102 +140,6 @@ async def _results(jobs: list[Job], request: Request) -> list:
     finally:
         for job in jobs:
             job.cancel()
-
-
-class _Answer:
-    """One /v1/completions answer: its choices in OpenAI's shape, whole or as server-sent events."""
-
-    def __init__(self, name: str, model: LanguageModel, asked: Completions) -> None:
-        self.name, self.model, self.asked = name, model, asked
-        self.id, self.created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
-        self.choice_prompts = [prompt for prompt in asked.prompts for _ in range(asked.n)]
-
-    def body(self, results: list[Continuation]) -> dict:
-        choices = [self._choice(index, result) for index, result in enumerate(results)]
-        prompt_tokens = sum(len(self.model.tokenizer.encode(prompt)) for prompt in self.asked.prompts)
-        completion_tokens = sum(len(result.tokens) for result in results)
-        return {**self._envelope(choices), "usage": {"prompt_tokens": prompt_tokens,
-                                                    "completion_tokens": completion_tokens,
-                                                    "total_tokens": prompt_tokens + completion_tokens}}
-
-    def _envelope(self, choices: list[dict]) -> dict:
-        return {"id": self.id, "object": "text_completion", "created": self.created, "model": self.name,
-                "choices": choices}
-
-    def _choice(self, index: int, result: Continuation) -> dict:
-        prompt = self.choice_prompts[index]
-        shown = prompt if self.asked.echo else ""
-        return {"index": index, "text": shown + result.text, "finish_reason": result.finish_reason,
-                "logprobs": None if self.asked.options[index].logprobs is None else _logprobs(result, len(prompt))}
-
-    def submit(self, engine: Engine, queue: asyncio.Queue | None = None) -> list[Job]:
-        """Submit every choice (all or none); with `queue`, their text pieces and finishes arrive on it as
-        (choice, piece) and (choice, future)."""
-        loop, jobs = asyncio.get_running_loop(), []
-        try:
-            for index, (prompt, options) in enumerate(zip(self.choice_prompts, self.asked.options)):
-                tell = functools.partial(_put, loop, queue, index)
-                job = _submit(engine, self.model.continuation_steps, prompt, options,
-                              **({"on_text": tell} if queue is not None else {}))
-                if queue is not None:
-                    job.future.add_done_callback(tell)
-                jobs.append(job)
-        except ApiError:
-            for job in jobs:
-                job.cancel()
-            raise
-        return jobs
-
-    async def events(self, jobs: list[Job], queue: asyncio.Queue, metrics: Metrics) -> AsyncIterator[str]:
-        """Server-sent events: text as it is written, each choice's finish, then [DONE]."""
-        try:
-            if self.asked.echo:
-                for index, prompt in enumerate(self.choice_prompts):
-                    yield _event(self._envelope([_piece(index, prompt)]))
-            finished = 0
-            while finished < len(jobs):
-                index, item = await queue.get()
-                if isinstance(item, str):
-                    yield _event(self._envelope([_piece(index, item)]))
-                else:
-                    finished += 1
-                    yield _event(self._finish(index, item, metrics))
-            yield "data: [DONE]\n\n"
-        finally:
-            for job in jobs:
-                job.cancel()  # a client gone mid-stream frees its rows at the next step
-
-    def _finish(self, index: int, future, metrics: Metrics) -> dict:
-        if future.cancelled():
-            return ApiError(503, "the server stopped this completion").body()
-        error = future.exception()
-        if isinstance(error, LstmtextError):
-            return ApiError.refusing(error).body()
-        if error is not None:
-            return ApiError(500, str(error)).body()
-        result = future.result()
-        metrics.tokens.labels(self.name).inc(len(result.tokens))
-        return self._envelope([{**_piece(index, ""), "finish_reason": result.finish_reason}])
-
-
-def _put(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, index: int, item) -> None:
-    """From the engine's thread: a choice's text piece or finished future, onto the event loop's queue."""
-    loop.call_soon_threadsafe(queue.put_nowait, (index, item))
-
-
-def _piece(index: int, text: str) -> dict:
-    return {"index": index, "text": text, "logprobs": None, "finish_reason": None}
-
-
-def _event(payload: dict) -> str:
-    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
-
-
-def _logprobs(result: Continuation, start: int) -> dict:
-    return {"tokens": [token.text for token in result.tokens],
-            "token_logprobs": [token.log_prob for token in result.tokens],
-            "top_logprobs": [{top.text: top.log_prob for top in token.top} for token in result.tokens],
-            "text_offset": [start + token.offset for token in result.tokens]}
 
 
 def _created(model: LanguageModel) -> int:

@@ -8,12 +8,11 @@ import asyncio
 from dataclasses import dataclass
 
 from fastapi import Request
-from starlette.requests import ClientDisconnect
 from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.requests import ClientDisconnect
 
 from ..errors import LstmtextError
-from ..options import (MAX_SEED, CompletionOptions, ContinuationOptions, Sampling, ServeOptions,
-                       completion_options)
+from ..options import MAX_SEED, CompletionOptions, ContinuationOptions, Sampling, ServeOptions, completion_options
 
 
 class ApiError(Exception):
@@ -104,7 +103,7 @@ async def read_body(request: Request, options: ServeOptions) -> bytes:
             if size > limit:
                 raise too_large
             chunks.append(chunk)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise ApiError(408, f"the request's body stopped arriving for {options.body_seconds:g} s — send it at once",
                        "prompt") from None
     except ClientDisconnect:  # not the server's failure: nobody is left to answer

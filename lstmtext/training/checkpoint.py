@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from ..core.bundle import FileKind, blob_tensor, read_tensors_file, write_tensors_file
-from ..errors import BadInput, BadModelFile, CorpusError
 from ..core.model import State
+from ..errors import BadInput, BadModelFile, CorpusError
 from . import distributed
 
 CHECKPOINT_FILE = FileKind("lstmtext-checkpoint", 1, "checkpoint",

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ..errors import BadInput
 from ..core.model import State, map_state
+from ..errors import BadInput
 
 
 @dataclass(frozen=True)

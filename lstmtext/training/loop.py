@@ -11,8 +11,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -25,62 +23,22 @@ from ..core.softmax import AdaptiveDecoder
 from ..errors import TrainingFailed
 from ..options import TrainConfig
 from .checkpoint import Checkpoint, capture_rng, restore_rng
-from .distributed import Ranks, agree, gather_rng, gather_rows, own_rng, own_rows
-from .progress import (EvalReport, QuietObserver, RunPosition, StepReport, StopRequested, TrainObserver,
-                       TrainOutcome, TrainPlan)
+from .distributed import agree, gather_rng, gather_rows, own_rng, own_rows
+from .hooks import Runtime, TrainHooks, TrainingData
+from .progress import (
+    EvalReport,
+    RunPosition,
+    StepReport,
+    StopRequested,
+    TrainOutcome,
+    TrainPlan,
+)
 from .schedule import activation_penalty, adamw, learning_rate
 from .scoring import LN2, stream_nll
 
 _BAD_STEPS_BEFORE_ROLLBACK = 3
 _MAX_ROLLBACKS = 3
 _ROLLBACK_LR_FACTOR = 0.5
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """The token streams (B, L) this process trains on, and the held-out streams every evaluation scores, whose
-    text has `val_chars_per_token` characters per token."""
-
-    streams: np.ndarray
-    val_streams: np.ndarray
-    val_chars_per_token: float
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """Where the run computes: the device, the precision, and with several processes this one's rank."""
-
-    device: torch.device
-    precision: str
-    ranks: Ranks | None = None  # several processes: only rank 0 evaluates
-
-
-@dataclass
-class Faults:
-    """Faults a test injects to exercise the run's defences: the loss of each step in `nan_steps` (1-based)
-    turned into NaN once, and a stop requested right after step `stop_after` (rank 0's count, as for a signal)."""
-
-    nan_steps: set[int] = field(default_factory=set)
-    stop_after: int | None = None
-
-    def corrupts(self, step: int) -> bool:
-        if step in self.nan_steps:
-            self.nan_steps.discard(step)
-            return True
-        return False
-
-
-@dataclass(frozen=True)
-class TrainHooks:
-    """What the run calls out to: the observer of its progress; a short sample of text from the model at each
-    evaluation; where checkpoints go (every `checkpoint_every` steps or `checkpoint_minutes`, and when
-    `stop_requested()` turns true after a step, after which `run` raises StopRequested); injected faults."""
-
-    observer: TrainObserver = QuietObserver()
-    sample: Callable[[RecurrentLM], str] = lambda model: ""
-    save_checkpoint: Callable[[Checkpoint], None] | None = None
-    stop_requested: Callable[[], bool] = lambda: False
-    faults: Faults = field(default_factory=Faults)
 
 
 class Trainer:

@@ -92,7 +92,7 @@ class RunPosition:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunPosition":
+    def from_dict(cls, data: dict) -> RunPosition:
         return cls(**{**data, "best": EvalReport(**data["best"]) if data.get("best") else None})
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -21,101 +20,30 @@ from .. import __version__
 from ..core.bundle import Bundle, save_bundle
 from ..core.config import ModelConfig, softmax_cutoffs
 from ..core.corpus import batchify, check_length, encode_corpus, held_out_count, hold_out_tail, scoring_streams
-from ..core.device import PrecisionChoice, choose_precision, pick_device, seed_everything
+from ..core.device import pick_device, seed_everything
 from ..core.model import RecurrentLM, open_gates
-from ..core.softmax import AdaptiveDecoder
-from ..decoding.reading import progress_sample
 from ..core.model_file import read_model
+from ..core.softmax import AdaptiveDecoder
 from ..core.store import ModelStore
 from ..core.textfile import CorpusInfo, inspect_corpus, lines_before
-from ..core.tokenizer import Tokenizer, tokenizer_from_blobs, train_tokenizer
+from ..core.tokenizer import Tokenizer
+from ..core.tokenizer_training import train_tokenizer
+from ..decoding.reading import progress_sample
 from ..errors import TrainingInterrupted
-from ..options import BASE_AUTO, ModelShape, Regularization, TokenizerConfig, TrainConfig
+from ..options import ModelShape, TrainConfig
 from ..options.adaptation import default_adaptation
 from . import distributed
 from .adaptation import Adapter
 from .checkpoint import Checkpoint, checkpoint_to_resume, save_checkpoint
-from .loop import Faults, Runtime, Trainer, TrainHooks, TrainingData
+from .hooks import Faults, Runtime, TrainHooks, TrainingData
+from .loop import Trainer
 from .memory import check_fits, free_memory, training_memory
+from .plan import PreparedRun, RunPlan, SavedRun, TrainRequest, checkpoint_path
 from .progress import StopRequested, TrainObserver, TrainOutcome
 from .scoring import LN2
 from .signals import StopSignals
 from .sizing import layer_lr_decay, peak_learning_rate, plan_sizes
 from .start import Start, choose_start
-
-
-@dataclass(frozen=True)
-class TrainRequest:
-    """What to train and where to save it; every option already checked. `base`: where the run starts (start.py)."""
-
-    tokenizer: TokenizerConfig
-    training: TrainConfig
-    shape: ModelShape
-    regularization: Regularization
-    destination: Path
-    resume: bool = False
-    base: str = BASE_AUTO
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """What a run trains: its tokenizer and its settings, resolved (sizes chosen, precision never "auto")."""
-
-    tokenizer: Tokenizer
-    training: TrainConfig
-    model: ModelConfig
-    sizing: str
-    precision: PrecisionChoice
-    start: Start | None = None  # None: resumed (the run's start was decided when it began)
-
-    def to_dict(self, corpus_sha256: str) -> dict:
-        return {"level": self.tokenizer.level, "training": self.training.to_dict(), "model": self.model.to_dict(),
-                "sizing": self.sizing, "precision_reason": self.precision.reason, "corpus_sha256": corpus_sha256,
-                "base": self.start.header() if self.start else None}
-
-    @classmethod
-    def from_checkpoint(cls, checkpoint: Checkpoint) -> RunPlan:
-        saved = checkpoint.header["plan"]
-        training = TrainConfig(**saved["training"])
-        reason = saved.get("precision_reason", "chosen")
-        precision = PrecisionChoice(training.precision, f"{reason}, when the run began")
-        if training.precision == "auto":  # a checkpoint from before precisions were resolved in the plan
-            precision = choose_precision("auto", pick_device(training.device))
-            training = replace(training, precision=precision.precision)
-        base = saved.get("base")
-        return cls(tokenizer_from_blobs(saved["level"], checkpoint.tokenizer_blobs), training,
-                   ModelConfig.from_dict(saved["model"]), saved["sizing"], precision,
-                   Start.from_header(base) if base else None)
-
-
-@dataclass(frozen=True)
-class PreparedRun:
-    request: TrainRequest
-    plan: RunPlan
-    corpus: CorpusInfo
-    tokens: int
-    network: RecurrentLM
-    data: TrainingData
-    runtime: Runtime
-    checkpoint: Checkpoint | None  # the one to resume from
-    notes: tuple[str, ...]  # what to tell the user before the run starts
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return checkpoint_path(self.request.destination)
-
-
-@dataclass(frozen=True)
-class SavedRun:
-    network: RecurrentLM
-    tokenizer: Tokenizer
-    header: dict
-    outcome: TrainOutcome
-
-
-def checkpoint_path(model_path: Path) -> Path:
-    """Where a run that saves to `model_path` keeps its checkpoint."""
-    return model_path.with_suffix(".ckpt")
 
 
 def train_model(corpus: Path, request: TrainRequest, store: ModelStore, observer: TrainObserver,
@@ -284,7 +212,7 @@ def _model_header(run: PreparedRun, outcome: TrainOutcome, seconds: float) -> di
     plan, info = run.plan, run.corpus
     return {
         "lstmtext_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": plan.model.to_dict(),
         "tokenizer": {"level": plan.tokenizer.level, "vocab_size": plan.tokenizer.vocab_size},
         "training": plan.training.to_dict(),

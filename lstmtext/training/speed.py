@@ -4,6 +4,7 @@ a large hidden size in each precision (the probe), and from it the training toke
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ def probe_speed(device: torch.device, precisions: tuple[str, ...] = ("fp32",), b
     for hidden in PROBE_SIZES:
         lstm = torch.nn.LSTM(hidden, hidden, 1, batch_first=True).to(device)
         inputs = torch.randn(batch, length, hidden, device=device)
-        seconds = _time_passes(lambda precision: _lstm_pass(lstm, inputs, device, precision), precisions,
+        seconds = _time_passes(functools.partial(_lstm_pass, lstm, inputs, device), precisions,
                                _SPEED_PROBE_SECONDS / len(PROBE_SIZES))
         flops = 6 * recurrent_parameters(hidden, hidden, 1) * batch * length
         for precision, best in seconds.items():
