@@ -348,7 +348,7 @@ def test_training_samples_show_control_characters_as_escapes():
 
     from rich.console import Console
 
-    from lstmtext.cli.ui import TrainDisplay
+    from lstmtext.cli.training_view import TrainDisplay
     from lstmtext.training.progress import EvalReport
 
     console = Console(file=io.StringIO())

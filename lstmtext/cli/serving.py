@@ -49,7 +49,7 @@ def lsp(model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP 
                                                                         "may name another.",
                                             autocompletion=model_names)) -> None:
     """A language server on stdin/stdout: ghost text (textDocument/inlineCompletion) and a completion menu
-    (textDocument/completion) from the text before the cursor. See the README for Neovim and Helix."""
+    (textDocument/completion) from the text before the cursor. See docs/editors.md for Neovim and Helix."""
     store = ModelStore()
     default = str(store.resolve(model)) if model else None
     api = load_api()

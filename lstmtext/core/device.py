@@ -34,7 +34,7 @@ def pick_device(preference: str = "auto") -> torch.device:
         return torch.device("cpu")
     if preference == "cuda" and not torch.cuda.is_available():
         raise OptionError("device", "{name} cuda was asked for but PyTorch sees no CUDA GPU",
-                          "use {example}, or install a CUDA build of torch (see README, GPU)", example="cpu")
+                          "use {example}, or install a CUDA build of torch (see docs/training.md, GPU)", example="cpu")
     if preference == "mps" and not torch.backends.mps.is_available():
         raise OptionError("device", "{name} mps was asked for but this machine has no Apple GPU", "use {example}",
                           example="cpu")

@@ -65,7 +65,7 @@ class AdaptOptions:
 
 
 # Measured on the held-out last 10% of tinyshakespeare and pride-and-prejudice under `lstmtext train
-# --max-time 300` models of the first 90% (README, "A model that keeps learning"): char 1e-3 (3e-4 to 4e-3
+# --max-time 300` models of the first 90% (docs/training.md, "A model that keeps learning"): char 1e-3 (3e-4 to 4e-3
 # tried), bpe and word 3e-3 (3e-4 to 1e-2 tried). Written into each model file when it is trained.
 ADAPTATION_BY_LEVEL = {"char": AdaptOptions(lr=1e-3), "word": AdaptOptions(lr=3e-3), "bpe": AdaptOptions(lr=3e-3),
                        "unigram": AdaptOptions(lr=3e-3)}

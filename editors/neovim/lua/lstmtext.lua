@@ -1,7 +1,7 @@
 -- lstmtext's ghost text and completion menu in Neovim 0.7 or later, through `lstmtext lsp` and Neovim's built-in
 -- LSP client. Ghost text: after each keystroke at the end of a line, the server's textDocument/inlineCompletion
 -- answer is drawn after the cursor (virtual text, highlight LstmtextGhost); <Tab> accepts it all, <C-Right> its
--- next word. Menu: <C-x><C-o> (omnifunc). Neovim 0.12's own vim.lsp.inline_completion works too (see README).
+-- next word. Menu: <C-x><C-o> (omnifunc). Neovim 0.12's own vim.lsp.inline_completion works too (see docs/editors.md).
 --
 --   require("lstmtext").setup({ filetypes = { "text", "markdown" }, init_options = { n = 5 } })
 
