@@ -13,7 +13,16 @@ import typer
 from .. import ModelStore, check_output_file, check_path
 from ..errors import BadInput, OptionError
 from ..options import AdaptOptions
-from .common import FlagSpelling, app, err_console, friendly_errors, load_api, model_option, out_console, read_text_file
+from .common import (
+    FlagSpelling,
+    app,
+    err_console,
+    friendly_errors,
+    model_option,
+    out_console,
+    read_text_file,
+    torch_on_free_cores,
+)
 
 MAX_ADAPT_BYTES = 50_000_000  # read whole into memory; a corpus this large is for `train --init-from`
 ADAPT_LR_HELP = "With --adapt: the learning rate (default: the one stored in the model, chosen for its level)."
@@ -77,7 +86,10 @@ def evaluate(
     path = ModelStore().resolve(model)
     from . import ui
 
-    language_model = load_api().load(path)
+    torch_on_free_cores()
+    from .. import load
+
+    language_model = load(path)
     evaluations = {"static": language_model.evaluate(file)}
     if adapt:
         with reading_progress("adapting") as progress:
@@ -113,7 +125,10 @@ def adapt(
                            "is for", f"train on it instead: lstmtext train {file} --init-from {model}")
     texts = {str(file): read_text_file(file) for file in files}
     adapt_lr = checked_adapt_lr(adapt_lr)
-    language_model = load_api().load(base)
+    torch_on_free_cores()
+    from .. import load
+
+    language_model = load(base)
     with reading_progress("adapting") as progress:
         adapted = language_model.adapted(texts, with_lr(language_model.adaptation, adapt_lr), progress=progress)
     adapted.save(destination)

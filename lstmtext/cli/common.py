@@ -111,12 +111,10 @@ def sigterm_ends_quietly() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def load_api():
-    """The library's API, with torch imported on the cores other programs leave free."""
+def torch_on_free_cores() -> None:
+    """Before a command imports the part of the API that imports torch: keep torch to the cores other programs
+    leave free (the choice is made when torch starts its thread pools)."""
     use_free_cores()
-    import lstmtext
-
-    return lstmtext
 
 
 def read_text_argument(text: str, what: str) -> str:

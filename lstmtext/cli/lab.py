@@ -23,7 +23,15 @@ from ..options import (
     check_export_format,
     quick_long_range,
 )
-from .common import app, err_console, friendly_errors, load_api, model_option, out_console, read_text_argument
+from .common import (
+    app,
+    err_console,
+    friendly_errors,
+    model_option,
+    out_console,
+    read_text_argument,
+    torch_on_free_cores,
+)
 
 
 @app.command()
@@ -51,8 +59,10 @@ def inspect(
     text = read_text_argument(text, "the text")
     from . import heatmap
 
-    api = load_api()
-    inspection = api.load(path).inspect(text, options)
+    torch_on_free_cores()
+    from .. import load
+
+    inspection = load(path).inspect(text, options)
     view = heatmap.inspection_view(inspection)
     if html is not None:
         recorder = Console(record=True, file=io.StringIO(), width=100, color_system="truecolor")
@@ -182,9 +192,10 @@ def export(
     path = ModelStore().resolve(model)
     out = out or Path(path.stem + EXPORT_SUFFIXES[fmt])
     check_output_file(out, "out")
-    api = load_api()
+    torch_on_free_cores()
+    from .. import load
 
-    report = api.load(path).export(out, fmt)
+    report = load(path).export(out, fmt)
     names = {"onnx": "ONNX", "torchscript": "TorchScript"}
     inputs, outputs = ", ".join(report.spec.inputs), ", ".join(report.spec.outputs)
     out_console().print(f"exported {path.stem} to {report.path} ({names[fmt]}, {report.size / 1e6:.1f} MB): "

@@ -6,7 +6,7 @@ import typer
 
 from .. import ModelStore
 from ..options import ServeOptions
-from .common import MODEL_HELP, app, err_console, friendly_errors, load_api, model_names
+from .common import MODEL_HELP, app, err_console, friendly_errors, model_names, torch_on_free_cores
 
 
 @app.command()
@@ -31,13 +31,14 @@ def serve(
                            max_n=max_n)
     store = ModelStore()
     paths = [str(store.resolve(name)) for name in model] or [str(store.resolve(None))]
-    api = load_api()
+    torch_on_free_cores()
+    from ..server import serve as serve_models
 
     def ready(options: ServeOptions, models: dict) -> None:
         err_console().print(f"serving {', '.join(models)} at {options.base_url} (OpenAI-compatible; "
                             f"{'batched' if options.batching else 'one request at a time'}) — Ctrl-C stops")
 
-    if api.serve(paths, options, on_ready=ready, log_requests=log_requests):
+    if serve_models(paths, options, on_ready=ready, log_requests=log_requests):
         err_console().print("stopped: the requests in flight were answered")
     else:
         err_console().print(f"stopped: requests still running after {options.grace_seconds:g} s were cut off")
@@ -52,5 +53,8 @@ def lsp(model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP 
     (textDocument/completion) from the text before the cursor. See docs/editors.md for Neovim and Helix."""
     store = ModelStore()
     default = str(store.resolve(model)) if model else None
-    api = load_api()
-    api.language_server(lambda name: api.load(name or default)).start_io()
+    torch_on_free_cores()
+    from .. import load
+    from ..lsp.server import language_server
+
+    language_server(lambda name: load(name or default)).start_io()

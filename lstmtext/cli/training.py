@@ -26,8 +26,8 @@ from .common import (
     app,
     err_console,
     friendly_errors,
-    load_api,
     out_console,
+    torch_on_free_cores,
 )
 
 
@@ -47,9 +47,11 @@ def tokenize(
     check_output_file(out, "out")
     from . import training_view as ui
 
-    api = load_api()
-    tokenizer, stats = api.train_tokenizer(corpus, config)
-    written = api.save_tokenizer(tokenizer, out)
+    torch_on_free_cores()
+    from .. import save_tokenizer, train_tokenizer
+
+    tokenizer, stats = train_tokenizer(corpus, config)
+    written = save_tokenizer(tokenizer, out)
     out_console().print(ui.tokenizer_table(stats, [str(path) for path in written]))
 
 
@@ -124,18 +126,19 @@ def train(
     regularization = Regularization(dropout, input_dropout, embed_dropout, weight_drop, ar, tar)
     training = TrainConfig(seq_len=seq_len, batch_size=batch_size, lr=lr, layer_lr_decay=layer_lr_decay, clip=clip,
                            epochs=epochs, max_steps=max_steps, max_time=max_time, seed=seed, precision=precision,
-                           device=device,
-                           checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes,
+                           device=device, checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes,
                            chrono_init=chrono_init, learn_held_out=learn_held_out)
     check_path(corpus, folders=True)
     from . import training_view as ui
 
-    api = load_api()
+    torch_on_free_cores()
+    from .. import train as train_model
+
     try:
         with ui.TrainDisplay(err_console()) as display:
-            result = api.train(corpus, shape, tokenizer=tokenizer_config, training=training,
-                               regularization=regularization, resume=resume, base=base, init_from=init_from,
-                               name=name, out=out, observer=display)
+            result = train_model(corpus, shape, tokenizer=tokenizer_config, training=training,
+                                 regularization=regularization, resume=resume, base=base, init_from=init_from,
+                                 name=name, out=out, observer=display)
     except TrainingInterrupted as stop:
         arguments = sys.argv[1:] if "--resume" in sys.argv else [*sys.argv[1:], "--resume"]
         typer.echo(f"error: {stop.spelled(FlagSpelling())}", err=True)

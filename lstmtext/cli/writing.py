@@ -21,12 +21,12 @@ from .common import (
     app,
     err_console,
     friendly_errors,
-    load_api,
     model_option,
     out_console,
     read_text_argument,
     read_text_file,
     sigterm_ends_quietly,
+    torch_on_free_cores,
 )
 
 _LONG_CONTEXT_CHARS = 20_000  # about 3 s for a char-level model on 2 cores: say what is taking the time
@@ -73,8 +73,10 @@ def complete(
     written = read_text_file(context) if context is not None else None
     from . import ui
 
-    api = load_api()
-    language_model = api.load(path)
+    torch_on_free_cores()
+    from .. import load
+
+    language_model = load(path)
     loaded = time.perf_counter()
     if written is not None:
         if len(written) > _LONG_CONTEXT_CHARS:
@@ -140,9 +142,10 @@ def generate(
     options = GenerationOptions(length, Sampling(temperature, top_k, top_p, seed))
     path = ModelStore().resolve(model)
     prompt = read_text_argument(prompt, "the prompt")
-    api = load_api()
+    torch_on_free_cores()
+    from .. import load
 
-    chunks = api.load(path).generate(prompt, options)
+    chunks = load(path).generate(prompt, options)
     console = out_console()
     console.print(Text(prompt, style="dim"), end="")
     for chunk in chunks:  # straight to the stream: Rich's rendering would cost more than the model per token
@@ -156,12 +159,13 @@ def generate(
 def repl(model: str | None = model_option()) -> None:
     """Type text and see the model's continuation as you type; Enter for ranked completions. :help for more."""
     path = ModelStore().resolve(model)
-    api = load_api()
+    torch_on_free_cores()
+    from .. import load
     from .repl import Repl
     from .terminal import line_reader
 
     with sigterm_ends_quietly():
-        repl = Repl(api.load(path).session(), out_console(), load_model=lambda name: api.load(name).session())
+        repl = Repl(load(path).session(), out_console(), load_model=lambda name: load(name).session())
         try:
             code = repl.run(line_reader(repl.suggest, ModelStore().root / "repl-history"))
         finally:

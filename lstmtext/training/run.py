@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import __version__
 from ..core.bundle import Bundle, save_bundle
 from ..core.config import ModelConfig, softmax_cutoffs
 from ..core.corpus import batchify, check_length, encode_corpus, held_out_count, hold_out_tail, scoring_streams
@@ -32,6 +31,7 @@ from ..decoding.reading import progress_sample
 from ..errors import TrainingInterrupted
 from ..options import ModelShape, TrainConfig
 from ..options.adaptation import default_adaptation
+from ..version import __version__
 from . import distributed
 from .adaptation import Adapter
 from .checkpoint import Checkpoint, checkpoint_to_resume, save_checkpoint
