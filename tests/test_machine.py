@@ -119,10 +119,10 @@ def test_the_cli_uses_the_free_cores_and_sleeping_threads(monkeypatch):
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.setattr(machine.LoadSample, "free_cores", lambda self: 1)
     monkeypatch.setattr(device, "use_cpu_threads", chosen.append)
-    common.load_api()
+    common.torch_on_free_cores()
     assert chosen == [1] and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
     monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the user's choice stands
-    common.load_api()
+    common.torch_on_free_cores()
     assert chosen == [1]
 
 
