@@ -38,7 +38,8 @@ from .decoding.continuation import continuation_steps
 from .decoding.healing import TokenTable
 from .decoding.inference import CachedStepper, Stepper
 from .decoding.reading import LINE_START, generate_text, reading_context, seeded_generator, start_reading
-from .decoding.search import NEXT_TOKEN, Found, StopRule, beam_search, beam_steps, sample_steps
+from .decoding.search import Found, beam_search, beam_steps, sample_steps
+from .decoding.stopping import NEXT_TOKEN, StopRule
 from .engine import Engine
 from .errors import CorpusError
 from .lab.activations import Inspection, inspect_text

@@ -22,7 +22,8 @@ from concurrent.futures import Future
 
 import torch
 
-from .decoding.batch import Stepped, StepRequest, Steps, draw_tokens, join_states, split_state
+from .decoding.batch import Stepped, StepRequest, Steps, join_states, split_state
+from .decoding.drawing import draw_tokens
 from .decoding.inference import Stepper
 
 MAX_BATCH_ROWS = 512  # streams in one step: more waits for the next step

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lstmtext.decoding.batch import Draw, StepRequest, draw_tokens
-from lstmtext.decoding.sampling import Uniforms
+from lstmtext.decoding.batch import StepRequest
+from lstmtext.decoding.drawing import Draw, Uniforms, draw_tokens
 from lstmtext.options import CompletionOptions, ContinuationOptions, Sampling
 
 PROMPTS = ["The cat sat on th", "When there is", "A friend in need is a fri", "The"]

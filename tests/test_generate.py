@@ -3,9 +3,11 @@ import math
 import pytest
 import torch
 
+from lstmtext.decoding.drawing import Draw, Uniforms, draw_tokens, filtered_logits, sample_token
 from lstmtext.decoding.healing import TokenTable
 from lstmtext.decoding.inference import ModuleStream
-from lstmtext.decoding.sampling import Uniforms, cut_point, filtered_logits, sample_stream, sample_token
+from lstmtext.decoding.reading import sample_stream
+from lstmtext.decoding.stopping import cut_point
 from lstmtext.errors import BadInput
 from lstmtext.options import Sampling
 
@@ -21,6 +23,30 @@ def test_temperature_sharpens_the_distribution():
     logits = torch.tensor([1.0, 0.0])
     cold = torch.softmax(filtered_logits(logits, Sampling(temperature=0.5)), -1)
     assert cold[0] == pytest.approx(1 / (1 + math.exp(-2)))
+
+
+class FixedUniforms:
+    """Hands out the numbers it is given, in order."""
+
+    def __init__(self, numbers):
+        self.numbers = list(numbers)
+
+    def take(self):
+        return self.numbers.pop(0)
+
+
+@pytest.mark.parametrize("sampling", [Sampling(), Sampling(temperature=0.5), Sampling(top_k=5), Sampling(top_p=0.6),
+                                      Sampling(temperature=1.7, top_k=20, top_p=0.9)])
+def test_both_samplers_pick_the_same_token_for_the_same_uniform_number(sampling):
+    """`generate` draws with sample_token (NumPy, one stream), every other sampler with draw_tokens (torch, a
+    batch): the same distribution and the same uniform number give the same token."""
+    logits = torch.randn(40, generator=torch.Generator().manual_seed(1))
+    numbers = [index / 200 + 0.001 for index in range(200)]
+    one_by_one = [sample_token(logits, sampling, FixedUniforms([u])) for u in numbers]
+    batched = draw_tokens(logits.expand(len(numbers), -1),
+                          [Draw(sampling, FixedUniforms([u])) for u in numbers]).tokens
+    assert one_by_one == batched
+    assert len(set(one_by_one)) >= 3  # the numbers reach across the distribution
 
 
 def test_same_seed_samples_the_same_tokens():

@@ -6,8 +6,10 @@ import math
 import pytest
 import torch
 
+from lstmtext.decoding.batch import run_steps
 from lstmtext.decoding.healing import TokenTable, split_prefix
-from lstmtext.decoding.search import NEXT_TOKEN, StopRule, beam_search, sample_completions
+from lstmtext.decoding.search import beam_search, sample_steps
+from lstmtext.decoding.stopping import NEXT_TOKEN, StopRule
 from lstmtext.options import Sampling
 
 VOCAB = [" the", " a", ".", " cat.", " dog.", " th", "e cat.", "x.", " c", "at.", " car.", "a", " the cat."]
@@ -104,8 +106,9 @@ def test_a_path_that_retypes_the_word_in_odd_pieces_counts_only_what_the_model_g
 def test_sampling_retypes_the_half_word_with_a_token_that_covers_it_where_one_exists():
     table = {"": {" cat.": 0.1, " car.": 0.05, " dog.": 0.75, " c": 0.1}, " c": {"at.": 0.02, "x.": 0.98}}
     model = TableModel(table)
-    found = sample_completions(model, model.start(), TokenTable(ToyTokenizer()), b" ca", n=20, rule=SENTENCE,
-                               sampling=Sampling(temperature=1.0), generator=torch.Generator().manual_seed(0))
+    found = run_steps(model, sample_steps(model.start(), TokenTable(ToyTokenizer()), b" ca", n=20, rule=SENTENCE,
+                                          sampling=Sampling(temperature=1.0),
+                                          generator=torch.Generator().manual_seed(0)))
     assert {f.text for f in found} == {"t.", "r."}
     assert all(f.token_ids[0] in (VOCAB.index(" cat."), VOCAB.index(" car.")) for f in found)  # never " c"
     # A char-level tail has no token that covers it: each step types the next piece.
@@ -128,8 +131,9 @@ def test_sampled_completions_report_the_models_own_probabilities():
     model = TableModel(TREE)
 
     def draw(seed):
-        return sample_completions(model, model.start(), TokenTable(ToyTokenizer()), b"", n=6, rule=SENTENCE,
-                                  sampling=Sampling(temperature=0.5), generator=torch.Generator().manual_seed(seed))
+        return run_steps(model, sample_steps(model.start(), TokenTable(ToyTokenizer()), b"", n=6, rule=SENTENCE,
+                                             sampling=Sampling(temperature=0.5),
+                                             generator=torch.Generator().manual_seed(seed)))
 
     found = draw(1)
     expected = {" the cat.": 0.35, " a cat.": 0.27, ".": 0.2, " the dog.": 0.15, " a dog.": 0.03}

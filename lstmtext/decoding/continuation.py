@@ -13,25 +13,10 @@ import torch
 from ..core.model import State
 from ..options import ContinuationOptions
 from ..results import Continuation, TokenScore, TokenStep
-from .batch import Draw, StepRequest, Steps, Uniforms
+from .batch import StepRequest, Steps
+from .drawing import Draw, Uniforms
 from .healing import TokenTable, advance
-
-
-class _StopWatch:
-    """Where a continuation must end, and how much of it is safe to show before it does."""
-
-    def __init__(self, stops: tuple[str, ...]) -> None:
-        self.stops = stops
-
-    def cut(self, text: str) -> int | None:
-        found = [at for at in (text.find(stop) for stop in self.stops) if at != -1]
-        return min(found) if found else None
-
-    def safe(self, text: str) -> int:
-        """The length of `text` that cannot be the start of a stop string."""
-        held = max((size for stop in self.stops for size in range(1, min(len(stop), len(text) + 1))
-                    if text.endswith(stop[:size])), default=0)
-        return len(text) - held
+from .stopping import StopWatch
 
 
 def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes,
@@ -41,7 +26,7 @@ def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: To
     is sure to be part of the result."""
     state, logits = start
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    watch, text, shown, steps = _StopWatch(options.stop), "", 0, []
+    watch, text, shown, steps = StopWatch(options.stop), "", 0, []
     free = Draw(options.sampling, Uniforms(generator) if generator is not None else None)
     stepped = yield StepRequest([], state, [_draw(free, table, tail)], logits=logits[None])
     while True:

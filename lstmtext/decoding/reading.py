@@ -3,6 +3,7 @@ half-typed end of it left to re-type (token healing, see healing.py)."""
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Callable, Iterator
 
@@ -13,9 +14,9 @@ from ..core.model import State
 from ..core.textfile import check_text
 from ..core.tokenizer import Tokenizer
 from ..options import MAX_PROMPT_CHARS, Sampling
-from .healing import SplitPrefix, TokenTable, split_prefix
+from .drawing import Uniforms, sample_token
+from .healing import SplitPrefix, TokenTable, advance, split_prefix
 from .inference import Stepper
-from .sampling import sample_stream
 
 LINE_START = "\n"
 
@@ -75,3 +76,25 @@ def progress_sample(tokenizer: Tokenizer, length: int) -> Callable[[torch.nn.Mod
         return "".join(generate_text(Stepper(model.eval()), table, tokenizer, "", length, Sampling(seed=0)))
 
     return sample
+
+
+def sample_stream(stepper: Stepper, start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes, *,
+                  length: int, sampling: Sampling, generator: torch.Generator) -> Iterator[str]:
+    """Sample `length` new tokens, yielding text as soon as it decodes (never half a UTF-8 character).
+    Tokens that re-type a half-typed last word of the prompt (`tail`) come first and are not shown."""
+    state, logits = start
+    stream = stepper.single_stream(state)
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    uniforms, produced = Uniforms(generator), 0
+    never = (~table.allowed(b"")).numpy()  # tokens with no text (control tokens)
+    while produced < length:
+        refused = (~table.drawable(tail)).numpy() if tail else never
+        token_id = sample_token(logits, sampling, uniforms, refused)
+        tail, added = advance(tail, table.token_bytes[token_id])
+        produced += bool(added)
+        if text := decoder.decode(added):
+            yield text
+        if produced < length:
+            logits = stream.step(token_id)
+    if text := decoder.decode(b"", final=True):
+        yield text

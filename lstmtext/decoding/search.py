@@ -13,7 +13,6 @@ their probabilities sum to at most 1.
 
 from __future__ import annotations
 
-import codecs
 import math
 from dataclasses import dataclass, field
 
@@ -21,12 +20,11 @@ import torch
 
 from ..core.model import State
 from ..options import Sampling
-from .batch import Draw, StepRequest, Steps, Uniforms, run_steps
+from .batch import StepRequest, Steps, run_steps
+from .drawing import Draw, Uniforms
 from .healing import TokenTable, advance
 from .inference import Stepper, expand_state, select_state
-from .sampling import cut_point
-
-NEXT_TOKEN = "token"  # an extra stop rule: stop as soon as anything new has been added
+from .stopping import StopRule
 
 
 @dataclass(frozen=True)
@@ -50,24 +48,6 @@ class _Path:
         tail, added = advance(self.tail, token)
         return _Path(self.log_prob + log_prob, tail, self.out + added, self.token_ids + [token_id],
                      self.log_probs + [log_prob], self.new_tokens + bool(added))
-
-
-@dataclass(frozen=True)
-class StopRule:
-    until: str
-    max_tokens: int
-
-    def finished_text(self, path: _Path) -> str | None:
-        """The completion's text if `path` is finished, else None."""
-        if path.tail:
-            return None
-        text = codecs.getincrementaldecoder("utf-8")("replace").decode(path.out, final=False)
-        if self.until == NEXT_TOKEN:
-            return text or None
-        cut = cut_point(text, self.until)
-        if cut is not None:
-            return text[:cut]
-        return text if path.new_tokens >= self.max_tokens else None
 
 
 def _step_log_probs(logits: torch.Tensor, paths: list[_Path], table: TokenTable) -> torch.Tensor:
@@ -179,17 +159,11 @@ def beam_steps(start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes
     return results.ranked(n, normalize, log_typed)
 
 
-def sample_completions(stepper: Stepper, start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes, *,
-                       n: int, rule: StopRule, sampling: Sampling, generator: torch.Generator) -> list[Found]:
-    """`n` sampled completions (fewer if some come out the same), most likely first. Probabilities are the
-    model's own, not the temperature-adjusted ones the samples were drawn from."""
-    return run_steps(stepper, sample_steps(start, table, tail, n=n, rule=rule, sampling=sampling,
-                                           generator=generator))
-
-
 def sample_steps(start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes, *, n: int, rule: StopRule,
                  sampling: Sampling, generator: torch.Generator) -> Steps[list[Found]]:
-    """`sample_completions` as step requests (see batch.py): the engine draws every row's next token."""
+    """`n` sampled completions as step requests (see batch.py), fewer if some come out the same, most likely first;
+    the engine draws every row's next token. Probabilities are the model's own, not the temperature-adjusted ones
+    the samples were drawn from."""
     state, logits = start
     state = expand_state(state, n)
     paths, results = [_Path(0.0, tail) for _ in range(n)], _Results()
