@@ -84,14 +84,15 @@ def main() -> None:
     trained = read_model(arguments.trained)
     rounded = {name: tensor.to(torch.bfloat16) for name, tensor in trained.network.weights_for_saving().items()}
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
-    save_bundle(arguments.out, Bundle(rounded, trained.header, trained.tokenizer.blobs()))
+    save_bundle(arguments.out, Bundle(rounded, trained.header.to_dict(), trained.tokenizer.blobs()))
     with tempfile.TemporaryDirectory() as folder:
         compared = {name: {"fp32": lstmtext.load(arguments.trained).evaluate(tail).bits_per_char,
                            "bf16": lstmtext.load(arguments.out).evaluate(tail).bits_per_char}
                     for name, tail in held_out_tails(Path(folder)).items()}
     figures = {name: both["bf16"] for name, both in compared.items()}
-    first_run = read_model(arguments.first_run).header if arguments.first_run else None
-    header = {**trained.header, "card": card(trained.header, figures, arguments.cpu, first_run)}
+    first_run = read_model(arguments.first_run).header.to_dict() if arguments.first_run else None
+    written = trained.header.to_dict()
+    header = {**written, "card": card(written, figures, arguments.cpu, first_run)}
     header["metrics"] = {**header["metrics"], "development_held_out": compared}
     save_bundle(arguments.out, Bundle(rounded, header, trained.tokenizer.blobs()))
     size = arguments.out.stat().st_size

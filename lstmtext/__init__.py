@@ -17,9 +17,11 @@ if TYPE_CHECKING:
     from .api import LanguageModel as LanguageModel
     from .api import load as load
     from .core.bundle import load_header as load_header
+    from .core.config import ModelConfig as ModelConfig
     from .core.files import atomic_write as atomic_write
     from .core.files import check_output_file as check_output_file
     from .core.machine import use_free_cores as use_free_cores
+    from .core.model_header import ModelHeader as ModelHeader
     from .core.store import ModelStore as ModelStore
     from .core.store import StoredModel as StoredModel
     from .core.store import check_name as check_name
@@ -59,6 +61,8 @@ _HOMES = {
     "core.files": ("atomic_write", "check_output_file"),
     "core.machine": ("use_free_cores",),
     "core.bundle": ("load_header",),
+    "core.model_header": ("ModelHeader",),
+    "core.config": ("ModelConfig",),
     "core.tokenizer_stats": ("TokenizerStats",),
     "training.progress": ("TrainObserver", "TrainPlan", "StepReport", "EvalReport"),
     "lab.activations": ("Inspection",),

@@ -30,6 +30,7 @@ from .core.config import ModelConfig
 from .core.corpus import bptt_windows, encode_corpus, scoring_streams
 from .core.model import RecurrentLM
 from .core.model_file import read_model
+from .core.model_header import AdaptedRecord, ModelHeader
 from .core.store import ModelStore
 from .core.textfile import check_text, inspect_corpus, readable_copy
 from .core.tokenizer import Tokenizer
@@ -63,7 +64,7 @@ from .training.scoring import LN2, stream_nll
 class LanguageModel:
     """A trained model and its tokenizer, ready to complete, generate and evaluate text."""
 
-    def __init__(self, model: RecurrentLM, tokenizer: Tokenizer, header: dict, path: Path | None = None,
+    def __init__(self, model: RecurrentLM, tokenizer: Tokenizer, header: ModelHeader, path: Path | None = None,
                  cache_dir: Path | None = None) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -92,8 +93,7 @@ class LanguageModel:
 
     @property
     def chars_per_token(self) -> float:
-        corpus = self.header.get("corpus", {})
-        return corpus["chars"] / corpus["tokens"] if corpus.get("tokens") else 1.0
+        return self.header.corpus.chars_per_token if self.header.corpus else 1.0
 
     def complete(self, prefix: str, options: CompletionOptions | None = None, **changes) -> list[Completion]:
         """The most likely distinct continuations of `prefix` (see `CompletionOptions`; `changes` are its fields,
@@ -178,8 +178,7 @@ class LanguageModel:
     def adaptation(self) -> AdaptOptions:
         """How this model learns from what it reads: the settings stored in its file when it was trained (or
         the defaults for its tokenizer level, for a model from before they were stored)."""
-        stored = self.header.get("adaptation")
-        return AdaptOptions.from_dict(stored) if stored else default_adaptation(self.tokenizer.level)
+        return self.header.adaptation or default_adaptation(self.tokenizer.level)
 
     def evaluate(self, path: str | os.PathLike, *, adapt: bool = False, adaptation: AdaptOptions | None = None,
                  progress: Callable[[int, int], None] | None = None) -> Evaluation:
@@ -198,7 +197,7 @@ class LanguageModel:
             reading = Adapter(copy.deepcopy(self.model), adaptation).read(ids, progress=progress)
             nats, scored = float(reading.nats.sum()), len(reading.nats)
         else:
-            seq_len = self.header.get("training", {}).get("seq_len") or 64
+            seq_len = self.header.seq_len or 64
             nats, scored = stream_nll(self.model, bptt_windows(scoring_streams(ids, seq_len), seq_len), self.device,
                                       "fp32")
         seconds = time.perf_counter() - started
@@ -228,11 +227,9 @@ class LanguageModel:
         for ids in encoded.values():
             adapter.read(ids, progress=progress and (lambda read, _, start=done: progress(start + read, total)))
             done += len(ids) - 1
-        learned = [{"name": name, "chars": len(texts[name]), "tokens": len(ids)} for name, ids in encoded.items()]
-        adapted = {"from": self.path.name if self.path else None, "texts": learned, "steps": adapter.steps,
-                   "adaptation": adaptation.to_dict()}
-        header = {**self.header, "adapted": [*self.header.get("adapted", []), adapted]}  # oldest first
-        return LanguageModel(adapter.model, self.tokenizer, header, None, self.cache_dir)
+        learned = tuple({"name": name, "chars": len(texts[name]), "tokens": len(ids)} for name, ids in encoded.items())
+        record = AdaptedRecord(self.path.name if self.path else None, learned, adapter.steps, adaptation)
+        return LanguageModel(adapter.model, self.tokenizer, self.header.with_adapted(record), None, self.cache_dir)
 
     def with_network(self, network: RecurrentLM, cache: NeuralCache | None = None) -> LanguageModel:
         """A sibling model with other weights of the same shape (the same tokenizer and header), ready to step;
@@ -245,10 +242,10 @@ class LanguageModel:
     def export(self, path: str | os.PathLike, fmt: str, sample_text: str = "When there is fire") -> ExportReport:
         """Write this model as ONNX or TorchScript (see lab/export.py), traced on `sample_text` and checked on it."""
         token_ids = self.tokenizer.encode(LINE_START) + self.tokenizer.encode(sample_text)
-        return export_model(self.model, self.header, self.tokenizer.blobs(), Path(path), fmt, token_ids)
+        return export_model(self.model, self.header.to_dict(), self.tokenizer.blobs(), Path(path), fmt, token_ids)
 
     def save(self, path: str | os.PathLike) -> None:
-        save_bundle(Path(path), Bundle(self.model.weights_for_saving(), self.header, self.tokenizer.blobs()))
+        save_bundle(Path(path), Bundle(self.model.weights_for_saving(), self.header.to_dict(), self.tokenizer.blobs()))
 
 
 def load(model: str | os.PathLike | None = None, *, store: ModelStore | None = None) -> LanguageModel:

@@ -111,6 +111,6 @@ def train(corpus: str | os.PathLike, shape: ModelShape | None = None, *,
     if name is not None:
         store.set_default(name)
     model = LanguageModel(saved.network, saved.tokenizer, saved.header, destination, store.token_cache_dir)
-    best, metrics = saved.outcome.best, saved.header["metrics"]
-    return TrainResult(model, destination, name, best.val_loss, metrics["held_out_bits_per_char"],
+    best = saved.outcome.best
+    return TrainResult(model, destination, name, best.val_loss, saved.header.metrics.held_out_bits_per_char,
                        best.bits_per_char, saved.outcome.steps, saved.outcome.elapsed)

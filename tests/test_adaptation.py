@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import threading
 import time
@@ -75,10 +76,10 @@ def test_forget_goes_back_to_the_trained_weights(tiny_model):
 def test_a_trained_model_stores_its_adaptation_and_an_older_one_gets_its_levels(tiny_model):
     from lstmtext.options import default_adaptation
 
-    assert tiny_model.header["adaptation"] == default_adaptation("char").to_dict()
+    assert tiny_model.header.adaptation == default_adaptation("char")
     assert tiny_model.adaptation == default_adaptation("char")
     older = tiny_model.with_network(tiny_model.model)
-    older.header = {key: value for key, value in tiny_model.header.items() if key != "adaptation"}
+    older.header = dataclasses.replace(tiny_model.header, adaptation=None)
     assert older.adaptation == default_adaptation("char")
 
 
@@ -145,11 +146,11 @@ def test_a_session_with_adaptation_off_reads_without_learning(tiny_model):
 def test_adapted_model_keeps_what_it_learned_and_says_on_what(tiny_model, tmp_path):
     adapted = tiny_model.adapted({"notes.txt": REPEATED}, QUICK)
     assert adapted.complete("The wiz", n=1)[0].text.startswith("ard Zorbulax")
-    [record] = adapted.header["adapted"]
-    assert record["texts"] == [{"name": "notes.txt", "chars": len(REPEATED), "tokens": record["texts"][0]["tokens"]}]
-    assert record["from"] == tiny_model.path.name and record["steps"] > 0
+    [record] = adapted.header.adapted
+    assert record.texts == ({"name": "notes.txt", "chars": len(REPEATED), "tokens": record.texts[0]["tokens"]},)
+    assert record.source == tiny_model.path.name and record.steps > 0
     adapted.save(tmp_path / "again.lstm")
-    assert lstmtext.load(tmp_path / "again.lstm").header["adapted"] == adapted.header["adapted"]
+    assert lstmtext.load(tmp_path / "again.lstm").header.adapted == adapted.header.adapted
 
 
 def test_cli_eval_adapt_reports_static_and_adapted_side_by_side(run, trained, tmp_path):

@@ -8,6 +8,8 @@ import lstmtext
 from lstmtext.core.bundle import Bundle, load_bundle, save_bundle
 from lstmtext.errors import BadModelFile
 
+from .conftest import PACKAGE_BUILTIN
+
 
 def test_save_and_load_give_identical_logits(tiny_model, tmp_path):
     path = tmp_path / "copy.lstm"
@@ -29,6 +31,26 @@ def test_model_file_holds_config_tokenizer_and_metadata(tiny_model_path):
     assert {"val_loss", "val_bits_per_char", "val_perplexity"} <= set(header["metrics"])
     assert header["run"]["steps"] == 30 and header["training"]["seed"] == 7
     assert set(bundle.tokenizer_blobs) == {"main"}
+
+
+def test_every_header_reads_typed_and_writes_back_as_it_was(tiny_model_path):
+    """A model file's header, typed (ModelHeader), writes back the same JSON; a header from before most sections
+    existed reads too, and sections or fields a newer lstmtext adds are kept."""
+    import json
+
+    from lstmtext.core.model_header import ModelHeader
+
+    for path in (tiny_model_path, PACKAGE_BUILTIN):
+        written = load_bundle(path).header
+        header = ModelHeader.from_dict(written)
+        assert json.loads(json.dumps(header.to_dict())) == written
+    oldest = {"model": {"vocab_size": 5, "hidden_size": 8, "embed_size": 8}, "tokenizer": {"level": "char"}}
+    header = ModelHeader.from_dict(oldest)
+    assert (header.level, header.vocab_size, header.corpus, header.adaptation, header.adapted) == ("char", 5, None,
+                                                                                                   None, ())
+    newer = {**oldest, "future": {"x": 1}, "metrics": {"val_loss": 1.5, "later": 2}}
+    again = ModelHeader.from_dict(newer).to_dict()
+    assert again["future"] == {"x": 1} and again["metrics"] == {"val_loss": 1.5, "later": 2}
 
 
 class _Payload:

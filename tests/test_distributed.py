@@ -54,14 +54,14 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_corpus, tmp_pat
                             regularization=Regularization(0.0, 0.0, 0.0, 0.0), out=tmp_path / "one.lstm",
                             store=ModelStore(root=tmp_path / "home1"))
     ddp = lstmtext.load(tmp_path / "ddp.lstm")
-    assert ddp.header["run"]["precision"] == single.model.header["run"]["precision"] == precision
-    assert ddp.header["run"]["steps"] == single.steps == 10
+    assert ddp.header.run.precision == single.model.header.run.precision == precision
+    assert ddp.header.run.steps == single.steps == 10
     seed_everything(TrainConfig.seed)  # the same start both runs had: training did move the weights
     initial = flat_weights(RecurrentLM(single.model.config))
     moved = (flat_weights(single.model.model) - initial).norm()
     assert moved > 0.1
     if precision == "fp32":
-        assert ddp.header["metrics"]["best_step"] == single.model.header["metrics"]["best_step"]
+        assert ddp.header.metrics.best_step == single.model.header.metrics.best_step
         for name, weight in single.model.model.state_dict().items():
             torch.testing.assert_close(ddp.model.state_dict()[name], weight, **TOLERANCE)
     else:

@@ -202,7 +202,7 @@ def test_a_corpus_from_a_pipe_is_read_once_and_trained_on(run, tiny_corpus, tmp_
     writer.join(5)
     assert result.exit_code == 0, result.output
     assert "model 'piped'" in result.stdout and user_store.path_for("piped").is_file()
-    assert lstmtext.load("piped").header["corpus"]["name"] == "piped.txt"
+    assert lstmtext.load("piped").header.corpus.name == "piped.txt"
     assert not list(user_store.cache_dir.glob(".piped-*"))  # the copy is gone
 
 
@@ -276,7 +276,7 @@ def test_a_batch_larger_than_the_corpus_allows_is_reported_as_used(tiny_corpus, 
     result = lstmtext.train(tiny_corpus, training=TrainConfig(
         batch_size=100000, seq_len=16, max_steps=2, precision="fp32"), layers=1, hidden_size=16,
         out=tmp_path / "m.lstm", observer=notes)
-    used = result.model.header["training"]["batch_size"]
+    used = result.model.header.training["batch_size"]
     assert used < 1000 and f"batch {used} × 16 tokens (batch size 100,000 lowered" in " ".join(notes.notes)
 
 

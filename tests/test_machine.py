@@ -76,7 +76,7 @@ def test_training_says_first_which_precision_it_measured_and_why(bf16_cpu, monke
     assert measured == [("fp32", "bf16")]
     assert notes.notes[0].startswith(f"precision {chosen}: bf16 measured")
     assert f"{bf16_speed / 100:.2f}× as fast as fp32" in notes.notes[0]
-    assert result.model.header["run"]["precision"] == result.model.header["training"]["precision"] == chosen
+    assert result.model.header.run.precision == result.model.header.training["precision"] == chosen
 
 
 def test_bf16_trains_where_the_cpu_has_no_bf16_lstm_kernel(tiny_corpus, tmp_path):
@@ -84,7 +84,7 @@ def test_bf16_trains_where_the_cpu_has_no_bf16_lstm_kernel(tiny_corpus, tmp_path
     result = lstmtext.train(tiny_corpus, tokenizer=TokenizerConfig("char"),
                             training=TrainConfig(seq_len=16, batch_size=2, max_steps=3, precision="bf16"), layers=1,
                             hidden_size=16, out=tmp_path / "m.lstm")
-    assert result.model.header["run"]["precision"] == "bf16" and result.steps == 3
+    assert result.model.header.run.precision == "bf16" and result.steps == 3
 
 
 def later_sample(seconds: float, busy_ticks: int, own_seconds: float):

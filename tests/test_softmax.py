@@ -87,11 +87,11 @@ def adaptive_model(tiny_corpus, tmp_path_factory):
 
 
 def test_a_big_vocabulary_trains_saves_and_loads_with_its_frequency_ranks(adaptive_model, tiny_corpus, tmp_path):
-    assert adaptive_model.header["model"]["softmax_cutoffs"] == [60, 160]
+    assert adaptive_model.header.model.softmax_cutoffs == (60, 160)
     decoder = adaptive_model.model.decoder
     assert isinstance(decoder, AdaptiveDecoder)
     ids = encode_corpus(inspect_corpus(tiny_corpus), adaptive_model.tokenizer, tmp_path)
-    counts = np.bincount(ids[: len(ids) - adaptive_model.header["held_out"]["tokens"]], minlength=len(decoder.rank))
+    counts = np.bincount(ids[: len(ids) - adaptive_model.header.held_out["tokens"]], minlength=len(decoder.rank))
     most_frequent_first = np.argsort(-counts, kind="stable")
     assert int(decoder.rank[most_frequent_first[0]]) == 0  # ranked on the training text: the most frequent first
     by_rank = counts[torch.argsort(decoder.rank).numpy()]  # each class's count, in the softmax's order

@@ -28,7 +28,7 @@ def test_validation_loss_falls_and_the_best_model_is_kept(tiny_corpus, tmp_path)
     losses = [e.val_loss for e in recorder.evals]
     assert len(losses) == 6 and losses[-1] < losses[0] - 0.3
     assert result.val_loss == min(losses)
-    assert lstmtext.load(tmp_path / "m.lstm").header["metrics"]["val_loss"] == min(losses)
+    assert lstmtext.load(tmp_path / "m.lstm").header.metrics.val_loss == min(losses)
     assert [s.step for s in recorder.steps] == list(range(1, 61))
     assert recorder.notes[0].startswith("precision ") and "char-level" in recorder.notes[1]
     assert all(e.bits_per_char == pytest.approx(e.val_loss / math.log(2)) for e in recorder.evals)  # char level
@@ -61,11 +61,11 @@ def test_the_held_out_end_is_learned_after_validation_unless_told_not_to(tiny_co
         models[learn] = (result, lstmtext.load(tmp_path / f"{learn}.lstm"))
     (validated, learned), (same_validation, kept) = models[True], models[False]
     assert validated.val_loss == same_validation.val_loss  # measured before the held-out text is learned
-    assert learned.header["held_out"]["learned"]["tokens"] == learned.header["held_out"]["tokens"] > 0
-    assert kept.header["held_out"]["learned"] is None
+    assert learned.header.held_out["learned"]["tokens"] == learned.header.held_out["tokens"] > 0
+    assert kept.header.held_out["learned"] is None
     # what to expect of new text: the held-out end as it was read while learning it, else as validated
-    assert validated.bits_per_char == learned.header["metrics"]["held_out_bits_per_char"] \
-        == learned.header["held_out"]["learned"]["bits_per_char"] != validated.validated_bits_per_char
+    assert validated.bits_per_char == learned.header.metrics.held_out_bits_per_char \
+        == learned.header.held_out["learned"]["bits_per_char"] != validated.validated_bits_per_char
     assert same_validation.bits_per_char == same_validation.validated_bits_per_char
     before, after = kept.model.state_dict(), learned.model.state_dict()
     assert torch.equal(before["embedding.weight"], after["embedding.weight"])  # the lower layers stay as trained
@@ -294,7 +294,7 @@ def test_chrono_init_starts_the_forget_gates_open_and_is_recorded(tiny_corpus, t
         result = lstmtext.train(tiny_corpus, tokenizer=TokenizerConfig("char"), layers=1, hidden_size=16,
                                 training=TrainConfig(seq_len=16, batch_size=2, max_steps=1, chrono_init=chrono),
                                 out=tmp_path / f"{chrono}.lstm")
-        assert result.model.header["training"]["chrono_init"] is chrono
+        assert result.model.header.training["chrono_init"] is chrono
         return result.model.model.state_dict()["rnn.bias_ih_l0"][16:32]  # the forget gate (i, f, g, o)
 
     opened, plain = forget_bias(True), forget_bias(False)

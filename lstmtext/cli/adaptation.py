@@ -132,13 +132,13 @@ def adapt(
     with reading_progress("adapting") as progress:
         adapted = language_model.adapted(texts, with_lr(language_model.adaptation, adapt_lr), progress=progress)
     adapted.save(destination)
-    learned = adapted.header["adapted"][-1]
+    learned = adapted.header.adapted[-1]
     if out is None:
         store.set_default(destination.stem)
     saved = f"model '{destination.stem}' (now the default)" if out is None else "the model"
-    chars = sum(text["chars"] for text in learned["texts"])
+    chars = sum(text["chars"] for text in learned.texts)
     out_console().print(f"saved {saved} to {destination}: {base.name} after {chars:,} characters of "
-                        f"{len(files)} file(s), {learned['steps']:,} steps")
+                        f"{len(files)} file(s), {learned.steps:,} steps")
 
 
 def _destination(store: ModelStore, base: Path, name: str | None, out: Path | None) -> Path:

@@ -45,8 +45,8 @@ def info(
 
     header = load_header(path)
     if as_json:
-        typer.echo(json.dumps({"path": str(path), **header}, indent=2))
+        typer.echo(json.dumps({"path": str(path), **header.to_dict()}, indent=2))
     else:
         out_console().print(ui.info_table(header, str(path)))
-        if header.get("card"):
-            out_console().print(str(header["card"]))
+        if header.card:
+            out_console().print(header.card)

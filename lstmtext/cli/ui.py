@@ -14,7 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from .. import Completion, Evaluation, StoredModel
+    from collections.abc import Mapping
+
+    from .. import Completion, Evaluation, ModelConfig, ModelHeader, StoredModel
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -97,49 +99,50 @@ def models_table(models: list[StoredModel]) -> Table:
     return table
 
 
-def info_table(header: dict, path: str) -> Table:
+def info_table(header: ModelHeader, path: str) -> Table:
     """A model's header as a table; rows for what the header does not say are left out."""
     table = Table(title=path, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    model, metrics, corpus, run = (header.get(k) or {} for k in ("model", "metrics", "corpus", "run"))
-    tokenizer = header.get("tokenizer") or {}
-    parameters = f", {run['parameters']:,} parameters" if isinstance(run.get("parameters"), int) else ""
-    table.add_row("model", f"{model.get('layers')}-layer {str(model.get('cell', '')).upper()}, hidden "
-                           f"{model.get('hidden_size')}, embedding {model.get('embed_size')}{parameters}")
+    model, metrics, corpus, run = header.model, header.metrics, header.corpus, header.run
+    parameters = f", {run.parameters:,} parameters" if run and run.parameters is not None else ""
+    table.add_row("model", f"{model.layers}-layer {model.cell.upper()}, hidden {model.hidden_size}, embedding "
+                           f"{model.embed_size}{parameters}")
     table.add_row("regularization", _regularization(model))
-    table.add_row("tokenizer", f"{tokenizer.get('level')} level" + (
-        f", {tokenizer['vocab_size']:,} pieces" if isinstance(tokenizer.get("vocab_size"), int) else ""))
+    table.add_row("tokenizer", f"{header.level} level, {header.vocab_size:,} pieces")
     if corpus:
-        table.add_row("corpus", f"{corpus.get('name', 'unnamed')}: {corpus.get('chars', 0):,} characters, "
-                                f"{corpus.get('tokens', 0):,} tokens")
-    if all(isinstance(metrics.get(key), (int, float)) for key in ("val_bits_per_char", "val_perplexity", "best_step")):
-        held_out = header.get("held_out") or {}
-        learned = held_out.get("learned") or {}
-        learned = (f"; then learned, reading it at {learned['bits_per_char']:.3f} bits/char as it did"
-                   if isinstance(learned.get("bits_per_char"), (int, float)) else "")
-        on = f" on the held-out end ({held_out['tokens']:,} tokens){learned}" if held_out.get("tokens") else ""
-        table.add_row("validation", f"{metrics['val_bits_per_char']:.3f} bits/char, perplexity "
-                                    f"{metrics['val_perplexity']:.2f} (best at step {metrics['best_step']:,}){on}")
-    if (header.get("base") or {}).get("name"):
-        table.add_row("started from", str(header["base"].get("reason") or header["base"]["name"]))
+        table.add_row("corpus", f"{corpus.name or 'unnamed'}: {corpus.chars or 0:,} characters, "
+                                f"{corpus.tokens or 0:,} tokens")
+    if metrics and None not in (metrics.val_bits_per_char, metrics.val_perplexity, metrics.best_step):
+        table.add_row("validation", f"{metrics.val_bits_per_char:.3f} bits/char, perplexity "
+                                    f"{metrics.val_perplexity:.2f} (best at step {metrics.best_step:,})"
+                                    f"{_held_out(header.held_out or {})}")
+    if header.base and header.base.name:
+        table.add_row("started from", header.base.reason or header.base.name)
     if run:
-        table.add_row("training", f"{run.get('steps', 0):,} steps, {run.get('tokens_seen', 0):,} tokens in "
-                                  f"{duration(run.get('train_seconds', 0))} on {run.get('device')} "
-                                  f"({run.get('precision')})")
-    for adapted in header.get("adapted") or []:
-        texts = adapted.get("texts") or []
-        names = ", ".join(str(text.get("name")) for text in texts)
-        table.add_row("adapted", f"from {adapted.get('from')} on {names} ({sum(t.get('chars', 0) for t in texts):,} "
-                                 f"characters, {adapted.get('steps', 0):,} steps)")
-    if header.get("adaptation"):
-        settings = header["adaptation"].items()
+        table.add_row("training", f"{run.steps or 0:,} steps, {run.tokens_seen or 0:,} tokens in "
+                                  f"{duration(run.train_seconds or 0)} on {run.device} ({run.precision})")
+    for adapted in header.adapted:
+        names = ", ".join(str(text.get("name")) for text in adapted.texts)
+        chars = sum(text.get("chars", 0) for text in adapted.texts)
+        table.add_row("adapted", f"from {adapted.source} on {names} ({chars:,} characters, {adapted.steps or 0:,} "
+                                 "steps)")
+    if header.adaptation:
+        settings = header.adaptation.to_dict().items()
         table.add_row("adaptation", ", ".join(f"{key} {_setting(value)}" for key, value in settings))
-    version = header.get("lstmtext_version")
-    made = " ".join(str(part) for part in (header.get("created"), version and f"by lstmtext {version}") if part)
+    version = header.lstmtext_version
+    made = " ".join(str(part) for part in (header.created, version and f"by lstmtext {version}") if part)
     if made:
         table.add_row("created", made)
     return table
+
+
+def _held_out(held_out: Mapping) -> str:
+    """What the validation was on, and how the saved model read it as it learned it, where it did."""
+    learned = held_out.get("learned") or {}
+    learned = (f"; then learned, reading it at {learned['bits_per_char']:.3f} bits/char as it did"
+               if isinstance(learned.get("bits_per_char"), (int, float)) else "")
+    return f" on the held-out end ({held_out['tokens']:,} tokens){learned}" if held_out.get("tokens") else ""
 
 
 def _setting(value: object) -> str:
@@ -152,9 +155,8 @@ _REGULARIZERS = (("dropout", "dropout"), ("input_dropout", "input dropout"), ("e
                  ("weight_drop", "weight drop"), ("activation_reg", "AR"), ("temporal_reg", "TAR"))
 
 
-def _regularization(model: dict) -> str:
-    used = [f"{label} {model[key]:g}" for key, label in _REGULARIZERS if isinstance(model.get(key), (int, float))
-            and model[key]]
+def _regularization(model: ModelConfig) -> str:
+    used = [f"{label} {getattr(model, key):g}" for key, label in _REGULARIZERS if getattr(model, key)]
     return ", ".join(used) or "none"
 
 

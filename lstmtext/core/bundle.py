@@ -22,6 +22,7 @@ from ..options.adaptation import AdaptOptions
 from .config import ModelConfig
 from .files import atomic_write
 from .header import header_problem, json_kind
+from .model_header import ModelHeader
 
 FORMAT = "lstmtext-model"
 FORMAT_VERSION = 2  # 2: the checksum is always there (files of format 1 from before it had none)
@@ -140,9 +141,9 @@ def load_bundle(path: Path) -> Bundle:
     )
 
 
-def load_header(path: Path) -> dict:
+def load_header(path: Path) -> ModelHeader:
     """What a model file says about itself (its header), checked as `load_bundle` checks it."""
-    return load_bundle(path).header
+    return ModelHeader.from_dict(load_bundle(path).header)
 
 
 def _refuse_pickle(path: Path) -> None:

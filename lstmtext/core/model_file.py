@@ -9,8 +9,8 @@ import torch
 
 from ..errors import BadModelFile
 from .bundle import load_bundle
-from .config import ModelConfig
 from .model import RecurrentLM, sizes_problem
+from .model_header import ModelHeader
 from .tokenizer import Tokenizer, tokenizer_from_blobs
 
 
@@ -18,7 +18,7 @@ from .tokenizer import Tokenizer, tokenizer_from_blobs
 class ModelFile:
     network: RecurrentLM
     tokenizer: Tokenizer
-    header: dict
+    header: ModelHeader
     path: Path
 
 
@@ -26,13 +26,14 @@ def read_model(path: Path) -> ModelFile:
     """The network, tokenizer and header saved at `path`; BadModelFile for a damaged file or weights that are
     not finite numbers."""
     bundle = load_bundle(path)
-    config = ModelConfig.from_dict(bundle.header["model"])
+    header = ModelHeader.from_dict(bundle.header)
+    config = header.model
     mismatch = sizes_problem(config, bundle.weights)
     if mismatch is not None:
         raise BadModelFile(f"{path} is damaged: its settings do not fit its weights ({mismatch})",
                            "use an earlier copy of the model, or train it again")
     try:
-        tokenizer = tokenizer_from_blobs(bundle.header["tokenizer"]["level"], bundle.tokenizer_blobs)
+        tokenizer = tokenizer_from_blobs(header.level, bundle.tokenizer_blobs)
         network = RecurrentLM(config)
         network.load_saved_weights(bundle.weights)
     except (KeyError, RuntimeError, TypeError, ValueError) as error:
@@ -44,4 +45,4 @@ def read_model(path: Path) -> ModelFile:
     if broken:
         raise BadModelFile(f"{path} has weights that are not finite numbers (NaN or infinity) in {broken[0]}",
                            "use an earlier copy of the model, or train it again")
-    return ModelFile(network, tokenizer, bundle.header, path)
+    return ModelFile(network, tokenizer, header, path)

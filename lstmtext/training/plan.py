@@ -9,6 +9,7 @@ from pathlib import Path
 from ..core.config import ModelConfig
 from ..core.device import PrecisionChoice, choose_precision, pick_device
 from ..core.model import RecurrentLM
+from ..core.model_header import ModelHeader
 from ..core.textfile import CorpusInfo
 from ..core.tokenizer import Tokenizer, tokenizer_from_blobs
 from ..options import BASE_AUTO, ModelShape, Regularization, TokenizerConfig, TrainConfig
@@ -83,7 +84,7 @@ class PreparedRun:
 class SavedRun:
     network: RecurrentLM
     tokenizer: Tokenizer
-    header: dict
+    header: ModelHeader
     outcome: TrainOutcome
 
 

@@ -22,6 +22,7 @@ from ..core.corpus import batchify, check_length, encode_corpus, held_out_count,
 from ..core.device import pick_device, seed_everything
 from ..core.model import RecurrentLM, open_gates
 from ..core.model_file import read_model
+from ..core.model_header import ModelHeader
 from ..core.softmax import AdaptiveDecoder
 from ..core.store import ModelStore
 from ..core.textfile import CorpusInfo, inspect_corpus, lines_before
@@ -199,10 +200,12 @@ def save(run: PreparedRun, outcome: TrainOutcome, seconds: float, observer: Trai
     network = network.cpu().eval()
     for parameter in network.parameters():
         parameter.requires_grad_(True)  # adaptation froze the lower layers
-    header = _model_header(run, outcome, seconds)
-    header["metrics"]["held_out_bits_per_char"] = expected
-    header["held_out"] = {"tokens": len(held_out), "learned": learned}
-    save_bundle(run.request.destination, Bundle(network.weights_for_saving(), header, run.plan.tokenizer.blobs()))
+    written = _model_header(run, outcome, seconds)
+    written["metrics"]["held_out_bits_per_char"] = expected
+    written["held_out"] = {"tokens": len(held_out), "learned": learned}
+    header = ModelHeader.from_dict(written)
+    save_bundle(run.request.destination,
+                Bundle(network.weights_for_saving(), header.to_dict(), run.plan.tokenizer.blobs()))
     run.checkpoint_path.unlink(missing_ok=True)
     return SavedRun(network, run.plan.tokenizer, header, outcome)
 

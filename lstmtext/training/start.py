@@ -23,6 +23,7 @@ import torch
 
 from ..core.corpus import encode_corpus, held_out_count
 from ..core.model_file import ModelFile, read_model
+from ..core.model_header import ModelHeader
 from ..core.store import BUILTIN_NAME, ModelStore
 from ..core.textfile import CorpusInfo, lines_before
 from ..options import BASE_AUTO, BASE_NONE, ModelShape, TokenizerConfig, TrainConfig
@@ -75,16 +76,16 @@ def choose_start(info: CorpusInfo, base: str, tokenizer: TokenizerConfig, shape:
     return Start(None, f"training from scratch: {figures} (--base {BUILTIN_NAME} fine-tunes it anyway)")
 
 
-def _asks_for_its_own(tokenizer: TokenizerConfig, shape: ModelShape, header: dict) -> str | None:
+def _asks_for_its_own(tokenizer: TokenizerConfig, shape: ModelShape, header: ModelHeader) -> str | None:
     """What in the request the built-in model (its `header`) cannot give (a tokenizer or shape of another kind),
     or None."""
-    model, level = header["model"], header["tokenizer"]["level"]
+    model, level = header.model, header.level
     if tokenizer.level is not None and tokenizer.level != level:
         return f"--level {tokenizer.level} asks for a tokenizer of its own (the built-in model's is {level})"
     if tokenizer.vocab_size is not None:
         return "--vocab-size asks for a tokenizer of its own"
-    wanted = {"cell": (shape.cell, model["cell"]), "layers": (shape.layers, model["layers"]),
-              "hidden": (shape.hidden_size, model["hidden_size"]), "embed": (shape.embed_size, model["embed_size"])}
+    wanted = {"cell": (shape.cell, model.cell), "layers": (shape.layers, model.layers),
+              "hidden": (shape.hidden_size, model.hidden_size), "embed": (shape.embed_size, model.embed_size)}
     for option, (asked, has) in wanted.items():
         if asked is not None and asked != has:
             return f"--{option} {asked} asks for another shape (the built-in model's is {has})"
