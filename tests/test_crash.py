@@ -46,5 +46,5 @@ def test_sigkill_at_random_moments_always_leaves_a_checkpoint_that_resumes(tiny_
     finished = subprocess.run([sys.executable, "-m", "lstmtext", "train", str(tiny_corpus), "--out", str(out),
                                *TRAIN, "--resume"], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
-    assert lstmtext.load(out).header["run"]["steps"] == 400 and not checkpoint.exists()
+    assert lstmtext.load(out).header.run.steps == 400 and not checkpoint.exists()
     assert not list(tmp_path.glob(".killed.ckpt.*.tmp"))  # what the kills left half-written was cleared
