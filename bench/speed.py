@@ -24,7 +24,7 @@ from lstmtext.core.model import RecurrentLM
 from lstmtext.core.textfile import inspect_corpus
 from lstmtext.core.tokenizer_training import train_tokenizer
 from lstmtext.decoding.inference import Stepper
-from lstmtext.options import TokenizerConfig, TrainConfig
+from lstmtext.options import NO_REGULARIZATION, Regularization, TokenizerConfig, TrainConfig
 from lstmtext.training.hooks import Runtime, TrainingData
 from lstmtext.training.loop import Trainer
 
@@ -66,14 +66,15 @@ def lstm_parameters(model: RecurrentLM) -> int:
 
 
 def training_throughput(hidden: int, precision: str, vocab: int = CHAR_VOCAB, steps: int = 6, layers: int = 2,
-                        batch: int = BATCH, seq: int = SEQ, regularization: dict | None = None) -> dict:
+                        batch: int = BATCH, seq: int = SEQ, regularization: Regularization = NO_REGULARIZATION
+                        ) -> dict:
     """Tokens/s of the real training step (by default 2 layers, batch 32 × seq 128, no regularization) and the
     LSTM's effective GFLOP/s (6 × LSTM parameters × tokens/s: forward 2, backward 4 multiply-adds per parameter
     per token)."""
     torch.manual_seed(0)
     model = RecurrentLM(ModelConfig(vocab_size=vocab, layers=layers, hidden_size=hidden, embed_size=hidden,
                                     softmax_cutoffs=softmax_cutoffs(vocab, "word"),  # as `train` builds it
-                                    **(regularization or {})))
+                                    regularization=regularization))
     zipf = 1 / np.arange(1, vocab + 1)  # tokens as often as words in text: the k-th most frequent about 1/k
     streams = np.random.default_rng(0).choice(vocab, (batch, seq * (steps + 4) + 1), p=zipf / zipf.sum())
     streams = streams.astype(np.uint16)

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -5,12 +7,14 @@ import torch.nn.functional as F
 from lstmtext.core.config import ModelConfig
 from lstmtext.core.model import RecurrentLM, detach_state
 from lstmtext.errors import BadModelFile
+from lstmtext.options import NO_REGULARIZATION
 from lstmtext.training.checkpoint import Checkpoint, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 
 
 def make_run(seed: int = 0):
     torch.manual_seed(seed)
-    model = RecurrentLM(ModelConfig(vocab_size=20, layers=2, hidden_size=16, embed_size=16, dropout=0.3))
+    model = RecurrentLM(ModelConfig(vocab_size=20, layers=2, hidden_size=16, embed_size=16,
+                                   regularization=replace(NO_REGULARIZATION, dropout=0.3)))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.01)
     return model, optimizer
 

@@ -102,7 +102,7 @@ def test_windows_continue_each_stream_where_the_last_batch_ended():
 
 def test_hidden_state_carries_across_batches():
     torch.manual_seed(0)
-    model = RecurrentLM(ModelConfig(vocab_size=50, hidden_size=16, embed_size=16, layers=2, dropout=0.0)).eval()
+    model = RecurrentLM(ModelConfig(vocab_size=50, hidden_size=16, embed_size=16, layers=2)).eval()
     streams = batchify(np.random.default_rng(0).integers(0, 50, 400), batch_size=2)
     device = torch.device("cpu")
     carried, count = stream_nll(model, bptt_windows(streams, seq_len=7), device, "fp32")

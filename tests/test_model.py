@@ -1,9 +1,12 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
 from lstmtext.core.config import ModelConfig
 from lstmtext.core.model import RecurrentLM, detach_state, locked_dropout
 from lstmtext.errors import BadInput
+from lstmtext.options import NO_REGULARIZATION
 from lstmtext.training.schedule import activation_penalty
 
 
@@ -42,7 +45,8 @@ def test_bad_settings_read_from_a_file_are_refused(bad):
 
 def regularized(**settings):
     torch.manual_seed(0)
-    return RecurrentLM(ModelConfig(vocab_size=30, hidden_size=8, embed_size=8, layers=2, **settings))
+    return RecurrentLM(ModelConfig(vocab_size=30, hidden_size=8, embed_size=8, layers=2,
+                                   regularization=replace(NO_REGULARIZATION, **settings)))
 
 
 def test_the_layer_by_layer_training_path_is_the_lstm_itself_when_nothing_is_dropped():
@@ -78,7 +82,7 @@ def test_embedding_dropout_drops_a_token_everywhere_at_once():
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_every_cell_trains_through_the_regularized_path(cell):
     model = RecurrentLM(ModelConfig(vocab_size=30, cell=cell, layers=2, hidden_size=8, embed_size=8,
-                                    dropout=0.3, weight_drop=0.3)).train()
+                                    regularization=replace(NO_REGULARIZATION, dropout=0.3, weight_drop=0.3))).train()
     logits, state = model(torch.randint(0, 30, (5, 7)))
     assert logits.shape == (5, 7, 30)
     assert (state[0] if cell == "lstm" else state).shape == (2, 5, 8)
@@ -99,6 +103,6 @@ def test_weight_drop_changes_the_recurrent_weights_each_window_but_trains_the_ra
 def test_activation_penalties_measure_size_and_change():
     raw = torch.tensor([[[1.0], [3.0]]])  # one stream, two steps, one unit
     dropped = torch.tensor([[[2.0], [0.0]]])
-    config = ModelConfig(vocab_size=2, activation_reg=2.0, temporal_reg=1.0)
+    config = ModelConfig(vocab_size=2, regularization=replace(NO_REGULARIZATION, activation_reg=2.0, temporal_reg=1.0))
     assert activation_penalty(raw, dropped, config) == pytest.approx(2.0 * (4 + 0) / 2 + 1.0 * 4)
     assert activation_penalty(raw, dropped, ModelConfig(vocab_size=2)) == 0.0

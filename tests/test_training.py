@@ -146,17 +146,17 @@ def test_a_time_budget_sizes_the_model_by_this_machines_speed():
 def test_regularization_follows_the_passes_over_the_corpus_and_keeps_user_choices():
     one_pass = choose_sizes("word", 5_000_000, TrainConfig(epochs=1)).regularization
     many = choose_sizes("word", 20_000, TrainConfig(epochs=30)).regularization
-    assert one_pass["dropout"] == one_pass["weight_drop"] == 0.0
-    assert many["dropout"] > 0 and many["weight_drop"] > 0 and many["embed_dropout"] > 0
+    assert one_pass.dropout == one_pass.weight_drop == 0.0
+    assert many.dropout > 0 and many.weight_drop > 0 and many.embed_dropout > 0
     mine = choose_sizes("word", 20_000, TrainConfig(epochs=30), regularization=Regularization(dropout=0.05,
                                                                                               weight_drop=0.0))
-    assert mine.regularization["dropout"] == 0.05 and mine.regularization["weight_drop"] == 0.0
-    assert mine.regularization["input_dropout"] == many["input_dropout"]
-    assert choose_sizes("char", 20_000, TrainConfig(epochs=30)).regularization["embed_dropout"] == 0.0
+    assert mine.regularization.dropout == 0.05 and mine.regularization.weight_drop == 0.0
+    assert mine.regularization.input_dropout == many.input_dropout
+    assert choose_sizes("char", 20_000, TrainConfig(epochs=30)).regularization.embed_dropout == 0.0
     # The same passes over the same corpus: a 10,000-word vocabulary has far more weights to overfit than 65 chars.
     chars = choose_sizes("char", 300_000, TrainConfig(epochs=10), hidden_size=192, vocab_size=65)
     words = choose_sizes("word", 300_000, TrainConfig(epochs=10), hidden_size=192, vocab_size=10_000)
-    assert chars.regularization["dropout"] < words.regularization["dropout"]
+    assert chars.regularization.dropout < words.regularization.dropout
     assert "light regularization" in chars.reason and "strong regularization" in words.reason
     # A model being fine-tuned has learned most of what it needs: a few passes get light regularization.
     few = dict(hidden_size=512, layers=3, vocab_size=8_192)

@@ -5,6 +5,7 @@ display: training_view.py). The core never imports this module.
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,8 @@ from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+
+from .common import FlagSpelling
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -151,12 +154,10 @@ def _setting(value: object) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 
-_REGULARIZERS = (("dropout", "dropout"), ("input_dropout", "input dropout"), ("embed_dropout", "embedding dropout"),
-                 ("weight_drop", "weight drop"), ("activation_reg", "AR"), ("temporal_reg", "TAR"))
-
-
 def _regularization(model: ModelConfig) -> str:
-    used = [f"{label} {getattr(model, key):g}" for key, label in _REGULARIZERS if getattr(model, key)]
+    """The regularizers a model trained with, as the flags that set them (`--dropout 0.1, --ar 1`)."""
+    flags = FlagSpelling()
+    used = [flags.setting(name, f"{value:g}") for name, value in asdict(model.regularization).items() if value]
     return ", ".join(used) or "none"
 
 

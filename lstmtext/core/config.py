@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 
-from ..options import DEFAULT_LAYERS, ModelShape, Regularization
+from ..options import DEFAULT_LAYERS, NO_REGULARIZATION, REGULARIZERS, ModelShape, Regularization
 from ..options.checks import require
 
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """A network's resolved shape (`ModelShape`'s fields, each size chosen), its vocabulary and softmax, and the
+    training-time regularizers resolved (`Regularization`, none left to choose; see model.py). A model file holds
+    it flat: the shape's fields, `softmax_cutoffs`, then the regularizers'."""
+
     vocab_size: int
     cell: str = ModelShape.cell
     layers: int = DEFAULT_LAYERS
@@ -17,19 +21,13 @@ class ModelConfig:
     embed_size: int = 256
     tie_weights: bool = ModelShape.tie_weights
     softmax_cutoffs: tuple[int, ...] = ()  # where an adaptive softmax's clusters start; (): a full softmax
-    # Training-time regularizers (AWD-LSTM; see model.py): locked dropout between layers and on the output,
-    # on the embeddings, whole embedding rows, DropConnect on hidden-to-hidden weights, and the AR/TAR penalties.
-    dropout: float = 0.0
-    input_dropout: float = 0.0
-    embed_dropout: float = 0.0
-    weight_drop: float = 0.0
-    activation_reg: float = 0.0
-    temporal_reg: float = 0.0
+    regularization: Regularization = NO_REGULARIZATION
 
     @property
     def regularized(self) -> bool:
         """Whether training needs the layer-by-layer path (any dropout or weight drop)."""
-        return any((self.dropout, self.input_dropout, self.embed_dropout, self.weight_drop))
+        taken = self.regularization
+        return any((taken.dropout, taken.input_dropout, taken.embed_dropout, taken.weight_drop))
 
     @property
     def ties_weights(self) -> bool:
@@ -37,23 +35,29 @@ class ModelConfig:
         return self.tie_weights and self.embed_size == self.hidden_size and not self.softmax_cutoffs
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        flat = asdict(self)
+        regularization = flat.pop("regularization")
+        return {**flat, **regularization}
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
         """The settings a model file holds, checked as the options they were made from (built from checked
-        options, a config is not checked again)."""
-        known = {f.name for f in fields(cls)}
-        config = cls(**{k: v for k, v in data.items() if k in known})
-        config = replace(config, softmax_cutoffs=tuple(config.softmax_cutoffs))  # JSON gives a list
+        options, a config is not checked again); a regularizer a file does not name is off."""
+        shape = {item.name for item in fields(ModelShape)}
+        regularization = Regularization(**{**asdict(NO_REGULARIZATION), **_picked(data, REGULARIZERS)})
+        ModelShape(**_picked(data, shape))
+        config = cls(**_picked(data, {"vocab_size", *shape}), softmax_cutoffs=tuple(data.get("softmax_cutoffs") or ()),
+                     regularization=regularization)
         require(list(config.softmax_cutoffs) == sorted(set(config.softmax_cutoffs))
                 and all(0 < cutoff < config.vocab_size for cutoff in config.softmax_cutoffs),
                 "the adaptive softmax's cutoffs do not fit the vocabulary", "train the model again")
         require(config.vocab_size > 1, "the vocabulary has fewer than 2 pieces", "train on more text")
-        ModelShape(config.cell, config.layers, config.hidden_size, config.embed_size, config.tie_weights)
-        Regularization(config.dropout, config.input_dropout, config.embed_dropout, config.weight_drop,
-                       config.activation_reg, config.temporal_reg)
         return config
+
+
+def _picked(data: dict, names) -> dict:
+    """The entries of `data` named in `names` that are set."""
+    return {name: data[name] for name in names if data.get(name) is not None}
 
 
 def trained_weights(hidden_size: int, layers: int, vocab_size: int) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from ..options import REGULARIZERS
+
 _MOST = 10 ** 15  # no count in a model file comes near this: a larger one is damage, not a setting
 
 
@@ -45,8 +47,7 @@ HEADER: Schema = {
     "lstmtext_version": _text,
     "created": _text,
     "model": {"vocab_size": _count, "cell": _text, "layers": _count, "hidden_size": _count, "embed_size": _count,
-              "tie_weights": _flag, "softmax_cutoffs": ListOf(_count), "dropout": _number, "input_dropout": _number,
-              "embed_dropout": _number, "weight_drop": _number, "activation_reg": _number, "temporal_reg": _number},
+              "tie_weights": _flag, "softmax_cutoffs": ListOf(_count), **dict.fromkeys(REGULARIZERS, _number)},
     "tokenizer": {"level": _text, "vocab_size": _count},
     "training": {"seq_len": _count, "batch_size": _count, "lr": _number, "weight_decay": _number,
                  "layer_lr_decay": _number, "clip": _number, "warmup_steps": _count, "epochs": _number,

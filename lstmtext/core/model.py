@@ -95,20 +95,20 @@ class RecurrentLM(nn.Module):
                              ) -> tuple[torch.Tensor, State, tuple[torch.Tensor, torch.Tensor]]:
         """The last layer's dropped-out output (what the decoder reads), the state, and that output before and
         after its dropout."""
-        config = self.config
+        taken = self.config.regularization
         weight = self.embedding.weight
-        if config.embed_dropout:
-            weight = weight * keep_mask(weight[:, :1], config.embed_dropout)
-        inputs = locked_dropout(F.embedding(tokens, weight), config.input_dropout)  # (B, T, E)
+        if taken.embed_dropout:
+            weight = weight * keep_mask(weight[:, :1], taken.embed_dropout)
+        inputs = locked_dropout(F.embedding(tokens, weight), taken.input_dropout)  # (B, T, E)
         layer_states = []
         for layer, shell in enumerate(self._shells):
             weights = {f"{name}_l0": getattr(self.rnn, f"{name}_l{layer}") for name in _LAYER_WEIGHTS}
-            if config.weight_drop:
+            if taken.weight_drop:
                 recurrent = weights["weight_hh_l0"]
-                weights["weight_hh_l0"] = recurrent * keep_mask(recurrent, config.weight_drop)
+                weights["weight_hh_l0"] = recurrent * keep_mask(recurrent, taken.weight_drop)
             output, layer_state = functional_call(shell, weights, (inputs, _layer_state(state, layer)))
             layer_states.append(layer_state)
-            inputs = locked_dropout(output, config.dropout)  # between layers, and before the decoder
+            inputs = locked_dropout(output, taken.dropout)  # between layers, and before the decoder
         return inputs, _stack_layer_states(layer_states), (output, inputs)
 
     def weights_for_saving(self) -> dict[str, torch.Tensor]:

@@ -47,7 +47,9 @@ from .training import (
     DEFAULT_VOCAB_SIZE,
     DEVICES,
     LEVELS,
+    NO_REGULARIZATION,
     PRECISIONS,
+    REGULARIZERS,
     ModelShape,
     Regularization,
     TokenizerConfig,
@@ -62,4 +64,4 @@ __all__ = ["ADAPTATION_BY_LEVEL", "MAX_CONTEXT_CHARS", "SESSION_CACHE_WEIGHT", "
            "quick_long_range", "SHOWN", "InspectOptions", "LongRangeConfig", "check_export_format",
            "BASE_AUTO", "BASE_NONE", "CELLS", "DEFAULT_LAYERS", "DEFAULT_LEVEL", "DEFAULT_VOCAB_SIZE",
            "DEVICES", "LEVELS", "PRECISIONS", "ModelShape", "ServeOptions", "is_loopback", "EditorOptions",
-           "Regularization", "TokenizerConfig", "TrainConfig"]
+           "Regularization", "REGULARIZERS", "NO_REGULARIZATION", "TokenizerConfig", "TrainConfig"]

@@ -3,7 +3,7 @@ budget. No torch. Values left None are chosen by auto-sizing (training/sizing.py
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from .checks import (
     check_at_least_one,
@@ -94,6 +94,10 @@ class Regularization:
                                value=value, example=1)
             else:
                 check_fraction(field, value, 0.2)
+
+
+REGULARIZERS = tuple(item.name for item in fields(Regularization))  # the names, in a model file's order
+NO_REGULARIZATION = Regularization(**dict.fromkeys(REGULARIZERS, 0.0))
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,7 @@ def _new_plan(tokenizer: Tokenizer, request: TrainRequest, ids: np.ndarray, corp
         cutoffs = softmax_cutoffs(tokenizer.vocab_size, tokenizer.level)
     config = ModelConfig(vocab_size=tokenizer.vocab_size, cell=shape.cell, layers=sizing.layers,
                          hidden_size=sizing.hidden_size, embed_size=shape.embed_size or sizing.hidden_size,
-                         tie_weights=shape.tie_weights, softmax_cutoffs=cutoffs, **sizing.regularization)
+                         tie_weights=shape.tie_weights, softmax_cutoffs=cutoffs, regularization=sizing.regularization)
     return RunPlan(tokenizer, training, config, sizing.reason, precision, start)
 
 

@@ -15,11 +15,11 @@ _FINAL_LR_FRACTION = 0.1
 def activation_penalty(raw: torch.Tensor, dropped: torch.Tensor, config: ModelConfig) -> torch.Tensor | float:
     """AR (the size of the last layer's dropped-out output) and TAR (how much its raw output changes from one
     step to the next), as AWD-LSTM adds them to the loss; 0 when both are off."""
-    penalty = 0.0
-    if config.activation_reg:
-        penalty = penalty + config.activation_reg * dropped.float().pow(2).mean()
-    if config.temporal_reg and raw.shape[1] > 1:
-        penalty = penalty + config.temporal_reg * (raw[:, 1:] - raw[:, :-1]).float().pow(2).mean()
+    penalty, taken = 0.0, config.regularization
+    if taken.activation_reg:
+        penalty = penalty + taken.activation_reg * dropped.float().pow(2).mean()
+    if taken.temporal_reg and raw.shape[1] > 1:
+        penalty = penalty + taken.temporal_reg * (raw[:, 1:] - raw[:, :-1]).float().pow(2).mean()
     return penalty
 
 

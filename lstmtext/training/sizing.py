@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..core.config import recurrent_parameters, trained_weights
 from ..core.device import PrecisionChoice, choose_precision, pick_device, precisions_to_measure
-from ..options import DEFAULT_LAYERS, Regularization, TrainConfig
+from ..options import DEFAULT_LAYERS, NO_REGULARIZATION, Regularization, TrainConfig
 from . import distributed
 from .speed import probe_speed, rate_at, training_speed
 
@@ -37,7 +37,7 @@ class Sizing:
     seq_len: int
     batch_size: int
     epochs: int | None
-    regularization: dict[str, float]
+    regularization: Regularization  # resolved: none left to choose
     reason: str
     passes: float = 1.0  # over the training text, within the budget (an estimate for a time budget)
 
@@ -185,22 +185,20 @@ def regularization_strength(passes: float, weights_per_token: float, fine_tuning
 
 _STRONG_REGULARIZATION_RISK = 75
 _REGULARIZATION_PRESETS = {
-    "none": dict(dropout=0.0, input_dropout=0.0, embed_dropout=0.0, weight_drop=0.0, activation_reg=0.0,
-                 temporal_reg=0.0),
-    "light": dict(dropout=0.1, input_dropout=0.05, embed_dropout=0.05, weight_drop=0.1, activation_reg=1.0,
-                  temporal_reg=1.0),
-    "strong": dict(dropout=0.3, input_dropout=0.15, embed_dropout=0.1, weight_drop=0.3, activation_reg=2.0,
-                   temporal_reg=1.0),
+    "none": NO_REGULARIZATION,
+    "light": Regularization(dropout=0.1, input_dropout=0.05, embed_dropout=0.05, weight_drop=0.1, activation_reg=1.0,
+                            temporal_reg=1.0),
+    "strong": Regularization(dropout=0.3, input_dropout=0.15, embed_dropout=0.1, weight_drop=0.3, activation_reg=2.0,
+                             temporal_reg=1.0),
 }
 
 
-def resolve_regularization(regularization: Regularization, strength: str, level: str) -> dict[str, float]:
+def resolve_regularization(regularization: Regularization, strength: str, level: str) -> Regularization:
     """Every regularizer's value: the user's where set, else the preset of this strength."""
     preset = _REGULARIZATION_PRESETS[strength]
-    values = {name: value if value is not None else preset[name] for name, value in asdict(regularization).items()}
     if regularization.embed_dropout is None and level == "char":
-        values["embed_dropout"] = 0.0  # a character dropped everywhere at once is not a word made unknown
-    return values
+        preset = replace(preset, embed_dropout=0.0)  # a character dropped everywhere is not a word made unknown
+    return replace(preset, **{name: value for name, value in asdict(regularization).items() if value is not None})
 
 
 def peak_learning_rate(hidden_size: int, fine_tuning: bool = False, passes: float = 1.0) -> float:
