@@ -1,5 +1,7 @@
 """The README's tour runs as shown: every `$ lstmtext ...` line of its output blocks, in order, with the built-in
-model in place and a fresh model store (its `train` makes the model the later lines use)."""
+model in place and a fresh model store (its `train` makes the model the later lines use). The commands in docs/
+(which need corpora and minutes of training) are checked against the command line: every one names a command and
+options that exist, with values they take."""
 
 from __future__ import annotations
 
@@ -14,13 +16,15 @@ README = ROOT / "README.md"
 
 
 def shown_commands(text: str) -> list[list[str]]:
-    """The `$ lstmtext ...` lines inside the README's fenced blocks, as argument lists (without `lstmtext`)."""
-    commands, fenced = [], False
+    """The commands inside a page's fenced blocks, as argument lists (without `lstmtext`): `$ lstmtext ...` lines,
+    and `lstmtext ...` lines of bash blocks; a shell's pipe, redirection or comment after one is not part of it."""
+    commands, fence = [], None
     for line in text.splitlines():
         if line.startswith("```"):
-            fenced = not fenced
-        elif fenced and line.startswith("$ lstmtext "):
-            commands.append(shlex.split(line[2:])[1:])
+            fence = line[3:].strip() if fence is None else None
+        elif fence is not None and (line.startswith("$ lstmtext ") or fence == "bash" and line.startswith("lstmtext ")):
+            command = re.split(r"\s+(?:\||2>&1|>>?|#)(?:\s|$)", line.removeprefix("$ "))[0]
+            commands.append(shlex.split(command)[1:])
     return commands
 
 
@@ -40,6 +44,30 @@ def test_every_command_in_the_readme_runs_as_shown(run, builtin, monkeypatch):
         result = run(*command, input="" if command[0] == "repl" else None)
         assert result.exit_code == 0, f"lstmtext {shlex.join(command)}: {result.output}"
         assert result.stdout.strip() or command[0] in ("train", "repl"), shlex.join(command)
+
+
+@pytest.mark.parametrize("page", sorted((ROOT / "docs").glob("*.md")), ids=lambda page: page.name)
+def test_every_command_in_the_docs_exists_with_the_options_it_shows(page):
+    import click
+    import typer.main
+
+    from lstmtext.cli import app
+
+    group = typer.main.get_command(app)
+    for command in shown_commands(page.read_text(encoding="utf-8")):
+        context = group.make_context("lstmtext", ["--help"] if not command else list(command[:1]),
+                                     resilient_parsing=True)
+        names = command[:2] if command[0] == "experiment" else command[:1]
+        found = group
+        for name in names:
+            found = found.get_command(context, name)
+            assert found is not None, f"{page.name}: lstmtext {shlex.join(command)}: no command {name}"
+        try:
+            found.make_context(" ".join(names), command[len(names):], parent=context)
+        except click.exceptions.Exit:
+            pass
+        except click.UsageError as error:
+            pytest.fail(f"{page.name}: lstmtext {shlex.join(command)}: {error.format_message()}")
 
 
 def test_the_readme_links_to_pages_that_exist():
