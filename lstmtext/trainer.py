@@ -17,9 +17,9 @@ import numpy as np
 
 from .api import LanguageModel
 from .core.corpus import encode_corpus
-from .core.files import atomic_write, check_output_file
+from .core.files import atomic_write
 from .core.machine import keep_freed_memory
-from .core.store import ModelStore, check_name, default_model_name
+from .core.store import ModelStore
 from .core.textfile import inspect_corpus, iter_lines, readable_copy
 from .core.tokenizer import Tokenizer
 from .core.tokenizer_stats import TokenizerStats, tokenizer_stats
@@ -86,14 +86,7 @@ def train(corpus: str | os.PathLike, shape: ModelShape | None = None, *,
     a folder (its text files joined). `faults`: for tests, see `training.hooks.Faults`."""
     shape = changed(shape, ModelShape, shape_changes)
     store = store or ModelStore()
-    if name is not None and out is not None:
-        raise OptionError("name", "{name} and {names[out]} both given",
-                          "use {name} to save into the store, or {names[out]} for a file")
-    if out is None:
-        name = check_name(name) if name is not None else default_model_name(corpus)
-    destination = Path(out) if out is not None else store.destination_for(name)
-    store.check_writable(destination)
-    check_output_file(destination, "out" if out is not None else None)
+    destination, name = store.training_destination(corpus, name, out)
     if init_from is not None:
         if str(base) != BASE_AUTO:
             raise OptionError("init_from", "{name} and {names[base]} both given", "pass one: they mean the same")

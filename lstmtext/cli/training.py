@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from .. import check_output_file, check_path, default_model_name
+from .. import ModelStore, check_output_file, check_path, default_model_name
 from ..errors import TrainingInterrupted
 from ..options import (
     BASE_AUTO,
@@ -129,6 +129,7 @@ def train(
                            device=device, checkpoint_every=checkpoint_every, checkpoint_minutes=checkpoint_minutes,
                            chrono_init=chrono_init, learn_held_out=learn_held_out)
     check_path(corpus, folders=True)
+    ModelStore().training_destination(corpus, name, out)  # before torch: a bad name fails at once
     from . import training_view as ui
 
     torch_on_free_cores()

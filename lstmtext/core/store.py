@@ -13,8 +13,8 @@ from pathlib import Path
 
 import platformdirs
 
-from ..errors import BadInput, ModelNotFound
-from .files import atomic_write
+from ..errors import BadInput, ModelNotFound, OptionError
+from .files import atomic_write, check_output_file
 from .textfile import is_pipe
 
 MODEL_SUFFIX = ".lstm"
@@ -92,6 +92,20 @@ class ModelStore:
 
     def _stored_path(self, name: str) -> Path:
         return self.models_dir / f"{check_name(name)}{MODEL_SUFFIX}"
+
+    def training_destination(self, corpus: str | os.PathLike, name: str | None, out: str | os.PathLike | None
+                             ) -> tuple[Path, str | None]:
+        """Where a model trained on `corpus` goes, and the name it gets in the store (None with `out`): checked
+        before any work, so that a run never fails at its end for where it saves."""
+        if name is not None and out is not None:
+            raise OptionError("name", "{name} and {names[out]} both given",
+                              "use {name} to save into the store, or {names[out]} for a file")
+        if out is None:
+            name = check_name(name) if name is not None else default_model_name(corpus)
+        destination = Path(out) if out is not None else self.destination_for(name)
+        self.check_writable(destination)
+        check_output_file(destination, "out" if out is not None else None)
+        return destination, name
 
     def check_writable(self, destination: Path) -> None:
         """Refuse a path that is the built-in model's file."""
