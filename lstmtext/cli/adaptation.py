@@ -109,10 +109,10 @@ def adapt(
     files: list[Path] = typer.Argument(..., readable=False,
                                        help="UTF-8 text files to learn from, in order (- reads stdin)."),
     name: str | None = typer.Option(None, help="Save the adapted model under this name in the store "
-                                                  "(default: MODEL's name with -adapted)."),
+                                               "(default: MODEL's name with -adapted)."),
     out: Path | None = typer.Option(None, readable=False, help="Save it to this file instead of the store."),
     adapt_lr: float | None = typer.Option(None, "--adapt-lr", help="The learning rate (default: the one "
-                                                                      "stored in the model)."),
+                                                                   "stored in the model)."),
 ) -> None:
     """Write a new model: MODEL after reading FILES once and learning from them by the rule eval --adapt uses
     (no new tokenizer), so that it completes in their style. MODEL itself is not changed."""

@@ -42,7 +42,7 @@ def inspect(
                                                        "0 to 1, candidate and hidden from -1 to 1)."),
     layer: int | None = typer.Option(None, help="Which layer, 1 at the bottom (default: the top one)."),
     unit: list[int] | None = typer.Option(None, "--unit", "-u", help="A unit to show, from 0; repeat for "
-                                                                        "more (default: the most telling ones)."),
+                                                                     "more (default: the most telling ones)."),
     units: int = typer.Option(InspectOptions.count, "--units", help="How many units to pick when no --unit is given."),
     html: Path | None = typer.Option(None, readable=False, help="Also save the view as an HTML page."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: tokens, values (per token, one "
@@ -105,15 +105,15 @@ def long_range(
     quick: bool = typer.Option(False, "--quick", help="A shorter run of the same setting (about two minutes on 2 "
                                                       "CPU cores)."),
     gaps: str | None = typer.Option(None, help="Gaps to score, comma-separated (default "
-                                                  f"{_listed(LongRangeConfig.gaps)}); the longest is also the "
-                                                  "longest trained on."),
+                                               f"{_listed(LongRangeConfig.gaps)}); the longest is also the "
+                                               "longest trained on."),
     cells: str = typer.Option(_listed(LongRangeConfig.cells), help="Which networks to compare."),
     hidden: int | None = typer.Option(None, help="Units in each network's one layer (default "
-                                                    f"{LongRangeConfig.hidden_size})."),
+                                                 f"{LongRangeConfig.hidden_size})."),
     steps: int | None = typer.Option(None, help=f"Training steps for each network (default "
-                                                   f"{LongRangeConfig.steps:,})."),
+                                                f"{LongRangeConfig.steps:,})."),
     lr: float | None = typer.Option(None, help=f"AdamW learning rate, the same for all (default "
-                                                  f"{LongRangeConfig.lr:g})."),
+                                               f"{LongRangeConfig.lr:g})."),
     seed: int = typer.Option(LongRangeConfig.seed, help="The same seed gives the same sequences, weights and table."),
     plot: Path = typer.Option(Path("long-range.png"), readable=False,
                               help="Where to save a PNG plot (needs matplotlib)."),
@@ -181,8 +181,8 @@ def _experiment_progress(config: LongRangeConfig) -> Iterator[Callable[[str, int
 def export(
     fmt: str = typer.Option(..., "--format", "-f", help=f"{' or '.join(EXPORT_FORMATS)}."),
     out: Path | None = typer.Option(None, readable=False,
-                                       help="The file to write (default: the model's name with .onnx or "
-                                            ".pt, in this folder)."),
+                                    help="The file to write (default: the model's name with .onnx or "
+                                         ".pt, in this folder)."),
     model: str | None = model_option(),
 ) -> None:
     """Write a model as ONNX or TorchScript for deployment: token ids and the recurrent state in, next-token

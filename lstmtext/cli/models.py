@@ -14,7 +14,7 @@ from .common import app, err_console, friendly_errors, model_names, model_option
 @friendly_errors
 def models(
     default: str | None = typer.Option(None, "--default", help="Make this stored model the default.",
-                                          autocompletion=model_names),
+                                       autocompletion=model_names),
 ) -> None:
     """List the models in the store (* marks the default)."""
     from . import ui

@@ -18,9 +18,9 @@ def serve(
                                                      "needs --api-key."),
     port: int = typer.Option(ServeOptions.port, help="TCP port (0: any free one)."),
     api_key: str | None = typer.Option(None, envvar="LSTMTEXT_API_KEY", show_envvar=True,
-                                          help="Clients must send Authorization: Bearer KEY."),
+                                       help="Clients must send Authorization: Bearer KEY."),
     batching: bool = typer.Option(True, "--batching/--no-batching", help="Step all requests of a model together "
-                                                                          "(off: one at a time)."),
+                                                                         "(off: one at a time)."),
     max_tokens: int = typer.Option(ServeOptions.max_tokens, help="Most tokens one completion may ask for."),
     max_n: int = typer.Option(ServeOptions.max_n, help="Most completions one request may ask for."),
     log_requests: bool = typer.Option(False, "--log-requests", help="Log every request on stderr."),
@@ -47,8 +47,8 @@ def serve(
 @app.command()
 @friendly_errors
 def lsp(model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Settings sent by the editor "
-                                                                        "may name another.",
-                                            autocompletion=model_names)) -> None:
+                                                                     "may name another.",
+                                         autocompletion=model_names)) -> None:
     """A language server on stdin/stdout: ghost text (textDocument/inlineCompletion) and a completion menu
     (textDocument/completion) from the text before the cursor. See docs/editors.md for Neovim and Helix."""
     store = ModelStore()

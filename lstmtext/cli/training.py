@@ -38,7 +38,7 @@ def tokenize(
     level: str = typer.Option(DEFAULT_LEVEL, help=f"Tokenizer level: {', '.join(LEVELS)}."),
     vocab_size: int | None = typer.Option(None, help="Most pieces in the vocabulary (default: by level)."),
     out: Path | None = typer.Option(None, readable=False, help="Where to write the SentencePiece model (default: "
-                                       "CORPUS-STEM.LEVEL.model in this folder)."),
+                                                               "CORPUS-STEM.LEVEL.model in this folder)."),
 ) -> None:
     """Learn a SentencePiece tokenizer from CORPUS, write it, and show its stats."""
     config = TokenizerConfig(level=level, vocab_size=vocab_size)
@@ -61,34 +61,34 @@ def train(
     corpus: Path = typer.Argument(..., readable=False, help="A UTF-8 text file to learn from, or a folder: every "
                                                             "text file in it, in the order of their paths."),
     name: str | None = typer.Option(None, help="Save under this name in the model store "
-                                                  "(default: the corpus file's name)."),
+                                               "(default: the corpus file's name)."),
     out: Path | None = typer.Option(None, readable=False, help="Save to this file instead of the store."),
     level: str | None = typer.Option(None, help=f"Tokenizer level: {', '.join(LEVELS)} (default: the base "
-                                                   f"model's when fine-tuning, else {DEFAULT_LEVEL}; a level unlike "
-                                                   "the base model's trains from scratch)."),
+                                                f"model's when fine-tuning, else {DEFAULT_LEVEL}; a level unlike "
+                                                "the base model's trains from scratch)."),
     vocab_size: int | None = typer.Option(None, help="Most pieces in the vocabulary (default: by level)."),
     cell: str = typer.Option(ModelShape.cell, help=f"Recurrent cell: {', '.join(CELLS)}."),
     layers: int | None = typer.Option(None, help=f"Recurrent layers (default: {DEFAULT_LAYERS})."),
     hidden: int | None = typer.Option(None, help="Hidden size (default: chosen from corpus and budget)."),
     embed: int | None = typer.Option(None, help="Embedding size (default: the hidden size, so the "
-                                                   "decoder can share the embedding)."),
+                                                "decoder can share the embedding)."),
     dropout: float | None = typer.Option(None, help="Locked dropout between layers and before the decoder "
-                                                       "(default for this and the next five: from the passes "
-                                                       "over the corpus the budget allows)."),
+                                                    "(default for this and the next five: from the passes "
+                                                    "over the corpus the budget allows)."),
     input_dropout: float | None = typer.Option(None, help="Locked dropout on the embeddings."),
     embed_dropout: float | None = typer.Option(None, help="Drop whole tokens from the embedding matrix."),
     weight_drop: float | None = typer.Option(None, help="DropConnect on the hidden-to-hidden weights."),
     ar: float | None = typer.Option(None, "--ar", help="Activation regularization (penalty on the size of "
-                                                          "the last layer's output)."),
+                                                       "the last layer's output)."),
     tar: float | None = typer.Option(None, "--tar", help="Temporal activation regularization (penalty on its "
-                                                            "change from step to step)."),
+                                                         "change from step to step)."),
     seq_len: int | None = typer.Option(None, help="Tokens per backprop-through-time window (default: by level)."),
     batch_size: int | None = typer.Option(None, help="Parallel text streams per step (default: by corpus size)."),
     lr: float | None = typer.Option(None, help="Peak learning rate (AdamW, warm-up then cosine; default: "
-                                                  "0.006 up to hidden size 256, less for wider models)."),
+                                               "0.006 up to hidden size 256, less for wider models)."),
     layer_lr_decay: float | None = typer.Option(None, help="Each recurrent layer learns this many times slower "
-                                                              "than the one above (ULMFiT's discriminative rates; "
-                                                              "default: chosen when fine-tuning, else 1)."),
+                                                           "than the one above (ULMFiT's discriminative rates; "
+                                                           "default: chosen when fine-tuning, else 1)."),
     clip: float = typer.Option(TrainConfig.clip, help="Gradient norm clipping (0: off)."),
     epochs: int | None = typer.Option(None, help="Passes over the corpus."),
     max_steps: int | None = typer.Option(None, help="Stop after this many steps."),
@@ -103,9 +103,9 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run that saves to the same "
                                                         "model, from its checkpoint, with the settings it began with."),
     base: str = typer.Option(BASE_AUTO, help="Where to start: auto (the built-in model, where it reads this corpus's "
-                                        "held-out end better than a compressor that has read the rest, else from "
-                                        "scratch; the log says which, with the figures), none (from scratch) or "
-                                        "a model (name or path) to fine-tune, its tokenizer and shape kept."),
+                                             "held-out end better than a compressor that has read the rest, else from "
+                                             "scratch; the log says which, with the figures), none (from scratch) or "
+                                             "a model (name or path) to fine-tune, its tokenizer and shape kept."),
     init_from: str | None = typer.Option(None, help="Another name for --base MODEL."),
     checkpoint_every: int | None = typer.Option(None, help="Also write a checkpoint every N steps."),
     checkpoint_minutes: float = typer.Option(TrainConfig.checkpoint_minutes,

@@ -49,13 +49,13 @@ def complete(
     sample: bool = typer.Option(False, "--sample", help="Sample completions instead of searching for the "
                                                         "most likely ones."),
     temperature: float | None = typer.Option(None, help="With --sample: below 1 safer, above 1 wilder "
-                                                           f"(default: {Sampling.temperature:g})."),
+                                                        f"(default: {Sampling.temperature:g})."),
     top_k: int | None = typer.Option(None, help="With --sample: only the K most likely tokens."),
     top_p: float | None = typer.Option(None, help="With --sample: only the most likely tokens covering P."),
     seed: int | None = typer.Option(None, help="With --sample: the same seed gives the same completions."),
     context: Path | None = typer.Option(None, readable=False,
-                                           help="A file (- reads stdin) of the text written so far: the "
-                                                "model learns from it first, as eval --adapt does."),
+                                        help="A file (- reads stdin) of the text written so far: the "
+                                             "model learns from it first, as eval --adapt does."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: completions with probabilities "
                                                        "and per-token log-probs, settings and timing."),
 ) -> None:

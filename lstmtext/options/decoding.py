@@ -120,8 +120,9 @@ SAMPLING_FIELDS = tuple(field.name for field in fields(Sampling))
 def completion_options(base: CompletionOptions | None = None, /, *, sample: bool | None = None,
                        **changes: object) -> CompletionOptions:
     """`base` (default: the defaults) with `changes` made, where the sampling fields (temperature, top_k, top_p,
-    seed) may be given flat; `sample` turns sampling on or off. Sampling fields are checked even when not
-    sampling: a typo is still a typo. Options handed down whole are used as they are (checked once, when made)."""
+    seed) may be given flat; `sample` turns sampling on or off. A sampling field given without sampling is
+    refused, naming it (it would change nothing). Options handed down whole are used as they are (checked once,
+    when made)."""
     base = base or CompletionOptions()
     if not changes and sample is None:
         return base
