@@ -88,6 +88,9 @@ class AdaptedRecord:
 
 @dataclass(frozen=True)
 class ModelHeader:
+    """A model file's header: what the model is (config, tokenizer), what it learned from and how (corpus,
+    training settings, run, base, adaptation passes), how well (metrics, held-out end), and its card."""
+
     model: ModelConfig
     level: str  # the tokenizer's
     vocab_size: int
