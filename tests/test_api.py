@@ -22,7 +22,7 @@ def test_complete_continues_the_prefix_and_stops_at_a_sentence_end(tiny_model):
 def test_generate_repeats_with_a_seed_and_varies_without(tiny_model):
     texts = ["".join(tiny_model.generate("The", length=60, seed=seed)) for seed in (1, 1, 2)]
     assert texts[0] == texts[1] != texts[2]
-    assert 50 <= len(texts[0]) <= 60  # 60 tokens; stray byte pieces of an untrained model can join
+    assert 15 <= len(texts[0]) <= 60  # 60 tokens; an untrained model's byte pieces join, up to 4 a character
 
 
 def test_evaluate_reports_consistent_figures(tiny_model, tiny_corpus):

@@ -69,6 +69,10 @@ class ByteTokenizer:
     def token_bytes(token_id: int) -> bytes:
         return bytes([token_id])
 
+    @staticmethod
+    def is_byte(token_id: int) -> bool:
+        return True
+
 
 class Scripted:
     """A stepper that is certain of each next byte of `text`."""

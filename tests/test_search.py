@@ -22,6 +22,10 @@ class ToyTokenizer:
     def token_bytes(token_id: int) -> bytes:
         return VOCAB[token_id].encode()
 
+    @staticmethod
+    def is_byte(token_id: int) -> bool:
+        return False
+
 
 class TableModel:
     """A stepper whose next-token probabilities are looked up by the text so far (uniform if not listed).

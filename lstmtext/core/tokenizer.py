@@ -169,6 +169,9 @@ class WordTokenizer:
             return b""
         return self._words.id_to_piece(token_id).replace(SPACE_MARK, " ").encode()
 
+    def is_byte(self, token_id: int) -> bool:
+        return token_id >= self.word_count and self._chars.is_byte(token_id - self.word_count)
+
     def is_fallback(self, token_id: int) -> bool:
         """True for spelled-out pieces: words the vocabulary does not hold."""
         return int(token_id) >= self.word_count

@@ -25,10 +25,10 @@ def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: To
     """The continuation as step requests (see batch.py); `on_text` is called with each piece of text as soon as it
     is sure to be part of the result."""
     state, logits = start
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    watch, text, shown, steps = StopWatch(options.stop), "", 0, []
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    watch, text, shown, steps, pending = StopWatch(options.stop), "", 0, [], b""
     free = Draw(options.sampling, Uniforms(generator) if generator is not None else None)
-    stepped = yield StepRequest([], state, [_draw(free, table, tail)], logits=logits[None])
+    stepped = yield StepRequest([], state, [_draw(free, table, tail, pending)], logits=logits[None])
     while True:
         token_id, log_prob = stepped.tokens[0], stepped.token_log_probs[0]
         log_probs = stepped.log_probs if options.logprobs else None
@@ -36,9 +36,10 @@ def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: To
         if added:
             top = _alternatives(table, log_probs[0], options.logprobs) if options.logprobs else ()
             steps.append(TokenStep(_shown(added), log_prob, top, len(text)))
-            text += decoder.decode(added, final=len(steps) >= options.max_tokens)
+            text += decoder.decode(added)
+            pending = decoder.getstate()[0]  # a character begun in byte pieces: finished past max_tokens
         cut = watch.cut(text) if options.stop else None
-        finished = "stop" if cut is not None else "length" if len(steps) >= options.max_tokens else None
+        finished = "stop" if cut is not None else "length" if len(steps) >= options.max_tokens and not pending else None
         text = text[:cut] if cut is not None else text
         visible = len(text) if finished or not options.stop else watch.safe(text)
         if on_text is not None and visible > shown:
@@ -47,11 +48,11 @@ def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: To
         if finished:
             kept = tuple(step for step in steps if step.offset < len(text) or not step.text)
             return Continuation(prompt, text, finished, kept)
-        stepped = yield StepRequest([token_id], stepped.state, [_draw(free, table, tail)])
+        stepped = yield StepRequest([token_id], stepped.state, [_draw(free, table, tail, pending)])
 
 
-def _draw(free: Draw, table: TokenTable, tail: bytes) -> Draw:
-    return Draw(free.sampling, free.uniforms, table.drawable(tail))
+def _draw(free: Draw, table: TokenTable, tail: bytes, pending: bytes) -> Draw:
+    return Draw(free.sampling, free.uniforms, table.drawable(tail, pending))
 
 
 def _alternatives(table: TokenTable, log_probs: torch.Tensor, count: int) -> tuple[TokenScore, ...]:

@@ -10,8 +10,10 @@ output then extends exactly what was typed, whatever the level. Knows nothing ab
 
 from __future__ import annotations
 
+import codecs
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -57,7 +59,9 @@ class TokenTable:
         self._matrix = np.zeros((len(self.token_bytes), max(1, self.lengths.max())), dtype=np.uint8)
         for token_id, data in enumerate(self.token_bytes):
             self._matrix[token_id, : len(data)] = np.frombuffer(data, dtype=np.uint8)
+        self._byte_pieces = [tokenizer.is_byte(i) for i in range(len(self.token_bytes))]
         self._masks: OrderedDict[bytes, torch.Tensor] = OrderedDict()
+        self._writable: dict[bytes, torch.Tensor] = {}
         self._lock = threading.Lock()
 
     def allowed(self, tail: bytes) -> torch.Tensor:
@@ -81,13 +85,73 @@ class TokenTable:
         """A bool mask (V,) of the tokens that start with all of `tail` (emitting one finishes re-typing it)."""
         return self.allowed(tail) & torch.from_numpy(self.lengths >= len(tail))
 
-    def drawable(self, tail: bytes) -> torch.Tensor:
-        """The tokens a sampled path may draw while `tail` is still to be re-typed: those that re-type all of it
-        where there are any, else those that agree with it. A model that learned the tokenizer's own pieces
-        rarely follows a shorter piece (" f") with the rest of the word ("ire"); drawing such a piece in
-        proportion to its own probability would often end in a word nobody typed ("firess")."""
+    def drawable(self, tail: bytes, written: bytes = b"") -> torch.Tensor:
+        """The tokens a sampled path may draw next. While `tail` is still to be re-typed: those that re-type all
+        of it where there are any, else those that agree with it. A model that learned the tokenizer's own
+        pieces rarely follows a shorter piece (" f") with the rest of the word ("ire"); drawing such a piece in
+        proportion to its own probability would often end in a word nobody typed ("firess"). After it, those
+        that go on from what the path has `written` as UTF-8 (`writable`)."""
+        if not tail:
+            return self.writable(unfinished_character(written))
         covering = self.covering(tail)
-        return covering if tail and bool(covering.any()) else self.allowed(tail)
+        return covering if bool(covering.any()) else self.allowed(tail)
+
+    def writable(self, pending: bytes) -> torch.Tensor:
+        """A bool mask (V,) of the tokens that may follow text ending in `pending`, the first bytes of a character
+        not yet complete (b"": none): those whose bytes go on from it as UTF-8, never a control character spelled
+        in byte pieces (the training text did not hold it as a piece of its own), nor a token without text. So
+        sampled text has no broken character (U+FFFD) in it, whatever the temperature."""
+        with self._lock:
+            mask = self._writable.get(pending)
+        if mask is None:
+            mask = torch.tensor([_continues(pending, data, byte) for data, byte in zip(self.token_bytes,
+                                                                                       self._byte_pieces)])
+            with self._lock:
+                self._writable[pending] = mask
+        return mask
+
+
+def unfinished_character(written: bytes) -> bytes:
+    """The bytes at the end of `written` that begin a UTF-8 character not yet complete (b"" if none)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    decoder.decode(written[-3:], final=False)
+    return decoder.getstate()[0]
+
+
+# Control characters (one or two bytes; every character begun in bytes can still end as another) other than these.
+# Refusing unassigned or private-use characters too would leave whole ranges of begun characters with no ending.
+_KEPT_CONTROLS = "\n\t\r"
+
+
+def _continues(pending: bytes, data: bytes, byte_piece: bool) -> bool:
+    """Whether a token of bytes `data` may follow `pending` (see TokenTable.writable)."""
+    if not data:
+        return False
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        completed = decoder.decode(pending + data, final=False)
+    except UnicodeDecodeError:
+        return False
+    if not _completable(decoder.getstate()[0]):
+        return False
+    return not byte_piece or not any(unicodedata.category(char) == "Cc" and char not in _KEPT_CONTROLS
+                                     for char in completed)
+
+
+def _completable(begun: bytes) -> bool:
+    """Whether the first bytes of a character can still end as one: Python's decoder lets b"\xed\xbe" (the start
+    of a surrogate, which no byte makes valid) wait for more. Tried with the least continuation bytes that can
+    follow its lead byte (U+0800 and U+10000 need a larger second byte)."""
+    if not begun:
+        return True
+    length = 2 if begun[0] < 0xE0 else 3 if begun[0] < 0xF0 else 4
+    second = bytes([{0xE0: 0xA0, 0xF0: 0x90}.get(begun[0], 0x80)])
+    filler = (second if len(begun) == 1 else b"") + b"\x80" * (length - max(len(begun), 2))
+    try:
+        codecs.decode(begun + filler, "utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def advance(tail: bytes, token: bytes) -> tuple[bytes, bytes]:

@@ -80,21 +80,20 @@ def progress_sample(tokenizer: Tokenizer, length: int) -> Callable[[torch.nn.Mod
 
 def sample_stream(stepper: Stepper, start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes, *,
                   length: int, sampling: Sampling, generator: torch.Generator) -> Iterator[str]:
-    """Sample `length` new tokens, yielding text as soon as it decodes (never half a UTF-8 character).
-    Tokens that re-type a half-typed last word of the prompt (`tail`) come first and are not shown."""
+    """Sample `length` new tokens (and the few more that finish a character begun in byte pieces), yielding text
+    as soon as it decodes: never half a UTF-8 character, nor a broken one (TokenTable.writable). Tokens that
+    re-type a half-typed last word of the prompt (`tail`) come first and are not shown."""
     state, logits = start
     stream = stepper.single_stream(state)
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    uniforms, produced = Uniforms(generator), 0
-    never = (~table.allowed(b"")).numpy()  # tokens with no text (control tokens)
-    while produced < length:
-        refused = (~table.drawable(tail)).numpy() if tail else never
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    uniforms, produced, pending = Uniforms(generator), 0, b""
+    while produced < length or pending:
+        refused = (~table.drawable(tail, pending)).numpy()
         token_id = sample_token(logits, sampling, uniforms, refused)
         tail, added = advance(tail, table.token_bytes[token_id])
         produced += bool(added)
         if text := decoder.decode(added):
             yield text
-        if produced < length:
+        pending = decoder.getstate()[0]
+        if produced < length or pending:
             logits = stream.step(token_id)
-    if text := decoder.decode(b"", final=True):
-        yield text

@@ -168,7 +168,7 @@ def sample_steps(start: tuple[State, torch.Tensor], table: TokenTable, tail: byt
     state = expand_state(state, n)
     paths, results = [_Path(0.0, tail) for _ in range(n)], _Results()
     uniforms = Uniforms(generator)  # the rows take their numbers in turn
-    draws = [Draw(sampling, uniforms, table.drawable(path.tail)) for path in paths]
+    draws = [Draw(sampling, uniforms, table.drawable(path.tail, path.out)) for path in paths]
     stepped = yield StepRequest([], state, draws, logits=logits.expand(n, -1))
     state, tokens, log_probs = stepped.state, stepped.tokens, stepped.token_log_probs
     for _ in range(_step_limit(tail, rule)):
@@ -185,7 +185,7 @@ def sample_steps(start: tuple[State, torch.Tensor], table: TokenTable, tail: byt
         paths = next_paths
         if not paths:
             break
-        draws = [Draw(sampling, uniforms, table.drawable(path.tail)) for path in paths]
+        draws = [Draw(sampling, uniforms, table.drawable(path.tail, path.out)) for path in paths]
         stepped = yield StepRequest(next_tokens, select_state(state, torch.tensor(keep)), draws)
         state, tokens, log_probs = stepped.state, stepped.tokens, stepped.token_log_probs
     return results.ranked(n, normalize=False)
