@@ -25,7 +25,7 @@ def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: To
     """The continuation as step requests (see batch.py); `on_text` is called with each piece of text as soon as it
     is sure to be part of the result."""
     state, logits = start
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")  # nothing to replace: see TokenTable.writable
     watch, text, shown, steps, pending = StopWatch(options.stop), "", 0, [], b""
     free = Draw(options.sampling, Uniforms(generator) if generator is not None else None)
     stepped = yield StepRequest([], state, [_draw(free, table, tail, pending)], logits=logits[None])

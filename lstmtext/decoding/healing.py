@@ -139,7 +139,7 @@ def _continues(pending: bytes, data: bytes, byte_piece: bool) -> bool:
 
 
 def _completable(begun: bytes) -> bool:
-    """Whether the first bytes of a character can still end as one: Python's decoder lets b"\xed\xbe" (the start
+    """Whether the first bytes of a character can still end as one: Python's decoder lets b"\\xed\\xbe" (the start
     of a surrogate, which no byte makes valid) wait for more. Tried with the least continuation bytes that can
     follow its lead byte (U+0800 and U+10000 need a larger second byte)."""
     if not begun:

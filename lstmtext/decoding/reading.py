@@ -85,7 +85,7 @@ def sample_stream(stepper: Stepper, start: tuple[State, torch.Tensor], table: To
     re-type a half-typed last word of the prompt (`tail`) come first and are not shown."""
     state, logits = start
     stream = stepper.single_stream(state)
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")  # nothing to replace: see TokenTable.writable
     uniforms, produced, pending = Uniforms(generator), 0, b""
     while produced < length or pending:
         refused = (~table.drawable(tail, pending)).numpy()
