@@ -152,3 +152,30 @@ def lord_models(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {level: lstmtext.train(corpus, tokenizer=TokenizerConfig(level), training=training, layers=1,
                                   hidden_size=64, out=home / f"{level}.lstm", store=ModelStore(root=home)).model
             for level in LEVELS}
+
+
+class Scripted:
+    """A stepper certain of each next byte of `text` (over a vocabulary whose first 256 tokens are the bytes)."""
+
+    def __init__(self, text: str, vocab_size: int = 256) -> None:
+        self.data, self.vocab_size = text.encode(), vocab_size
+
+    def logits(self, position: int):
+        import torch
+
+        logits = torch.full((self.vocab_size,), -1e4)
+        logits[self.data[position % len(self.data)]] = 0.0
+        return logits
+
+    def start(self):
+        import torch
+
+        return torch.zeros(1), self.logits(0)
+
+    def step(self, tokens, position):
+        return self.logits(int(position) + 1)[None], position + 1
+
+    def single_stream(self, state):
+        from lstmtext.decoding.inference import ModuleStream
+
+        return ModuleStream(self, state)

@@ -7,7 +7,7 @@ import torch
 from lstmtext.decoding.healing import TokenTable, unfinished_character
 from lstmtext.options import Sampling
 
-from .conftest import LEVELS
+from .conftest import LEVELS, Scripted
 
 
 class BytesAndWords:
@@ -59,27 +59,9 @@ def test_hot_sampling_writes_no_broken_or_control_character(lord_models, level):
 
 def test_a_character_begun_in_bytes_is_finished_past_the_length():
     """A stepper certain of each next byte of "é", asked for one token: it writes both bytes."""
-    from lstmtext.decoding.inference import ModuleStream
     from lstmtext.decoding.reading import sample_stream
 
-    class Scripted:
-        data = "é".encode()
-
-        def logits(self, position):
-            logits = torch.full((258,), -1e4)
-            logits[self.data[min(position, 1)]] = 0.0
-            return logits
-
-        def start(self):
-            return torch.zeros(1), self.logits(0)
-
-        def step(self, tokens, position):
-            return self.logits(int(position) + 1)[None], position + 1
-
-        def single_stream(self, state):
-            return ModuleStream(self, state)
-
-    model = Scripted()
+    model = Scripted("é", BytesAndWords.vocab_size)
     written = sample_stream(model, model.start(), TokenTable(BytesAndWords()), b"", length=1, sampling=Sampling(),
                             generator=torch.Generator().manual_seed(0))
     assert "".join(written) == "é"

@@ -5,11 +5,12 @@ import torch
 
 from lstmtext.decoding.drawing import Draw, Uniforms, draw_tokens, filtered_logits, sample_token
 from lstmtext.decoding.healing import TokenTable
-from lstmtext.decoding.inference import ModuleStream
 from lstmtext.decoding.reading import sample_stream
 from lstmtext.decoding.stopping import cut_point
 from lstmtext.errors import BadInput
 from lstmtext.options import Sampling
+
+from .conftest import Scripted
 
 
 def test_top_k_and_top_p_keep_only_the_likeliest_tokens():
@@ -72,27 +73,6 @@ class ByteTokenizer:
     @staticmethod
     def is_byte(token_id: int) -> bool:
         return True
-
-
-class Scripted:
-    """A stepper that is certain of each next byte of `text`."""
-
-    def __init__(self, text: str) -> None:
-        self.data = text.encode()
-
-    def logits(self, position: int) -> torch.Tensor:
-        logits = torch.full((256,), -1e4)
-        logits[self.data[position % len(self.data)]] = 0.0
-        return logits
-
-    def start(self):
-        return torch.zeros(1), self.logits(0)
-
-    def step(self, tokens, position):
-        return self.logits(int(position) + 1)[None], position + 1
-
-    def single_stream(self, state):
-        return ModuleStream(self, state)
 
 
 def stream(text: str, tail: bytes, length: int) -> list[str]:

@@ -12,10 +12,11 @@ from ..options.adaptation import AdaptOptions
 from .config import ModelConfig
 
 
-def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
-    """The entries of `data` that are fields of `cls`."""
+def _split(cls: type, data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The entries of `data` that are fields of `cls`, and the others."""
     names = {item.name for item in fields(cls)}
-    return {key: value for key, value in data.items() if key in names}
+    return ({key: value for key, value in data.items() if key in names},
+            {key: value for key, value in data.items() if key not in names})
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,8 @@ class ModelHeader:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelHeader:
-        typed = {name: kind(**_known(kind, data[name])) for name, kind in _SECTIONS.items() if data.get(name)}
-        unknown = {name: {key: value for key, value in data[name].items() if key not in _known(kind, data[name])}
-                   for name, kind in _SECTIONS.items() if data.get(name)}
+        present = {name: _split(kind, data[name]) for name, kind in _SECTIONS.items() if data.get(name)}
+        typed = {name: _SECTIONS[name](**known) for name, (known, _) in present.items()}
         nulls = {name: tuple(key for key, value in data[name].items() if value is None)
                  for name in _SECTIONS if data.get(name)}
         return cls(ModelConfig.from_dict(data["model"]), data["tokenizer"]["level"],
@@ -123,7 +123,7 @@ class ModelHeader:
                    adapted=tuple(AdaptedRecord.from_dict(item) for item in data.get("adapted") or ()),
                    held_out=data.get("held_out"), card=data.get("card"),
                    extra={key: value for key, value in data.items() if key not in _FIELDS},
-                   unknown={name: fields_ for name, fields_ in unknown.items() if fields_},
+                   unknown={name: others for name, (_, others) in present.items() if others},
                    nulls={name: keys for name, keys in nulls.items() if keys}, **typed)
 
     def to_dict(self) -> dict:
