@@ -17,6 +17,7 @@ other requests' (engine.py).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import math
 import os
@@ -27,7 +28,7 @@ from pathlib import Path
 from .core.bundle import Bundle, save_bundle
 from .core.cache import NeuralCache
 from .core.config import ModelConfig
-from .core.corpus import bptt_windows, encode_corpus, scoring_streams
+from .core.corpus import encode_corpus
 from .core.model import RecurrentLM
 from .core.model_file import read_model
 from .core.model_header import AdaptedRecord, ModelHeader
@@ -35,9 +36,10 @@ from .core.store import ModelStore
 from .core.textfile import check_text, inspect_corpus, readable_copy
 from .core.tokenizer import Tokenizer
 from .decoding.batch import Steps, run_steps
-from .decoding.continuation import continuation_steps
+from .decoding.continuation import OnPiece, continuation_steps, telling_text
 from .decoding.healing import TokenTable
 from .decoding.inference import CachedStepper, Stepper
+from .decoding.prompt_scores import score_text
 from .decoding.reading import LINE_START, generate_text, reading_context, seeded_generator, start_reading
 from .decoding.search import Found, beam_search, beam_steps, sample_steps
 from .decoding.stopping import NEXT_TOKEN, StopRule
@@ -46,6 +48,7 @@ from .errors import CorpusError
 from .lab.activations import Inspection, inspect_text
 from .lab.export import ExportReport, export_model
 from .options import (
+    CONTINUATION_CHARS,
     CompletionOptions,
     ContinuationOptions,
     GenerationOptions,
@@ -55,10 +58,10 @@ from .options import (
 )
 from .options.adaptation import AdaptOptions, default_adaptation, session_adaptation
 from .options.checks import changed
-from .results import Completion, Continuation, Evaluation, TokenScore
+from .results import Completion, Continuation, Evaluation, TokenScore, TokenStep
 from .session import Session
 from .training.adaptation import Adapter
-from .training.scoring import LN2, stream_nll
+from .training.scoring import LN2, text_nll
 
 
 class LanguageModel:
@@ -120,21 +123,38 @@ class LanguageModel:
         return [self._completion(prefix, f, tail) for f in found]
 
     def continuation(self, prompt: str, options: ContinuationOptions | None = None, *,
-                     on_text: Callable[[str], None] | None = None, **changes) -> Continuation:
+                     on_text: Callable[[str], None] | None = None, on_piece: OnPiece | None = None,
+                     **changes) -> Continuation:
         """One continuation of `prompt`, token by token, as OpenAI's completions give it (see
-        `ContinuationOptions`; `changes` are its fields): `on_text(piece)` gets the text as it is written."""
-        return run_steps(self._stepper, self.continuation_steps(prompt, options, on_text=on_text, **changes))
+        `ContinuationOptions`; `changes` are its fields): `on_text(piece)` gets the text as it is written,
+        `on_piece(piece, tokens)` the text with the tokens whose text starts in it."""
+        return run_steps(self._stepper, self.continuation_steps(prompt, options, on_text=on_text, on_piece=on_piece,
+                                                                **changes))
 
     def continuation_steps(self, prompt: str, options: ContinuationOptions | None = None, *,
-                           on_text: Callable[[str], None] | None = None, **changes) -> Steps:
+                           on_text: Callable[[str], None] | None = None, on_piece: OnPiece | None = None,
+                           **changes) -> Steps:
         """`continuation` as step requests, for an `Engine` (see `complete_steps`)."""
         options = changed(options, ContinuationOptions, changes)
-        return self._continuation_steps(check_text(prompt, "the prompt"), options, on_text)
+        if on_text is not None:
+            on_piece = telling_text(on_text, on_piece)
+        return self._continuation_steps(check_text(prompt, "the prompt"), options, on_piece)
 
-    def _continuation_steps(self, prompt: str, options: ContinuationOptions, on_text) -> Steps:
+    def _continuation_steps(self, prompt: str, options: ContinuationOptions, on_piece: OnPiece | None) -> Steps:
+        if options.max_tokens is None:
+            options = dataclasses.replace(options, max_tokens=self.tokens_for_chars(CONTINUATION_CHARS))
         tail, start = start_reading(self._stepper, self.tokenizer, prompt)
         generator = seeded_generator(options.sampling.seed) if options.sampling is not None else None
-        return (yield from continuation_steps(prompt, start, self._tokens, tail, options, generator, on_text))
+        return (yield from continuation_steps(prompt, start, self._tokens, tail, options, generator, on_piece))
+
+    def score(self, text: str, *, top: int = 0) -> tuple[TokenStep, ...]:
+        """Each token of `text` with its log-probability given what precedes it (read as a prompt is) and the
+        `top` likeliest tokens in its place (OpenAI's `echo` + `logprobs`)."""
+        return score_text(self.model, self.tokenizer, self._tokens, check_text(text, "the text"), top)
+
+    def tokens_for_chars(self, chars: int) -> int:
+        """About how many of this model's tokens `chars` characters of its text take (at least 1)."""
+        return max(1, math.ceil(chars / self.chars_per_token))
 
     def engine(self, *, batching: bool = True, on_step: Callable[[int], None] | None = None) -> Engine:
         """A continuous-batching engine over this model (see engine.py): requests submitted from any thread as
@@ -145,18 +165,23 @@ class LanguageModel:
         """The single best short continuation of `prefix` (ghost text): to the end of the sentence and never past
         the end of the line, at most about `max_chars` characters, without trailing whitespace; "" when the
         model's best guess is a line break."""
-        max_tokens = max(1, math.ceil(max_chars / self.chars_per_token))
+        return run_steps(self._stepper, self.suggest_steps(prefix, max_chars=max_chars))
+
+    def suggest_steps(self, prefix: str, *, max_chars: int = 32) -> Steps:
+        """`suggest` as step requests, for an `Engine` (see `complete_steps`)."""
+        return self._suggestion_steps(check_text(prefix, "the prompt"), self.tokens_for_chars(max_chars))
+
+    def _suggestion_steps(self, prefix: str, max_tokens: int) -> Steps:
         tail, start = start_reading(self._stepper, self.tokenizer, prefix)
-        found = beam_search(self._stepper, start, self._tokens, tail, n=1, width=2,
-                            rule=StopRule("sentence", max_tokens))
+        found = yield from beam_steps(start, self._tokens, tail, n=1, width=2, rule=StopRule("sentence", max_tokens),
+                                      normalize=False)
         return found[0].text.split("\n", 1)[0].rstrip() if found else ""
 
     def next_tokens(self, prefix: str, n: int = CompletionOptions.n) -> list[Completion]:
         """The `n` most likely next pieces of text after `prefix` (one token each, or the rest of a half-typed
         word's token), most likely first."""
-        options = CompletionOptions(n=n)
         tail, start = start_reading(self._stepper, self.tokenizer, prefix)
-        found = beam_search(self._stepper, start, self._tokens, tail, n=n, width=options.beam,
+        found = beam_search(self._stepper, start, self._tokens, tail, n=n, width=CompletionOptions(n=n).beam,
                             rule=StopRule(NEXT_TOKEN, 1))
         return [self._completion(prefix, f, tail) for f in found]
 
@@ -192,19 +217,13 @@ class LanguageModel:
         if len(ids) < 2:
             raise CorpusError(f"{path} is too short to evaluate (fewer than 2 tokens)", "pass a longer text")
         started = time.perf_counter()
-        if adapt:
-            adaptation = adaptation or self.adaptation
-            reading = Adapter(copy.deepcopy(self.model), adaptation).read(ids, progress=progress)
-            nats, scored = float(reading.nats.sum()), len(reading.nats)
-        else:
-            seq_len = self.header.seq_len or 64
-            nats, scored = stream_nll(self.model, bptt_windows(scoring_streams(ids, seq_len), seq_len), self.device,
-                                      "fp32")
+        adaptation = (adaptation or self.adaptation) if adapt else None
+        nats, scored = text_nll(self.model, ids, self.header.seq_len or 64, adaptation, progress)
         seconds = time.perf_counter() - started
         nats_per_token = nats / max(scored, 1)
         nats_per_char = nats_per_token * len(ids) / info.chars
         return Evaluation(nats_per_char / LN2, nats_per_char, math.exp(min(nats_per_token, 50.0)), len(ids),
-                          info.chars, round(seconds, 3), adaptation if adapt else None)
+                          info.chars, round(seconds, 3), adaptation)
 
     def session(self, adaptation: AdaptOptions | None = None, *, adapting: bool = True) -> Session:
         """A writing session over this model: it learns from the text it reads (`Session.read`), in the
@@ -221,12 +240,7 @@ class LanguageModel:
         adapter = Adapter(copy.deepcopy(self.model), adaptation)
         encoded = {name: self.tokenizer.encode(reading_context(text) + check_text(text, name))
                    for name, text in texts.items()}
-        total, done = sum(len(ids) - 1 for ids in encoded.values()), 0
-        if total < 1:
-            raise CorpusError("there is no text to learn from", "pass files with some text in them")
-        for ids in encoded.values():
-            adapter.read(ids, progress=progress and (lambda read, _, start=done: progress(start + read, total)))
-            done += len(ids) - 1
+        adapter.read_all(list(encoded.values()), progress)
         learned = tuple({"name": name, "chars": len(texts[name]), "tokens": len(ids)} for name, ids in encoded.items())
         record = AdaptedRecord(self.path.name if self.path else None, learned, adapter.steps, adaptation)
         return LanguageModel(adapter.model, self.tokenizer, self.header.with_adapted(record), None, self.cache_dir)
@@ -253,3 +267,4 @@ def load(model: str | os.PathLike | None = None, *, store: ModelStore | None = N
     store = store or ModelStore()
     saved = read_model(store.resolve(str(model) if model is not None else None))
     return LanguageModel(saved.network, saved.tokenizer, saved.header, saved.path, store.token_cache_dir)
+

@@ -51,9 +51,11 @@ def test_save_tokenizer_writes_every_part_and_loads_back(tiny_corpus, tmp_path):
     assert again.encode("the cat") == tokenizer.encode("the cat")
 
 
-def test_the_servers_default_length_is_the_librarys():
-    from lstmtext.options import ServeOptions
-    from lstmtext.server.requests import CompletionsBody, completions_request
+def test_the_servers_default_length_is_the_librarys(tiny_model):
+    from lstmtext.options import CONTINUATION_CHARS, ServeOptions
+    from lstmtext.server.openai_requests import CompletionsBody, completions_request
 
-    request = completions_request(CompletionsBody(prompt="When"), ServeOptions())
-    assert request.options[0].max_tokens == ContinuationOptions.max_tokens
+    default = tiny_model.tokens_for_chars(CONTINUATION_CHARS)
+    request = completions_request(CompletionsBody(prompt="When"), ServeOptions(), default)
+    assert request.options[0].max_tokens == default
+    assert len(tiny_model.continuation("When", ContinuationOptions()).tokens) == default

@@ -9,40 +9,15 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from .conftest import assert_one_line_error
+from .serving import Server
 
 openai = pytest.importorskip("openai")
-
-BANNER = re.compile(r"at (http://\S+/v1)")
-
-
-class Server:
-    def __init__(self, model: Path, home: Path, *extra: str) -> None:
-        command = [sys.executable, "-m", "lstmtext", "serve", "--model", str(model), "--port", "0", *extra]
-        env = {**os.environ, "LSTMTEXT_HOME": str(home)}
-        self.process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
-        banner = self.process.stderr.readline()
-        match = BANNER.search(banner)
-        assert match, banner + self.process.stderr.read()
-        self.base_url = match.group(1)
-        self.root = self.base_url.removesuffix("/v1")
-        self.stderr_lines: list[str] = []
-        threading.Thread(target=lambda: self.stderr_lines.extend(self.process.stderr), daemon=True).start()
-
-    def healthy(self) -> bool:
-        return httpx.get(f"{self.root}/health", timeout=10).json()["status"] == "ok"
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
-
 
 @pytest.fixture(scope="module")
 def server(tiny_model_path, tmp_path_factory):
@@ -85,7 +60,8 @@ def test_n_choices_stop_echo_and_logprobs(client):
         assert len(logprobs.tokens) == len(logprobs.token_logprobs) == len(logprobs.text_offset)
         assert all(lp <= 0 for lp in logprobs.token_logprobs)
         assert all(len(top) <= 2 for top in logprobs.top_logprobs)
-        assert logprobs.text_offset[:1] in ([], [len(prompt)])
+        scored = [token for token, offset in zip(logprobs.tokens, logprobs.text_offset) if offset < len(prompt)]
+        assert "".join(scored) == prompt and logprobs.text_offset[0] == 0  # echo: the prompt's tokens first
 
 
 def test_the_same_seed_gives_the_same_text_and_another_seed_other_text(client):

@@ -23,12 +23,16 @@ def serve(
                                                                          "(off: one at a time)."),
     max_tokens: int = typer.Option(ServeOptions.max_tokens, help="Most tokens one completion may ask for."),
     max_n: int = typer.Option(ServeOptions.max_n, help="Most completions one request may ask for."),
+    cors: list[str] = typer.Option([], "--cors", metavar="ORIGIN",
+                                   help="Let pages from ORIGIN (e.g. http://localhost:3000) call the API from a "
+                                        "browser. Repeat for several."),
     log_requests: bool = typer.Option(False, "--log-requests", help="Log every request on stderr."),
 ) -> None:
-    """Serve models over HTTP: OpenAI's /v1/completions and /v1/models, lstmtext's ranked /v1/complete, /health
-    and /metrics (Prometheus). Every client's next tokens are computed in one batch. Ctrl-C stops."""
+    """Serve models over HTTP: a writing page at /, OpenAI's /v1/completions, /v1/chat/completions and
+    /v1/models, lstmtext's ranked /v1/complete, /health and /metrics (Prometheus). Every client's next tokens are
+    computed in one batch. Ctrl-C stops."""
     options = ServeOptions(host=host, port=port, api_key=api_key, batching=batching, max_tokens=max_tokens,
-                           max_n=max_n)
+                           max_n=max_n, cors=tuple(cors))
     store = ModelStore()
     paths = [str(store.resolve(name)) for name in model] or [str(store.resolve(None))]
     torch_on_free_cores()
@@ -37,6 +41,7 @@ def serve(
     def ready(options: ServeOptions, models: dict) -> None:
         err_console().print(f"serving {', '.join(models)} at {options.base_url} (OpenAI-compatible; "
                             f"{'batched' if options.batching else 'one request at a time'}) — Ctrl-C stops")
+        err_console().print(f"the writing page: {options.page_url}")
 
     if serve_models(paths, options, on_ready=ready, log_requests=log_requests):
         err_console().print("stopped: the requests in flight were answered")

@@ -18,12 +18,15 @@ from .drawing import Draw, Uniforms
 from .healing import TokenTable, advance
 from .stopping import StopWatch
 
+OnPiece = Callable[[str, tuple[TokenStep, ...]], None]
+
 
 def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: TokenTable, tail: bytes,
                        options: ContinuationOptions, generator: torch.Generator | None,
-                       on_text: Callable[[str], None] | None = None) -> Steps[Continuation]:
-    """The continuation as step requests (see batch.py); `on_text` is called with each piece of text as soon as it
-    is sure to be part of the result."""
+                       on_piece: OnPiece | None = None) -> Steps[Continuation]:
+    """The continuation as step requests (see batch.py); `on_piece(text, tokens)` is called with each piece of
+    text as soon as it is sure to be part of the result, and the tokens whose text starts in it: the pieces and
+    their tokens add up to the result's text and tokens."""
     state, logits = start
     decoder = codecs.getincrementaldecoder("utf-8")("replace")  # nothing to replace: see TokenTable.writable
     watch, text, shown, steps, pending = StopWatch(options.stop), "", 0, [], b""
@@ -42,13 +45,23 @@ def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: To
         finished = "stop" if cut is not None else "length" if len(steps) >= options.max_tokens and not pending else None
         text = text[:cut] if cut is not None else text
         visible = len(text) if finished or not options.stop else watch.safe(text)
-        if on_text is not None and visible > shown:
-            on_text(text[shown:visible])
+        if on_piece is not None and visible > shown:
+            on_piece(text[shown:visible], tuple(step for step in steps if shown <= step.offset < visible))
             shown = visible
         if finished:
             kept = tuple(step for step in steps if step.offset < len(text) or not step.text)
             return Continuation(prompt, text, finished, kept)
         stepped = yield StepRequest([token_id], stepped.state, [_draw(free, table, tail, pending)])
+
+
+def telling_text(on_text: Callable[[str], None], on_piece: OnPiece | None) -> OnPiece:
+    """An `on_piece` that tells `on_text` the text, then `on_piece` (if any) the text and its tokens."""
+    def tell(piece: str, tokens: tuple[TokenStep, ...]) -> None:
+        on_text(piece)
+        if on_piece is not None:
+            on_piece(piece, tokens)
+
+    return tell
 
 
 def _draw(free: Draw, table: TokenTable, tail: bytes, pending: bytes) -> Draw:

@@ -81,20 +81,25 @@ class CompletionOptions:
         return self.beam_width or max(2 * self.n, 4)
 
 
+CONTINUATION_CHARS = 64  # a continuation's default length: OpenAI's 16 tokens of English, at every level
+
+
 @dataclass(frozen=True)
 class ContinuationOptions:
     """One continuation of a prompt, a token at a time: sampled (`sampling`), or the most likely token at each
-    step (`sampling` None); at most `max_tokens` tokens, ending before the first of the `stop` strings it writes;
-    with `logprobs`, each token comes with that many of the most likely tokens in its place."""
+    step (`sampling` None); at most `max_tokens` tokens (None: as many as `CONTINUATION_CHARS` characters take
+    at the model's level), ending before the first of the `stop` strings it writes; with `logprobs`, each token
+    comes with that many of the most likely tokens in its place."""
 
-    max_tokens: int = 16
+    max_tokens: int | None = None
     stop: tuple[str, ...] = ()
     sampling: Sampling | None = Sampling()
     logprobs: int | None = None
 
     def __post_init__(self) -> None:
-        check_at_least_one("max_tokens", self.max_tokens, 16)
-        check_at_most("max_tokens", self.max_tokens, MAX_COMPLETION_TOKENS)
+        if self.max_tokens is not None:
+            check_at_least_one("max_tokens", self.max_tokens, 16)
+            check_at_most("max_tokens", self.max_tokens, MAX_COMPLETION_TOKENS)
         require_option(isinstance(self.stop, tuple) and all(isinstance(s, str) and s for s in self.stop), "stop",
                        "{name} must be non-empty strings", "pass e.g. {example}", example="\\n")
         check_at_most("stop", len(self.stop), MAX_STOPS)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from .checks import check_at_least_one, check_positive, require_option
 from .decoding import MAX_COMPLETION_TOKENS, MAX_COMPLETIONS
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+_ORIGIN = re.compile(r"https?://[^/\s]+")
 
 
 def is_loopback(host: str) -> bool:
@@ -38,6 +40,7 @@ class ServeOptions:
     head_seconds: float = 10.0  # a request's line and headers must arrive within this (else 408, and closed)
     body_seconds: float = 30.0  # the longest pause in a request's body (else 408)
     grace_seconds: float = 10.0  # how long Ctrl-C or SIGTERM lets the requests in flight run on
+    cors: tuple[str, ...] = ()  # origins whose pages may call the API from a browser (none: only the server's own)
 
     def __post_init__(self) -> None:
         require_option(bool(self.host), "host", "{name} is empty", "pass e.g. {example}", example="127.0.0.1")
@@ -57,10 +60,18 @@ class ServeOptions:
                        "pass {most} or less", value=self.max_n, most=MAX_COMPLETIONS)
         check_at_least_one("max_prompt_chars", self.max_prompt_chars, 100_000)
         check_at_least_one("max_request_bytes", self.max_request_bytes, 1_000_000)
+        for origin in self.cors:
+            require_option(origin == "*" or _ORIGIN.fullmatch(origin) is not None, "cors",
+                           "{name} {value} is not an origin", "pass a page's origin, e.g. {example} (no path)",
+                           value=repr(origin), example="http://localhost:3000")
         for field, example in (("head_seconds", 10), ("body_seconds", 30), ("grace_seconds", 10)):
             check_positive(field, getattr(self, field), example)
 
     @property
-    def base_url(self) -> str:
+    def page_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/v1"
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.page_url}v1"

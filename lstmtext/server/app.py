@@ -1,5 +1,6 @@
-"""The HTTP app: OpenAI-compatible completions and model list, lstmtext's own ranked completions, health and
-metrics, over one continuous-batching engine per model (engine.py). Uses only the public API and option types.
+"""The HTTP app: OpenAI-compatible completions, chat completions and model list, lstmtext's own ranked
+completions and inspection, the writing page (page.py), health and metrics, over one continuous-batching engine
+per model (engine.py). Uses only the public API and option types.
 
 Every refusal is a 4xx in OpenAI's error shape ({"error": {"message", "type", "param", "code"}}); a request
 whose client goes away is dropped from its batch at the next step.
@@ -15,26 +16,35 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from .. import Engine, Job, LanguageModel, __version__
 from ..errors import LstmtextError
-from ..options import ServeOptions
+from ..options import CONTINUATION_CHARS, ServeOptions
+from .chat import ChatBody, chat_request
 from .metrics import CONTENT_TYPE, Metrics
 from .openai_format import Answer, submit
+from .openai_requests import CompletionsBody, completions_request
+from .page import add_page
 from .requests import (
     ApiError,
     CompleteBody,
-    CompletionsBody,
+    InspectBody,
+    SuggestBody,
     complete_request,
-    completions_request,
+    inspect_request,
     parse,
     read_body,
+    suggest_request,
 )
+from .shapes import CHAT, TEXT
 
 log = logging.getLogger("lstmtext.server")
-_ENDPOINTS = ("/v1/completions", "/v1/complete", "/v1/models", "/health", "/metrics")
+_LOOK_SECONDS = 0.02  # how often a waiting request looks whether its client is gone: the page drops stale ones
+_ENDPOINTS = ("/v1/completions", "/v1/chat/completions", "/v1/complete", "/v1/suggest", "/v1/inspect", "/v1/models",
+              "/health", "/metrics", "/")
 
 
 class _Models:
@@ -72,9 +82,14 @@ def create_app(models: dict[str, LanguageModel], options: ServeOptions = ServeOp
         yield
         loaded.close()
 
-    app = FastAPI(title="lstmtext", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="lstmtext", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
     _add_error_answers(app)
+    if options.cors:
+        app.add_middleware(CORSMiddleware, allow_origins=list(options.cors), allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type"])
     app.add_middleware(_Observed, metrics=metrics)
+    add_page(app)
     guarded = APIRouter(dependencies=[Depends(_key_check(options.api_key))] if options.api_key else [])
 
     @app.get("/health")
@@ -82,7 +97,8 @@ def create_app(models: dict[str, LanguageModel], options: ServeOptions = ServeOp
         return {"status": "ok", "models": list(models),
                 "active_requests": sum(engine.active for engine in loaded.engines.values())}
 
-    _add_completion_routes(guarded, loaded, metrics)
+    _add_openai_routes(guarded, loaded, metrics)
+    _add_own_routes(guarded, loaded)
 
     @guarded.get("/metrics")
     async def exposition() -> Response:
@@ -90,28 +106,45 @@ def create_app(models: dict[str, LanguageModel], options: ServeOptions = ServeOp
 
     @guarded.get("/v1/models")
     async def model_list() -> dict:
-        return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "lstmtext",
-                                            "created": _created(model)} for name, model in models.items()]}
+        return {"object": "list", "data": [_model_entry(name, model) for name, model in models.items()]}
+
+    @guarded.get("/v1/models/{name}")
+    async def model_entry(name: str) -> dict:
+        return _model_entry(name, loaded.pick(name)[1])
 
     app.include_router(guarded)
     return app
 
 
-def _add_completion_routes(guarded: APIRouter, loaded: _Models, metrics: Metrics) -> None:
+def _add_openai_routes(guarded: APIRouter, loaded: _Models, metrics: Metrics) -> None:
     options = loaded.options
 
-    @guarded.post("/v1/completions")
-    async def completions(request: Request) -> Response:
-        asked = completions_request(parse(CompletionsBody, await read_body(request, options)), options)
-        name, model, engine = loaded.pick(asked.model)
-        answer = Answer(name, model, asked)
-        if asked.stream:
+    async def answer(request: Request, body_type, to_request, shape) -> Response:
+        body = parse(body_type, await read_body(request, options))
+        name, model, engine = loaded.pick(body.model)
+        answer = Answer(name, model, to_request(body, options, model.tokens_for_chars(CONTINUATION_CHARS)), shape)
+        await answer.score_prompts()
+        if answer.asked.stream:
             queue = asyncio.Queue()
             jobs = answer.submit(engine, queue)
             return StreamingResponse(answer.events(jobs, queue, metrics), media_type="text/event-stream")
-        results = await _results(answer.submit(engine), request)
+        jobs = answer.submit(engine)
+        results = await _results(jobs, request) if jobs else answer.unwritten()
         metrics.tokens.labels(name).inc(sum(len(result.tokens) for result in results))
         return JSONResponse(answer.body(results))
+
+    @guarded.post("/v1/completions")
+    async def completions(request: Request) -> Response:
+        return await answer(request, CompletionsBody, completions_request, TEXT)
+
+    @guarded.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Response:
+        return await answer(request, ChatBody, chat_request, CHAT)
+
+
+def _add_own_routes(guarded: APIRouter, loaded: _Models) -> None:
+    """lstmtext's own endpoints: ranked completions, ghost text, what the LSTM does as it reads."""
+    options = loaded.options
 
     @guarded.post("/v1/complete")
     async def complete(request: Request) -> Response:
@@ -124,13 +157,38 @@ def _add_completion_routes(guarded: APIRouter, loaded: _Models, metrics: Metrics
                              "completions": [completion.to_dict() for completion in found],
                              "retyped": found[0].retyped if found else ""})
 
+    @guarded.post("/v1/suggest")
+    async def suggest(request: Request) -> Response:
+        body = parse(SuggestBody, await read_body(request, options))
+        suggest_request(body, options)
+        name, model, engine = loaded.pick(body.model)
+        job = submit(engine, model.suggest_steps, body.prompt, max_chars=body.max_chars)
+        text = (await _results([job], request))[0]
+        return JSONResponse({"model": name, "prompt": body.prompt, "text": text})
+
+    @guarded.post("/v1/inspect")
+    async def inspect(request: Request) -> Response:
+        body = parse(InspectBody, await read_body(request, options))
+        name, model, _ = loaded.pick(body.model)
+        inspected = await asyncio.to_thread(_refusing, model.inspect, body.text, "text",
+                                            inspect_request(body, options))
+        return JSONResponse({"model": name, **inspected.to_dict()})
+
+
+def _refusing(method, text: str, param: str, *args, **kwargs):
+    """`method(text, ...)`, the library's refusal of it as a 400 naming `param`."""
+    try:
+        return method(text, *args, **kwargs)
+    except LstmtextError as error:
+        raise ApiError.refusing(error, param) from None
+
 
 async def _results(jobs: list[Job], request: Request) -> list:
     """The jobs' results, once all are done; if the client goes away first, the jobs are dropped."""
     gathered = asyncio.gather(*(asyncio.wrap_future(job.future) for job in jobs))
     try:
         while True:
-            done, _ = await asyncio.wait({gathered}, timeout=0.5)
+            done, _ = await asyncio.wait({gathered}, timeout=_LOOK_SECONDS)
             if done:
                 return gathered.result()
             if await request.is_disconnected():
@@ -142,11 +200,12 @@ async def _results(jobs: list[Job], request: Request) -> list:
             job.cancel()
 
 
-def _created(model: LanguageModel) -> int:
+def _model_entry(name: str, model: LanguageModel) -> dict:
     try:
-        return int(model.path.stat().st_mtime) if model.path else 0
+        created = int(model.path.stat().st_mtime) if model.path else 0
     except OSError:
-        return 0
+        created = 0
+    return {"id": name, "object": "model", "owned_by": "lstmtext", "created": created}
 
 
 def _key_check(api_key: str):
@@ -167,7 +226,8 @@ def _add_error_answers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def not_here(_request: Request, error: HTTPException) -> JSONResponse:
-        message = {404: "no such endpoint — see GET /v1/models, POST /v1/completions, POST /v1/complete",
+        message = {404: "no such endpoint — see GET /v1/models, POST /v1/completions, POST /v1/chat/completions, "
+                        "POST /v1/complete",
                    405: "this endpoint does not take that method"}.get(error.status_code, str(error.detail))
         return JSONResponse(ApiError(error.status_code, message).body(), status_code=error.status_code)
 

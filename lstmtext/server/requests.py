@@ -5,14 +5,15 @@ answers in OpenAI's error shape."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import ClientDisconnect
 
 from ..errors import LstmtextError
-from ..options import MAX_SEED, CompletionOptions, ContinuationOptions, Sampling, ServeOptions, completion_options
+from ..options import CompletionOptions, EditorOptions, InspectOptions, ServeOptions, completion_options
+
+MAX_SUGGESTION_CHARS = 200
 
 
 class ApiError(Exception):
@@ -32,28 +33,11 @@ class ApiError(Exception):
         return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
-class CompletionsBody(_Strict):
-    """OpenAI's `POST /v1/completions` (the fields an LSTM can honour; others are ignored, as llama.cpp does)."""
-
-    model: str | None = None
-    prompt: str | list[str] = ""
-    max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    n: int = 1
-    stop: str | list[str] | None = None
-    seed: int | None = None
-    echo: bool = False
-    logprobs: int | None = None
-    stream: bool = False
-
-
-class CompleteBody(_Strict):
+class CompleteBody(Strict):
     """lstmtext's own `POST /v1/complete`: ranked completions (see `CompletionOptions`)."""
 
     model: str | None = None
@@ -70,17 +54,23 @@ class CompleteBody(_Strict):
     seed: int | None = None
 
 
-@dataclass(frozen=True)
-class Completions:
-    model: str | None
-    prompts: list[str]
-    options: list[ContinuationOptions]  # one per choice: prompt-major, then n
-    echo: bool
-    stream: bool
+class SuggestBody(Strict):
+    """lstmtext's own `POST /v1/suggest`: ghost text, the single best short continuation (`LanguageModel.suggest`)."""
 
-    @property
-    def n(self) -> int:
-        return len(self.options) // len(self.prompts)
+    model: str | None = None
+    prompt: str
+    max_chars: int = EditorOptions.ghost_chars
+
+
+class InspectBody(Strict):
+    """lstmtext's own `POST /v1/inspect`: what the LSTM does at each token of a text (see `InspectOptions`)."""
+
+    model: str | None = None
+    text: str
+    show: str = InspectOptions.show
+    layer: int | None = None
+    units: list[int] = []
+    count: int = InspectOptions.count
 
 
 async def read_body(request: Request, options: ServeOptions) -> bytes:
@@ -110,7 +100,7 @@ async def read_body(request: Request, options: ServeOptions) -> bytes:
         raise ApiError(499, "the client went away before its request was read") from None
 
 
-def parse(body_type: type[_Strict], body: bytes) -> _Strict:
+def parse(body_type: type[Strict], body: bytes) -> Strict:
     try:
         return body_type.model_validate_json(body or b"{}")
     except ValidationError as error:
@@ -119,65 +109,51 @@ def parse(body_type: type[_Strict], body: bytes) -> _Strict:
         if first["type"] == "json_invalid":
             raise ApiError(400, "the body is not valid JSON — send a JSON object, e.g. "
                            '{"prompt": "When there is", "max_tokens": 16}') from None
+        if first["type"] == "extra_forbidden":
+            raise ApiError(400, f"{where} is not a field lstmtext serve takes here — leave it out (docs/serve.md "
+                           "lists the fields)", where, code="unsupported_parameter") from None
         raise ApiError(400, f"{where or 'the body'}: {first['msg']} — see the OpenAI completions API",
                        param=where or None) from None
 
 
-def completions_request(body: CompletionsBody, limits: ServeOptions) -> Completions:
-    prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
-    _check(bool(prompts), "prompt is an empty list", "send a string or a list of strings", "prompt")
-    for prompt in prompts:
-        _check(len(prompt) <= limits.max_prompt_chars, f"prompt is {len(prompt):,} characters long",
-               f"send {limits.max_prompt_chars:,} or fewer (the model reads only the end of a long one)", "prompt")
-    _check(1 <= body.n and body.n * len(prompts) <= limits.max_n, f"n × prompts is {body.n * len(prompts)}",
-           f"ask for 1 to {limits.max_n} completions in one request", "n")
-    max_tokens = ContinuationOptions.max_tokens if body.max_tokens is None else body.max_tokens
-    _check(1 <= max_tokens <= limits.max_tokens, f"max_tokens {max_tokens} is outside 1 to {limits.max_tokens}",
-           f"ask for 1 to {limits.max_tokens} tokens (the server's limit: serve --max-tokens)", "max_tokens")
-    _check(body.temperature is None or body.temperature >= 0, f"temperature {body.temperature} is below 0",
-           "pass 0 (most likely tokens) to 2", "temperature")
-    _check(body.seed is None or 0 <= body.seed <= MAX_SEED, f"seed {body.seed} is outside 0 to 2^63-1",
-           "pass e.g. 1337", "seed")
-    stops = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
-    greedy = body.temperature == 0
-    options = [_continuation(max_tokens, stops, body, None if greedy or body.seed is None
-                             else (body.seed + choice) % (MAX_SEED + 1), greedy)
-               for _ in prompts for choice in range(body.n)]
-    return Completions(body.model, prompts, options, body.echo, body.stream)
-
-
-def _continuation(max_tokens: int, stops: tuple[str, ...], body: CompletionsBody, seed: int | None,
-                  greedy: bool) -> ContinuationOptions:
-    with _as_api_error():
-        sampling = None if greedy else Sampling(**_given(temperature=body.temperature, top_p=body.top_p,
-                                                          top_k=body.top_k, seed=seed))
-        return ContinuationOptions(max_tokens, stops, sampling, body.logprobs)
-
-
 def complete_request(body: CompleteBody, limits: ServeOptions) -> CompletionOptions:
-    _check(len(body.prompt) <= limits.max_prompt_chars, f"prompt is {len(body.prompt):,} characters long",
+    check(len(body.prompt) <= limits.max_prompt_chars, f"prompt is {len(body.prompt):,} characters long",
            f"send {limits.max_prompt_chars:,} or fewer", "prompt")
-    _check(body.max_tokens <= limits.max_tokens, f"max_tokens {body.max_tokens} is over {limits.max_tokens}",
+    check(body.max_tokens <= limits.max_tokens, f"max_tokens {body.max_tokens} is over {limits.max_tokens}",
            f"ask for {limits.max_tokens} or fewer (the server's limit: serve --max-tokens)", "max_tokens")
-    _check(body.n <= limits.max_n, f"n {body.n} is over {limits.max_n}", f"ask for {limits.max_n} or fewer", "n")
-    sampling = _given(temperature=body.temperature, top_k=body.top_k, top_p=body.top_p, seed=body.seed)
-    with _as_api_error():
+    check(body.n <= limits.max_n, f"n {body.n} is over {limits.max_n}", f"ask for {limits.max_n} or fewer", "n")
+    sampling = given(temperature=body.temperature, top_k=body.top_k, top_p=body.top_p, seed=body.seed)
+    with as_api_error():
         return completion_options(n=body.n, until=body.until, max_tokens=body.max_tokens,
                                   beam_width=body.beam_width, normalize=body.normalize, sample=body.sample,
                                   **sampling)
 
 
-def _given(**values: object) -> dict[str, object]:
+def inspect_request(body: InspectBody, limits: ServeOptions) -> InspectOptions:
+    check(len(body.text) <= limits.max_prompt_chars, f"text is {len(body.text):,} characters long",
+          f"send {limits.max_prompt_chars:,} or fewer", "text")
+    with as_api_error():
+        return InspectOptions(body.show, body.layer, tuple(body.units), body.count)
+
+
+def suggest_request(body: SuggestBody, limits: ServeOptions) -> None:
+    check(len(body.prompt) <= limits.max_prompt_chars, f"prompt is {len(body.prompt):,} characters long",
+          f"send {limits.max_prompt_chars:,} or fewer", "prompt")
+    check(1 <= body.max_chars <= MAX_SUGGESTION_CHARS, f"max_chars {body.max_chars} is outside 1 to "
+          f"{MAX_SUGGESTION_CHARS}", f"ask for 1 to {MAX_SUGGESTION_CHARS} characters of ghost text", "max_chars")
+
+
+def given(**values: object) -> dict[str, object]:
     """The values the body set (its fields default to None)."""
     return {name: value for name, value in values.items() if value is not None}
 
 
-def _check(condition: bool, problem: str, fix: str, param: str | None) -> None:
+def check(condition: bool, problem: str, fix: str, param: str | None) -> None:
     if not condition:
         raise ApiError(400, f"{problem} — {fix}", param)
 
 
-class _as_api_error:
+class as_api_error:
     """The library's option errors as 400s, naming the option."""
 
     def __enter__(self) -> None:

@@ -31,6 +31,7 @@ import torch
 
 from ..core.cache import NeuralCache
 from ..core.model import RecurrentLM, State, detach_state, map_state
+from ..errors import CorpusError
 from ..options.adaptation import AdaptOptions
 
 _MEAN_SQUARE_DECAY = 0.99
@@ -59,6 +60,15 @@ class Adapter:
         self.steps = 0
         self.cache = (NeuralCache(options.cache_size, options.cache_weight, options.cache_sharpness,
                                   model.config.hidden_size) if options.caches else None)
+
+    def read_all(self, texts: list[list[int]], progress: Callable[[int, int], None] | None = None) -> None:
+        """Read (and learn from) each of `texts` (token ids) in turn; `progress(tokens_read, tokens)` over all."""
+        total, done = sum(len(ids) - 1 for ids in texts), 0
+        if total < 1:
+            raise CorpusError("there is no text to learn from", "pass files with some text in them")
+        for ids in texts:
+            self.read(ids, progress=progress and (lambda read, _, start=done: progress(start + read, total)))
+            done += len(ids) - 1
 
     def read(self, ids: np.ndarray, state: State = None, *, learn: bool = True,
              progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None) -> Reading:
