@@ -119,6 +119,20 @@ def test_a_request_over_its_budget_answers_nothing(tiny_model_path, tmp_path):
     assert asyncio.run(hurried()) is None
 
 
+def test_the_budget_rises_to_what_the_model_needs_on_this_machine(tiny_model_path, tmp_path):
+    async def twice():
+        client, _ = await started(tiny_model_path, tmp_path, {"budgetMs": 1, "ghostChars": 200})
+        client.text_document_did_change(change(2, 0, 0, "The cat sat on the mat. " * 20))
+        first = await client.text_document_inline_completion_async(inline_params(480))
+        await asyncio.sleep(1)  # the first answer, too late, is still measured
+        second = await client.text_document_inline_completion_async(inline_params(480))
+        await stopped(client)
+        return first, second
+
+    first, second = asyncio.run(twice())
+    assert first is None and second.items[0].insert_text
+
+
 def test_a_cancelled_request_answers_that_it_was_cancelled(tiny_model_path, tmp_path):
     from pygls.exceptions import JsonRpcRequestCancelled
 

@@ -104,3 +104,14 @@ def test_options_are_frozen_and_need_no_torch():
         CompletionOptions().n = 5
     check = "import sys, lstmtext.options as o; o.CompletionOptions(); assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", check]).returncode == 0
+
+
+def test_the_editor_s_budget_rises_to_what_the_model_needs_and_no_further():
+    from lstmtext.options import EditorOptions
+
+    options = EditorOptions()
+    assert options.budget_seconds([]) == 0.05
+    assert options.budget_seconds([0.01] * 20) == 0.05  # a fast model keeps the budget set
+    assert options.budget_seconds([0.02] * 17 + [0.2, 0.2, 0.3]) == pytest.approx(0.4)  # twice the 90th percentile
+    assert options.budget_seconds([3.0] * 5) == 1.0  # never more than a second...
+    assert EditorOptions(budget_ms=2000).budget_seconds([3.0]) == 2.0  # ...unless set so

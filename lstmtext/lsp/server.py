@@ -11,8 +11,10 @@ and workspace/didChangeConfiguration. Uses only the public API and option types.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import re
+import time
 from collections.abc import Callable
 from typing import BinaryIO
 from urllib.parse import unquote
@@ -26,6 +28,7 @@ from ..options import EditorOptions
 from .protocol import AnsweringProtocol, serve_stdio
 
 _WORD_END = re.compile(r"\w+\Z")
+_TIMINGS = 20  # answers the budget is measured over
 
 
 class _Editor:
@@ -36,6 +39,7 @@ class _Editor:
         self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmtext-lsp")
         self.sessions: dict[str, Session] = {}  # with `adapt`: a writing session per document
         self.learned: dict[str, int] = {}  # how much of each document its session has read
+        self.timings: collections.deque[float] = collections.deque(maxlen=_TIMINGS)  # recent answers, seconds
 
     def configure(self, settings: object) -> None:
         options = EditorOptions.from_settings(settings, self.options)
@@ -80,11 +84,19 @@ class _Editor:
         self.forget_all()
         self.worker.shutdown(wait=True, cancel_futures=True)
 
-    async def run(self, call: Callable[[], object]) -> object | None:
-        """`call()` on the worker, or None if it takes longer than the budget or the library refuses it."""
-        future = asyncio.get_running_loop().run_in_executor(self.worker, _safely, call)
+    def _timed(self, call: Callable[[], object]) -> object | None:
+        started = time.perf_counter()
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.options.budget_ms / 1000)
+            return _safely(call)
+        finally:
+            self.timings.append(time.perf_counter() - started)
+
+    async def run(self, call: Callable[[], object]) -> object | None:
+        """`call()` on the worker, or None if it takes longer than the budget (`EditorOptions.budget_seconds`)
+        or the library refuses it."""
+        future = asyncio.get_running_loop().run_in_executor(self.worker, self._timed, call)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.options.budget_seconds(self.timings))
         except TimeoutError:
             return None
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 from ..errors import OptionError
 from .checks import check_at_least_one, check_at_most, check_choice, require_option
 from .decoding import MAX_COMPLETION_TOKENS, MAX_COMPLETIONS, UNTIL
 
+MAX_BUDGET_MS = 1000  # the most an adapted budget allows a request (a budget_ms set higher is kept)
+
 
 @dataclass(frozen=True)
 class EditorOptions:
     """Ghost text and completion menus in an editor: the `model` (None: the default one), `n` completions in a
     menu, each ending at the end of the `until` unit or after `max_tokens`; ghost text of about `ghost_chars`
-    characters; a request that takes longer than `budget_ms` answers nothing rather than late; with `adapt`,
+    characters; a request that takes longer than its budget answers nothing rather than late (`budget_ms`, or
+    more where the model is slower than that on this machine: see `budget_seconds`); with `adapt`,
     each document has its own writing session that learns every line finished in it; `file_types` (language ids,
     e.g. "markdown"; empty: every file)."""
 
@@ -37,6 +41,16 @@ class EditorOptions:
         require_option(isinstance(self.file_types, tuple) and all(isinstance(t, str) for t in self.file_types),
                        "file_types", "{name} must be a list of language ids", "pass e.g. {example}",
                        example='["markdown", "plaintext"]')
+
+    def budget_seconds(self, recent: Sequence[float]) -> float:
+        """How long the next request may take: `budget_ms`, or where the model's recent answers (`recent`,
+        seconds each) took longer, twice their 90th percentile, up to `MAX_BUDGET_MS`. A budget the model
+        cannot meet would leave the editor without ghost text; one far above it would draw stale text late."""
+        if not recent:
+            return self.budget_ms / 1000
+        ordered = sorted(recent)
+        typical = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+        return max(self.budget_ms / 1000, min(2 * typical, MAX_BUDGET_MS / 1000))
 
     @classmethod
     def from_settings(cls, settings: object, base: EditorOptions | None = None) -> EditorOptions:

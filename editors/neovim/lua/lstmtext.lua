@@ -46,25 +46,46 @@ local function show(bufnr, key, row, col, text)
   ghost[bufnr] = { key = key, row = row, col = col, text = text }
 end
 
+-- Typing what the ghost text says keeps the rest of it in place while the next request runs (and after an empty
+-- answer): it is redrawn after the cursor at once, so the ghost text never blinks out. True if it still matches.
+local function keep_matching(bufnr, key, row, col)
+  local shown = ghost[bufnr]
+  if not shown or shown.row ~= row or col < shown.col then
+    return false
+  end
+  local typed = vim.api.nvim_get_current_line():sub(shown.col + 1, col)
+  local rest = shown.text:sub(#typed + 1)
+  if shown.text:sub(1, #typed) ~= typed or rest == "" then
+    return false
+  end
+  vim.api.nvim_buf_clear_namespace(bufnr, namespace, 0, -1)
+  show(bufnr, key, row, col, rest)
+  return true
+end
+
 local function cursor_key(bufnr)
   local row, col = unpack(vim.api.nvim_win_get_cursor(0))
   return table.concat({ vim.api.nvim_buf_get_changedtick(bufnr), row, col }, ":"), row - 1, col
 end
 
 -- Ask for ghost text at the cursor, cancelling the request a keystroke ago; draw the answer if the cursor has not
--- moved since. Only at the end of a line: overlaid text would hide what follows the cursor.
+-- moved since. Only at the end of a line: overlaid text would hide what follows the cursor. What still matches of
+-- the last suggestion stays until a new one comes.
 local function ask(bufnr)
   local client = client_id and vim.lsp.get_client_by_id(client_id)
   local key, row, col = cursor_key(bufnr)
   if not client or not client.initialized or (asked[bufnr] or ghost[bufnr] or {}).key == key then
     return -- (a keystroke is both a change and a move: ask once)
   end
-  hide(bufnr)
   if asked[bufnr] then
     call(client, "cancel_request", asked[bufnr].request_id)
     asked[bufnr] = nil
   end
-  if col < #vim.api.nvim_get_current_line() then
+  local at_end = col >= #vim.api.nvim_get_current_line()
+  if not (at_end and keep_matching(bufnr, key, row, col)) then
+    hide(bufnr)
+  end
+  if not at_end then
     return
   end
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
@@ -78,7 +99,8 @@ local function ask(bufnr)
       return
     end
     local text = type(items[1].insertText) == "table" and items[1].insertText.value or items[1].insertText
-    if text and text ~= "" then
+    if text and text ~= "" then -- an empty answer keeps what still matches
+      hide(bufnr)
       show(bufnr, key, row, col, text)
     end
   end, bufnr)
@@ -94,7 +116,8 @@ local function accept(bufnr, next_word_only)
     return false
   end
   local text = next_word_only and (shown.text:match("^%s*[^%s]+") or shown.text) or shown.text
-  hide(bufnr)
+  vim.api.nvim_buf_clear_namespace(bufnr, namespace, 0, -1) -- the rest is redrawn as typed (keep_matching)
+  ghost[bufnr] = { row = shown.row, col = shown.col, text = shown.text }
   local lines = vim.split(text, "\n", { plain = true })
   vim.api.nvim_buf_set_text(bufnr, shown.row, shown.col, shown.row, shown.col, lines)
   local last_col = (#lines == 1 and shown.col or 0) + #lines[#lines]
