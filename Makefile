@@ -1,6 +1,7 @@
 # make demo: set up, train a small model on data/corpus.txt, complete a prompt and prove the long-range memory.
 # make test: set up, then lint (ruff) and run the test suite.
-# make bench: set up, then measure latency on this machine (bench/results.json).
+# make bench: set up (with the test tools: the page is timed in Chromium), then measure latency on this machine
+# (bench/results.json).
 # make quality: set up, then lstmtext and the word-level peer on held-out tails, side by side (bench/quality.json).
 # make base: set up, then train the built-in model on ../shared/data/base (about 2 h 10 min on 2 cores with bf16
 # matrix units) and pack it into lstmtext/builtin/english.lstm (bench/base_model.py).
@@ -57,7 +58,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run
 
 quality: $(VENV)/.installed

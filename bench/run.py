@@ -2,8 +2,9 @@
 
     python -m bench.run [--model NAME|PATH] [--out bench/results.json]
 
-Measures, for the built-in model (`--builtin-only`: only these): keystroke to ghost text, `complete -n 5` and
-`lstmtext complete` from a cold start (a new process). Then, for the demo model (the one `make demo` trains; a
+Measures, for the built-in model (`--builtin-only`: only these): keystroke to ghost text (in the REPL, and in
+the writing page in Chromium: bench/page.py), `complete -n 5` and `lstmtext complete` from a cold start (a new
+process). Then, for the demo model (the one `make demo` trains; a
 stand-in of the same shape is trained for a minute when there is none):
 - keystroke to ghost text in the REPL: keys sent one at a time through prompt_toolkit's pipe input to the real
   prompt session, timed until the suggestion for the new line is set (p50/p95/max);
@@ -46,7 +47,7 @@ from lstmtext.cli.terminal import TerminalReader
 from lstmtext.errors import ModelNotFound
 from lstmtext.options import TrainConfig
 
-from . import bigcorpus, contention, editor, load, scaling, speed
+from . import bigcorpus, contention, editor, load, page, scaling, speed
 from .sentences import PROMPTS, TYPED
 from .tables import builtin_table, contention_table, memory_table, results_table, serving_table, speed_table
 
@@ -91,7 +92,7 @@ def builtin_latency() -> dict:
             cold.append(time.perf_counter() - started)
     return {"path": str(model.path), "ghost_text_ms": summary(ghost_text_latency(model)),
             "complete_n5_20_tokens_ms": summary(complete_latency(model)), "cold_complete_s": round(min(cold), 2),
-            "targets": BUILTIN_TARGETS}
+            "page_keystroke_ms": page.measure(str(model.path), TYPED), "targets": BUILTIN_TARGETS}
 
 
 def ghost_text_latency(model: lstmtext.LanguageModel, adapting: bool = False) -> list[float]:

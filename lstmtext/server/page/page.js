@@ -14,6 +14,7 @@ const page = {
   asking: null,        // the AbortController of the suggestion request in flight
   generating: null,    // the AbortController of the generation in flight
   latencies: [],       // ms from a keystroke's input event to its suggestion drawn (make bench reads them)
+  asked: 0,            // suggestions asked for
 };
 window.lstmtext = page;
 
@@ -102,6 +103,7 @@ async function suggest(before, typedAt) {
   if (!caretAtLineEnd() || before.trim() === "") return;
   const asking = new AbortController();
   page.asking = asking;
+  page.asked += 1;
   try {
     const answer = await (await api("/v1/suggest", {model: model(), prompt: before, max_chars: GHOST_CHARS},
                                     asking.signal)).json();
