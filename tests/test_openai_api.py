@@ -91,8 +91,10 @@ def test_streamed_chat_logprobs_equal_the_unstreamed_ones(client):
 
 def test_include_usage_sends_a_last_chunk_with_the_usage(server):
     events = _events(server, "completions", {"prompt": "The", "max_tokens": 9, "n": 2, "stream": True,
-                                             "stream_options": {"include_usage": True}})
-    assert events[-1]["choices"] == [] and events[-1]["usage"]["completion_tokens"] == 18
+                                             "logprobs": 0, "stream_options": {"include_usage": True}})
+    streamed = sum(len(choice["logprobs"]["tokens"]) for event in events for choice in event["choices"]
+                   if choice["logprobs"])
+    assert events[-1]["choices"] == [] and events[-1]["usage"]["completion_tokens"] == streamed >= 18
     assert all(event["usage"] is None for event in events[:-1])
     assert "usage" not in _events(server, "completions", {"prompt": "The", "max_tokens": 3, "stream": True})[-1]
 
@@ -200,3 +202,22 @@ def test_ghost_text_and_inspection_are_the_library_s(server, tiny_model):
     assert sum(inspected["values"], []) == pytest.approx(sum(expected["values"], []), abs=1e-5)
     refused = httpx.post(f"{server.base_url}/inspect", json={"text": "The", "show": "gates"}, timeout=30)
     assert refused.status_code == 400 and refused.json()["error"]["param"] == "show"
+
+
+def test_a_writing_session_learns_answers_and_closes(server, tiny_model):
+    started = httpx.post(f"{server.base_url}/sessions", json={"model": "tiny"}, timeout=30)
+    assert started.status_code == 201
+    key = started.json()["id"]
+    assert httpx.get(f"{server.root}/health", timeout=30).json()["writing_sessions"] == 1
+    for _ in range(3):
+        read = httpx.post(f"{server.base_url}/sessions/{key}/read", json={"text": "The cat sat on the mat.\n"},
+                          timeout=30)
+        assert read.status_code == 200
+    suggested = httpx.post(f"{server.base_url}/suggest", json={"session": key, "prompt": "The ca"}, timeout=30)
+    assert suggested.status_code == 200 and suggested.json()["model"] == "tiny"
+    ranked = httpx.post(f"{server.base_url}/complete", json={"session": key, "prompt": "The ca", "n": 2}, timeout=30)
+    assert len(ranked.json()["completions"]) == 2
+    assert httpx.delete(f"{server.base_url}/sessions/{key}", timeout=30).json()["closed"] is True
+    gone = httpx.post(f"{server.base_url}/suggest", json={"session": key, "prompt": "The ca"}, timeout=30)
+    assert gone.status_code == 404 and gone.json()["error"]["param"] == "session"
+    assert httpx.get(f"{server.root}/health", timeout=30).json()["writing_sessions"] == 0

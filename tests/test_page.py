@@ -181,6 +181,18 @@ def test_text_that_looks_like_html_stays_text(page):
     assert "<script>" in page.find_element(By.ID, "memory-text").get_attribute("textContent")
 
 
+def test_learning_from_what_is_written_opens_a_session_the_page_closes_when_it_goes(page, server):
+    page.find_element(By.ID, "learn").click()
+    _waiting(page).until(lambda b: httpx.get(server.root + "/health", timeout=30).json()["writing_sessions"] == 1)
+    for _ in range(2):
+        _type(page, "The wizard Zorbulax came down the hill.")
+        page.find_element(By.ID, "text").send_keys(Keys.ENTER)
+    _waiting(page).until(lambda b: b.find_element(By.ID, "learned").text not in ("", "(0 learned)"))
+    assert _type(page, "Then Zor")[-1] != ""  # answered by the session
+    page.get("about:blank")  # the page goes
+    _waiting(page).until(lambda b: httpx.get(server.root + "/health", timeout=30).json()["writing_sessions"] == 0)
+
+
 def test_behind_an_api_key_the_page_asks_for_it(tmp_path):
     key = "page-test-key-123"
     running = Server(PACKAGE_BUILTIN, tmp_path, "--api-key", key)

@@ -20,54 +20,21 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 
-from .. import Engine, Job, LanguageModel, __version__
-from ..errors import LstmtextError
+from .. import LanguageModel, __version__
 from ..options import CONTINUATION_CHARS, ServeOptions
 from .chat import ChatBody, chat_request
+from .loaded import LoadedModels, results
 from .metrics import CONTENT_TYPE, Metrics
-from .openai_format import Answer, submit
+from .openai_format import Answer
 from .openai_requests import CompletionsBody, completions_request
+from .own_routes import add_own_routes
 from .page import add_page
-from .requests import (
-    ApiError,
-    CompleteBody,
-    InspectBody,
-    SuggestBody,
-    complete_request,
-    inspect_request,
-    parse,
-    read_body,
-    suggest_request,
-)
+from .requests import ApiError, parse, read_body
 from .shapes import CHAT, TEXT
 
 log = logging.getLogger("lstmtext.server")
-_LOOK_SECONDS = 0.02  # how often a waiting request looks whether its client is gone: the page drops stale ones
 _ENDPOINTS = ("/v1/completions", "/v1/chat/completions", "/v1/complete", "/v1/suggest", "/v1/inspect", "/v1/models",
               "/health", "/metrics", "/")
-
-
-class _Models:
-    """The loaded models, each with its engine."""
-
-    def __init__(self, models: dict[str, LanguageModel], options: ServeOptions, metrics: Metrics) -> None:
-        self.models, self.options = models, options
-        self.engines = {name: model.engine(batching=options.batching,
-                                           on_step=metrics.batch_rows.labels(name).observe)
-                        for name, model in models.items()}
-        for name, engine in self.engines.items():
-            metrics.active.labels(name).set_function(lambda engine=engine: engine.active)
-
-    def pick(self, name: str | None) -> tuple[str, LanguageModel, Engine]:
-        name = name if name is not None else next(iter(self.models))
-        if name not in self.models:
-            raise ApiError(404, f"model '{name}' is not loaded here — use one of: {', '.join(self.models)} "
-                           "(GET /v1/models)", "model", code="model_not_found")
-        return name, self.models[name], self.engines[name]
-
-    def close(self) -> None:
-        for engine in self.engines.values():
-            engine.close()
 
 
 def create_app(models: dict[str, LanguageModel], options: ServeOptions = ServeOptions()) -> FastAPI:
@@ -75,7 +42,7 @@ def create_app(models: dict[str, LanguageModel], options: ServeOptions = ServeOp
     if not models:
         raise ValueError("create_app needs at least one model")
     metrics = Metrics()
-    loaded = _Models(models, options, metrics)
+    loaded = LoadedModels(models, options, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -95,10 +62,11 @@ def create_app(models: dict[str, LanguageModel], options: ServeOptions = ServeOp
     @app.get("/health")
     async def health() -> dict:
         return {"status": "ok", "models": list(models),
-                "active_requests": sum(engine.active for engine in loaded.engines.values())}
+                "active_requests": sum(engine.active for engine in loaded.engines.values()),
+                "writing_sessions": len(loaded.sessions.open)}
 
     _add_openai_routes(guarded, loaded, metrics)
-    _add_own_routes(guarded, loaded)
+    add_own_routes(guarded, loaded)
 
     @guarded.get("/metrics")
     async def exposition() -> Response:
@@ -116,7 +84,7 @@ def create_app(models: dict[str, LanguageModel], options: ServeOptions = ServeOp
     return app
 
 
-def _add_openai_routes(guarded: APIRouter, loaded: _Models, metrics: Metrics) -> None:
+def _add_openai_routes(guarded: APIRouter, loaded: LoadedModels, metrics: Metrics) -> None:
     options = loaded.options
 
     async def answer(request: Request, body_type, to_request, shape) -> Response:
@@ -129,9 +97,9 @@ def _add_openai_routes(guarded: APIRouter, loaded: _Models, metrics: Metrics) ->
             jobs = answer.submit(engine, queue)
             return StreamingResponse(answer.events(jobs, queue, metrics), media_type="text/event-stream")
         jobs = answer.submit(engine)
-        results = await _results(jobs, request) if jobs else answer.unwritten()
-        metrics.tokens.labels(name).inc(sum(len(result.tokens) for result in results))
-        return JSONResponse(answer.body(results))
+        found = await results(jobs, request) if jobs else answer.unwritten()
+        metrics.tokens.labels(name).inc(sum(len(result.tokens) for result in found))
+        return JSONResponse(answer.body(found))
 
     @guarded.post("/v1/completions")
     async def completions(request: Request) -> Response:
@@ -140,64 +108,6 @@ def _add_openai_routes(guarded: APIRouter, loaded: _Models, metrics: Metrics) ->
     @guarded.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
         return await answer(request, ChatBody, chat_request, CHAT)
-
-
-def _add_own_routes(guarded: APIRouter, loaded: _Models) -> None:
-    """lstmtext's own endpoints: ranked completions, ghost text, what the LSTM does as it reads."""
-    options = loaded.options
-
-    @guarded.post("/v1/complete")
-    async def complete(request: Request) -> Response:
-        body = parse(CompleteBody, await read_body(request, options))
-        completion_options = complete_request(body, options)
-        name, model, engine = loaded.pick(body.model)
-        found = (await _results([submit(engine, model.complete_steps, body.prompt, completion_options)],
-                                request))[0]
-        return JSONResponse({"model": name, "prompt": body.prompt,
-                             "completions": [completion.to_dict() for completion in found],
-                             "retyped": found[0].retyped if found else ""})
-
-    @guarded.post("/v1/suggest")
-    async def suggest(request: Request) -> Response:
-        body = parse(SuggestBody, await read_body(request, options))
-        suggest_request(body, options)
-        name, model, engine = loaded.pick(body.model)
-        job = submit(engine, model.suggest_steps, body.prompt, max_chars=body.max_chars)
-        text = (await _results([job], request))[0]
-        return JSONResponse({"model": name, "prompt": body.prompt, "text": text})
-
-    @guarded.post("/v1/inspect")
-    async def inspect(request: Request) -> Response:
-        body = parse(InspectBody, await read_body(request, options))
-        name, model, _ = loaded.pick(body.model)
-        inspected = await asyncio.to_thread(_refusing, model.inspect, body.text, "text",
-                                            inspect_request(body, options))
-        return JSONResponse({"model": name, **inspected.to_dict()})
-
-
-def _refusing(method, text: str, param: str, *args, **kwargs):
-    """`method(text, ...)`, the library's refusal of it as a 400 naming `param`."""
-    try:
-        return method(text, *args, **kwargs)
-    except LstmtextError as error:
-        raise ApiError.refusing(error, param) from None
-
-
-async def _results(jobs: list[Job], request: Request) -> list:
-    """The jobs' results, once all are done; if the client goes away first, the jobs are dropped."""
-    gathered = asyncio.gather(*(asyncio.wrap_future(job.future) for job in jobs))
-    try:
-        while True:
-            done, _ = await asyncio.wait({gathered}, timeout=_LOOK_SECONDS)
-            if done:
-                return gathered.result()
-            if await request.is_disconnected():
-                raise ApiError(499, "the client closed the connection")
-    except LstmtextError as error:
-        raise ApiError.refusing(error) from None
-    finally:
-        for job in jobs:
-            job.cancel()
 
 
 def _model_entry(name: str, model: LanguageModel) -> dict:

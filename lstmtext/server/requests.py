@@ -41,6 +41,7 @@ class CompleteBody(Strict):
     """lstmtext's own `POST /v1/complete`: ranked completions (see `CompletionOptions`)."""
 
     model: str | None = None
+    session: str | None = None  # as in SuggestBody
     prompt: str
     n: int = CompletionOptions.n
     until: str = CompletionOptions.until
@@ -58,8 +59,21 @@ class SuggestBody(Strict):
     """lstmtext's own `POST /v1/suggest`: ghost text, the single best short continuation (`LanguageModel.suggest`)."""
 
     model: str | None = None
+    session: str | None = None  # a page's writing session (POST /v1/sessions): answered with what it learned
     prompt: str
     max_chars: int = EditorOptions.ghost_chars
+
+
+class SessionBody(Strict):
+    """`POST /v1/sessions`: a writing session on a model, which learns from what it reads."""
+
+    model: str | None = None
+
+
+class ReadBody(Strict):
+    """`POST /v1/sessions/{id}/read`: text for the session to learn from (in the background)."""
+
+    text: str
 
 
 class InspectBody(Strict):

@@ -13,6 +13,8 @@ const page = {
   ghostAt: null,       // ...when the text before the caret is this
   asking: null,        // the AbortController of the suggestion request in flight
   generating: null,    // the AbortController of the generation in flight
+  session: null,       // this page's writing session, when it learns from what is written
+  learnedTo: 0,        // how much of the text the session has been given
   latencies: [],       // ms from a keystroke's input event to its suggestion drawn (make bench reads them)
   asked: 0,            // suggestions asked for
 };
@@ -20,11 +22,12 @@ window.lstmtext = page;
 
 class Refusal extends Error {}
 
-async function api(path, body, signal) {
+async function api(path, body, signal, method) {
   const headers = {"Content-Type": "application/json"};
   if (page.key) headers.Authorization = `Bearer ${page.key}`;
-  const response = await fetch(path, {method: body === undefined ? "GET" : "POST", headers, signal,
-                                      body: body === undefined ? undefined : JSON.stringify(body)});
+  const response = await fetch(path, {method: method || (body === undefined ? "GET" : "POST"), headers, signal,
+                                      body: body === undefined ? undefined : JSON.stringify(body),
+                                      keepalive: method === "DELETE"}); // a page that goes still closes its session
   if (response.ok) return response;
   if (response.status === 401) askForKey();
   let message = response.statusText;
@@ -51,6 +54,8 @@ async function loadModels() {
 }
 
 function model() { return $("model").value || undefined; }
+
+function writer() { return page.session ? {session: page.session} : {model: model()}; }
 
 // ---- ghost text ----------------------------------------------------------------------------------------------
 
@@ -95,6 +100,7 @@ function onInput() {
   keepMatchingGhost(before);
   draw();
   suggest(before, typedAt);
+  learnFinishedLines();
 }
 
 async function suggest(before, typedAt) {
@@ -105,7 +111,7 @@ async function suggest(before, typedAt) {
   page.asking = asking;
   page.asked += 1;
   try {
-    const answer = await (await api("/v1/suggest", {model: model(), prompt: before, max_chars: GHOST_CHARS},
+    const answer = await (await api("/v1/suggest", {...writer(), prompt: before, max_chars: GHOST_CHARS},
                                     asking.signal)).json();
     if (asking.signal.aborted || beforeCaret() !== before) return;
     if (answer.text !== "" || page.ghostAt !== before) { // an empty answer keeps what still matches
@@ -154,11 +160,41 @@ function dismiss() {
   return true;
 }
 
+// ---- learning from what is written ------------------------------------------------------------------------------
+
+async function learning(on) {
+  if (on && !page.session) {
+    const started = await (await api("/v1/sessions", {model: model()})).json();
+    page.session = started.id;
+    page.learnedTo = 0;
+    learnFinishedLines();
+  } else if (!on && page.session) {
+    const closing = page.session;
+    page.session = null;
+    $("learned").textContent = "";
+    await api(`/v1/sessions/${closing}`, undefined, undefined, "DELETE");
+  }
+}
+
+async function learnFinishedLines() {
+  // The lines finished since the session last read (from the start if text before them was edited away).
+  const end = text.value.lastIndexOf("\n") + 1;
+  const start = page.learnedTo <= end ? page.learnedTo : 0;
+  if (!page.session || end <= start) return;
+  page.learnedTo = end;
+  try {
+    const read = await (await api(`/v1/sessions/${page.session}/read`, {text: text.value.slice(start, end)})).json();
+    $("learned").textContent = `(${read.learned_texts} learned)`;
+  } catch (error) {
+    failed(error);
+  }
+}
+
 // ---- ranked completions ----------------------------------------------------------------------------------------
 
 async function rank() {
   const prompt = beforeCaret();
-  const body = {model: model(), prompt, n: Number($("ranked-n").value), until: $("ranked-until").value};
+  const body = {...writer(), prompt, n: Number($("ranked-n").value), until: $("ranked-until").value};
   try {
     const answer = await (await api("/v1/complete", body)).json();
     $("ranked-list").replaceChildren(...answer.completions.map((completion) => {
@@ -285,7 +321,15 @@ $("ranked-go").addEventListener("click", rank);
 $("generate-go").addEventListener("click", generate);
 $("generate-stop").addEventListener("click", () => page.generating && page.generating.abort());
 $("memory-go").addEventListener("click", inspect);
-$("model").addEventListener("change", dismiss);
+$("model").addEventListener("change", () => {
+  dismiss();
+  if (page.session) learning(false).then(() => learning(true)).catch(failed);
+});
+$("learn").addEventListener("change", () => learning($("learn").checked).catch((error) => {
+  $("learn").checked = false;
+  failed(error);
+}));
+window.addEventListener("pagehide", () => { if (page.session) learning(false).catch(() => {}); });
 $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   page.key = $("key").value;
@@ -293,5 +337,6 @@ $("key-form").addEventListener("submit", (event) => {
   $("key-form").hidden = true;
   loadModels().catch(failed);
 });
+$("learn").checked = false; // a reloaded page starts without a session
 loadModels().catch(failed);
 draw();
