@@ -143,7 +143,7 @@ class LanguageModel:
     def _continuation_steps(self, prompt: str, options: ContinuationOptions, on_piece: OnPiece | None) -> Steps:
         if options.max_tokens is None:
             options = dataclasses.replace(options, max_tokens=self.tokens_for_chars(CONTINUATION_CHARS))
-        tail, start = start_reading(self._stepper, self.tokenizer, prompt)
+        tail, start = start_reading(self._stepper, self.tokenizer, prompt, finish_word=options.finish_word)
         generator = seeded_generator(options.sampling.seed) if options.sampling is not None else None
         return (yield from continuation_steps(prompt, start, self._tokens, tail, options, generator, on_piece))
 

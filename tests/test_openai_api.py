@@ -6,6 +6,10 @@ every level, and a 400 for a field the server does not implement."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -39,7 +43,7 @@ def _events(server: Server, path: str, body: dict) -> list[dict]:
 def test_a_chat_answer_is_the_model_s_continuation_of_the_user_s_text(client, tiny_model):
     answer = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "The cat"}],
                                             max_tokens=12, temperature=0)
-    expected = tiny_model.continuation("The cat", max_tokens=12, sampling=None)
+    expected = tiny_model.continuation("The cat", max_tokens=12, sampling=None, finish_word=False)
     assert answer.object == "chat.completion"
     assert answer.choices[0].message.role == "assistant"
     assert answer.choices[0].message.content == expected.text
@@ -52,7 +56,8 @@ def test_a_conversation_is_rendered_as_one_text_in_the_documented_way(client, ti
                 {"role": "assistant", "content": " sat"}, {"role": "user", "content": [{"type": "text",
                                                                                            "text": "When"}]}]
     answer = client.chat.completions.create(model="tiny", messages=messages, max_tokens=8, temperature=0)
-    expected = tiny_model.continuation("The king\n\nThe cat sat\n\nWhen", max_tokens=8, sampling=None)
+    expected = tiny_model.continuation("The king\n\nThe cat sat\n\nWhen", max_tokens=8, sampling=None,
+                                        finish_word=False)
     assert answer.choices[0].message.content == expected.text
 
 
@@ -221,3 +226,19 @@ def test_a_writing_session_learns_answers_and_closes(server, tiny_model):
     gone = httpx.post(f"{server.base_url}/suggest", json={"session": key, "prompt": "The ca"}, timeout=30)
     assert gone.status_code == 404 and gone.json()["error"]["param"] == "session"
     assert httpx.get(f"{server.root}/health", timeout=30).json()["writing_sessions"] == 0
+
+
+@pytest.mark.parametrize("entry, prompt", [("lstmtext", "The cat"), ("lstmtext-completion", "The ca")])
+def test_simonw_s_llm_answers_through_a_chat_or_completion_entry(server, tmp_path, entry, prompt):
+    llm = Path(sys.executable).parent / "llm"
+    if not llm.exists():
+        pytest.skip("simonw's llm is not installed (pip install -e '.[dev]')")
+    (tmp_path / "extra-openai-models.yaml").write_text(
+        f'- model_id: lstmtext\n  model_name: tiny\n  api_base: "{server.base_url}"\n'
+        f'- model_id: lstmtext-completion\n  model_name: tiny\n  api_base: "{server.base_url}"\n  completion: true\n')
+    for streaming in ([], ["--no-stream"]):
+        answered = subprocess.run([str(llm), "-m", entry, *streaming, "-o", "max_tokens", "12", prompt],
+                                  capture_output=True, text=True, timeout=120,
+                                  env={**os.environ, "LLM_USER_PATH": str(tmp_path), "OPENAI_API_KEY": "unused"})
+        assert answered.returncode == 0, answered.stderr
+        assert answered.stdout.strip(), answered.stderr

@@ -40,8 +40,8 @@ def serve(
 
     def ready(options: ServeOptions, models: dict) -> None:
         err_console().print(f"serving {', '.join(models)} at {options.base_url} (OpenAI-compatible; "
-                            f"{'batched' if options.batching else 'one request at a time'}) — Ctrl-C stops")
-        err_console().print(f"the writing page: {options.page_url}")
+                            f"{'batched' if options.batching else 'one request at a time'}), the writing page at "
+                            f"{options.page_url} — Ctrl-C stops", soft_wrap=True)
 
     if serve_models(paths, options, on_ready=ready, log_requests=log_requests):
         err_console().print("stopped: the requests in flight were answered")

@@ -45,11 +45,14 @@ def reading_context(prefix: str) -> str:
     return " " if prefix[:1].islower() else LINE_START
 
 
-def start_reading(stepper: Stepper, tokenizer: Tokenizer, prefix: str) -> tuple[bytes, tuple[State, torch.Tensor]]:
-    """The typed end of `prefix` still to re-type, and the model's state (and next logits) after the rest."""
+def start_reading(stepper: Stepper, tokenizer: Tokenizer, prefix: str, *, finish_word: bool = True
+                  ) -> tuple[bytes, tuple[State, torch.Tensor]]:
+    """The typed end of `prefix` still to re-type, and the model's state (and next logits) after the rest; with
+    `finish_word` False, nothing is re-typed: the prompt ends where it ends."""
     prefix = readable_end(check_text(prefix, "the prompt"))
     text = reading_context(prefix) + prefix
-    split = split_prefix(text, tokenizer) if prefix else SplitPrefix(tokenizer.encode(text), b"")
+    healing = prefix and finish_word
+    split = split_prefix(text, tokenizer) if healing else SplitPrefix(tokenizer.encode(text), b"")
     return split.tail, stepper.prime(split.head_ids or tokenizer.encode(LINE_START))
 
 

@@ -89,12 +89,15 @@ class ContinuationOptions:
     """One continuation of a prompt, a token at a time: sampled (`sampling`), or the most likely token at each
     step (`sampling` None); at most `max_tokens` tokens (None: as many as `CONTINUATION_CHARS` characters take
     at the model's level), ending before the first of the `stop` strings it writes; with `logprobs`, each token
-    comes with that many of the most likely tokens in its place."""
+    comes with that many of the most likely tokens in its place. `finish_word`: a prompt that ends inside a word
+    may be continued inside it (False: the prompt is whole, as a chat message is, and the continuation starts
+    after it)."""
 
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
     sampling: Sampling | None = Sampling()
     logprobs: int | None = None
+    finish_word: bool = True
 
     def __post_init__(self) -> None:
         if self.max_tokens is not None:

@@ -6,7 +6,8 @@ continues; its continuation is the assistant's reply:
   message before it as the model's own continuation did.
 
 So `"When there is fire"` is answered with what the model writes after it, and a conversation reads as the text
-the user and the model wrote together."""
+the user and the model wrote together. A message is whole: its last word is not continued ("The panda" is not
+answered with "s")."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def chat_request(body: ChatBody, limits: ServeOptions, default_max_tokens: int) 
         body = body.model_copy(update={"max_tokens": body.max_completion_tokens})
     prompt = rendered(body.messages)
     logprobs = (body.top_logprobs or 0) if body.logprobs else None
-    max_tokens, options = continuation_options(body, limits, default_max_tokens, [prompt], logprobs)
+    max_tokens, options = continuation_options(body, limits, default_max_tokens, [prompt], logprobs,
+                                               finish_word=False)
     return Completions(body.model, [prompt], options, max_tokens, stream=body.stream,
                        include_usage=bool(body.stream_options and body.stream_options.include_usage))
 

@@ -90,7 +90,8 @@ def completions_request(body: CompletionsBody, limits: ServeOptions, default_max
 
 
 def continuation_options(body: OpenAIBody, limits: ServeOptions, default_max_tokens: int, prompts: list[str],
-                         logprobs: int | None, *, least: int = 1) -> tuple[int, list[ContinuationOptions]]:
+                         logprobs: int | None, *, least: int = 1, finish_word: bool = True
+                         ) -> tuple[int, list[ContinuationOptions]]:
     """The length asked for (default: about `CONTINUATION_CHARS` characters) and each choice's options."""
     body.refuse_unimplemented()
     for prompt in prompts:
@@ -109,15 +110,15 @@ def continuation_options(body: OpenAIBody, limits: ServeOptions, default_max_tok
     stops = (body.stop,) if isinstance(body.stop, str) else tuple(body.stop or ())
     greedy = body.temperature == 0
     options = [_continuation(max(max_tokens, 1), stops, body, logprobs, None if greedy or body.seed is None
-                             else (body.seed + choice) % (MAX_SEED + 1), greedy)
+                             else (body.seed + choice) % (MAX_SEED + 1), greedy, finish_word)
                for _ in prompts for choice in range(body.n)]
     return max_tokens, options
 
 
 def _continuation(max_tokens: int, stops: tuple[str, ...], body: OpenAIBody, logprobs: int | None,
-                  seed: int | None, greedy: bool) -> ContinuationOptions:
+                  seed: int | None, greedy: bool, finish_word: bool) -> ContinuationOptions:
     with as_api_error():
         sampling = None if greedy else Sampling(**given(temperature=body.temperature, top_p=body.top_p,
                                                          top_k=body.top_k, seed=seed))
-        return ContinuationOptions(max_tokens, stops, sampling, logprobs)
+        return ContinuationOptions(max_tokens, stops, sampling, logprobs, finish_word)
 
