@@ -267,4 +267,3 @@ def load(model: str | os.PathLike | None = None, *, store: ModelStore | None = N
     store = store or ModelStore()
     saved = read_model(store.resolve(str(model) if model is not None else None))
     return LanguageModel(saved.network, saved.tokenizer, saved.header, saved.path, store.token_cache_dir)
-

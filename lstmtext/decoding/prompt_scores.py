@@ -32,7 +32,7 @@ def score_text(model: RecurrentLM, tokenizer: Tokenizer, table: TokenTable, text
         log_probs = torch.log_softmax(logits[0].float(), dim=-1).cpu()
         for row, token_id in enumerate(window[0, 1:].tolist()):
             piece = table.token_bytes[token_id]
-            at += len(piece) if start + row else len(table.token_bytes[ids[0]]) + len(piece)
+            at += len(piece) if start + row else len(table.token_bytes[ids[0]]) + len(piece)  # the first: + ids[0]
             if at > context_bytes:
                 steps.append(_step(text, table, piece, at, context_bytes, log_probs[row], token_id, top))
     return tuple(steps)

@@ -59,9 +59,8 @@ from .training import (
 
 __all__ = ["ADAPTATION_BY_LEVEL", "MAX_CONTEXT_CHARS", "SESSION_CACHE_WEIGHT", "AdaptOptions", "default_adaptation",
            "session_adaptation", "MAX_SEED", "CONTINUATION_CHARS", "MAX_BEAM_WIDTH", "MAX_COMPLETION_TOKENS",
-           "MAX_COMPLETIONS",
-           "MAX_PROMPT_CHARS", "MAX_LOGPROBS", "MAX_STOPS", "SAMPLING_FIELDS", "UNTIL", "CompletionOptions",
-           "ContinuationOptions", "GenerationOptions", "Sampling", "completion_options",
+           "MAX_COMPLETIONS", "MAX_PROMPT_CHARS", "MAX_LOGPROBS", "MAX_STOPS", "SAMPLING_FIELDS", "UNTIL",
+           "CompletionOptions", "ContinuationOptions", "GenerationOptions", "Sampling", "completion_options",
            "generation_options", "EXPORT_FORMATS", "EXPORT_SUFFIXES", "CURRICULUM_LONG_RANGE",
            "quick_long_range", "SHOWN", "InspectOptions", "LongRangeConfig", "check_export_format",
            "BASE_AUTO", "BASE_NONE", "CELLS", "DEFAULT_LAYERS", "DEFAULT_LEVEL", "DEFAULT_VOCAB_SIZE",

@@ -1,6 +1,6 @@
-"""The HTTP app: OpenAI-compatible completions, chat completions and model list, lstmtext's own ranked
-completions and inspection, the writing page (page.py), health and metrics, over one continuous-batching engine
-per model (engine.py). Uses only the public API and option types.
+"""The HTTP app: OpenAI-compatible completions, chat completions and model list, lstmtext's own endpoints
+(own_routes.py), the writing page (page.py), health and metrics, over one continuous-batching engine per model
+(loaded.py, engine.py). Uses only the public API and option types.
 
 Every refusal is a 4xx in OpenAI's error shape ({"error": {"message", "type", "param", "code"}}); a request
 whose client goes away is dropped from its batch at the next step.
@@ -87,7 +87,7 @@ def create_app(models: dict[str, LanguageModel], options: ServeOptions = ServeOp
 def _add_openai_routes(guarded: APIRouter, loaded: LoadedModels, metrics: Metrics) -> None:
     options = loaded.options
 
-    async def answer(request: Request, body_type, to_request, shape) -> Response:
+    async def openai_answer(request: Request, body_type, to_request, shape) -> Response:
         body = parse(body_type, await read_body(request, options))
         name, model, engine = loaded.pick(body.model)
         answer = Answer(name, model, to_request(body, options, model.tokens_for_chars(CONTINUATION_CHARS)), shape)
@@ -103,11 +103,11 @@ def _add_openai_routes(guarded: APIRouter, loaded: LoadedModels, metrics: Metric
 
     @guarded.post("/v1/completions")
     async def completions(request: Request) -> Response:
-        return await answer(request, CompletionsBody, completions_request, TEXT)
+        return await openai_answer(request, CompletionsBody, completions_request, TEXT)
 
     @guarded.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
-        return await answer(request, ChatBody, chat_request, CHAT)
+        return await openai_answer(request, ChatBody, chat_request, CHAT)
 
 
 def _model_entry(name: str, model: LanguageModel) -> dict:

@@ -227,9 +227,9 @@ async function generate() {
   try {
     const response = await api("/v1/completions", body, generating.signal);
     for await (const chunk of events(response)) {
+      if (chunk.error) throw new Refusal(chunk.error.message);
       const piece = chunk.choices.length ? chunk.choices[0].text : "";
       if (piece) text.setRangeText(piece, text.selectionStart, text.selectionEnd, "end");
-      if (chunk.error) throw new Refusal(chunk.error.message);
     }
     say("");
   } catch (error) {
