@@ -191,6 +191,21 @@ def test_a_malformed_request_gets_a_4xx_json_error_and_the_server_stays_up(serve
     ("/v1/nothing", "GET", None, 404),
     ("/v1/completions", "GET", None, 405),
     ("/../../etc/passwd", "GET", None, 404),
+    ("/v1/chat/completions", "POST", {"messages": []}, 400),
+    ("/v1/chat/completions", "POST", {"messages": "When there is"}, 400),
+    ("/v1/chat/completions", "POST", {"messages": [{"content": "no role"}]}, 400),
+    ("/v1/chat/completions", "POST", {"messages": [{"role": "user", "content": "a"}], "top_logprobs": 2}, 400),
+    ("/v1/chat/completions", "POST", {"messages": [{"role": "user", "content": "a"}], "max_tokens": 0}, 400),
+    ("/v1/suggest", "POST", {"prompt": "a", "max_chars": 0}, 400),
+    ("/v1/suggest", "POST", {"prompt": "a", "session": "made-up"}, 404),
+    ("/v1/inspect", "POST", {"text": "a", "layer": 9}, 400),
+    ("/v1/inspect", "POST", {"text": "", "count": 0}, 400),
+    ("/v1/sessions", "POST", {"model": "nope"}, 404),
+    ("/v1/sessions/made-up/read", "POST", {"text": "a"}, 404),
+    ("/v1/sessions/made-up", "DELETE", None, 404),
+    ("/v1/models/nope", "GET", None, 404),
+    ("/page/../../pyproject.toml", "GET", None, 404),
+    ("/page/secret.py", "GET", None, 404),
 ])
 def test_other_endpoints_refuse_bad_requests_in_the_same_shape(server, path, method, body, status):
     answer = httpx.request(method, f"{server.root}{path}", json=body, timeout=30)
