@@ -71,3 +71,14 @@ def test_training_into_the_store_makes_the_default(tiny_corpus, user_store):
 def test_store_rejects_unsafe_names():
     with pytest.raises(BadInput):
         ModelStore().path_for("../escape")
+
+
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+def test_a_whole_prompt_s_last_word_is_not_continued(tiny_model, seed):
+    from lstmtext.options import Sampling
+
+    sampling = None if seed is None else Sampling(temperature=1.5, seed=seed)
+    for prompt in ("The ca", "When there is fi", "The king"):
+        whole = tiny_model.continuation(prompt, max_tokens=5, sampling=sampling, finish_word=False)
+        assert not whole.text[:1].isalnum(), (prompt, whole.text)
+    assert tiny_model.continuation("The ca", max_tokens=5, sampling=None).text[:1].isalpha()  # a word finished

@@ -31,7 +31,11 @@ def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: To
     decoder = codecs.getincrementaldecoder("utf-8")("replace")  # nothing to replace: see TokenTable.writable
     watch, text, shown, steps, pending = StopWatch(options.stop), "", 0, [], b""
     free = Draw(options.sampling, Uniforms(generator) if generator is not None else None)
-    stepped = yield StepRequest([], state, [_draw(free, table, tail, pending)], logits=logits[None])
+    first = _draw(free, table, tail, pending)
+    breaking = first.allowed & table.word_breaks
+    if not options.finish_word and prompt[-1:].isalnum() and bool(breaking.any()):
+        first = Draw(first.sampling, first.uniforms, breaking)  # a whole prompt: its last word is not continued
+    stepped = yield StepRequest([], state, [first], logits=logits[None])
     while True:
         token_id, log_prob = stepped.tokens[0], stepped.token_log_probs[0]
         log_probs = stepped.log_probs if options.logprobs else None

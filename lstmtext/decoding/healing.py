@@ -11,6 +11,7 @@ output then extends exactly what was typed, whatever the level. Knows nothing ab
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 import threading
 import unicodedata
@@ -95,6 +96,13 @@ class TokenTable:
             return self.writable(unfinished_character(written))
         covering = self.covering(tail)
         return covering if bool(covering.any()) else self.allowed(tail)
+
+    @functools.cached_property
+    def word_breaks(self) -> torch.Tensor:
+        """A bool mask (V,) of the tokens that cannot go on with a word: those that start with an ASCII character
+        that is not a letter or digit (a space, a line break, punctuation)."""
+        return torch.tensor([bool(data) and data[0] < 0x80 and not chr(data[0]).isalnum()
+                             for data in self.token_bytes])
 
     def writable(self, pending: bytes) -> torch.Tensor:
         """A bool mask (V,) of the tokens that may follow text ending in `pending`, the first bytes of a character

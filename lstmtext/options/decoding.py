@@ -91,7 +91,7 @@ class ContinuationOptions:
     at the model's level), ending before the first of the `stop` strings it writes; with `logprobs`, each token
     comes with that many of the most likely tokens in its place. `finish_word`: a prompt that ends inside a word
     may be continued inside it (False: the prompt is whole, as a chat message is, and the continuation starts
-    after it)."""
+    after its last word, with a space, a line break or punctuation)."""
 
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
