@@ -34,3 +34,8 @@ class Server:
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=30)
+
+    def stop_cleanly(self) -> None:
+        """Stop it, and check that it exited 0 without a traceback on stderr."""
+        assert self.stop() == 0
+        assert not any("Traceback" in line for line in self.stderr_lines), "".join(self.stderr_lines)

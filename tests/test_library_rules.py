@@ -58,4 +58,5 @@ def test_the_servers_default_length_is_the_librarys(tiny_model):
     default = tiny_model.tokens_for_chars(CONTINUATION_CHARS)
     request = completions_request(CompletionsBody(prompt="When"), ServeOptions(), default)
     assert request.options[0].max_tokens == default
-    assert len(tiny_model.continuation("When", ContinuationOptions()).tokens) == default
+    written = len(tiny_model.continuation("When", ContinuationOptions()).tokens)
+    assert default <= written <= default + 3  # and the byte pieces that finish a character begun in bytes

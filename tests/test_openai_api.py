@@ -24,8 +24,7 @@ openai = pytest.importorskip("openai")
 def server(tiny_model_path, tmp_path_factory):
     running = Server(tiny_model_path, tmp_path_factory.mktemp("serve-home"), "--cors", "http://localhost:3000")
     yield running
-    assert running.stop() == 0
-    assert not any("Traceback" in line for line in running.stderr_lines), "".join(running.stderr_lines)
+    running.stop_cleanly()
 
 
 @pytest.fixture()
@@ -141,7 +140,8 @@ def test_the_default_length_is_the_same_amount_of_text_at_every_level(client, ti
     from lstmtext.options import CONTINUATION_CHARS
 
     answer = client.completions.create(model="tiny", prompt="The", temperature=0)
-    assert answer.usage.completion_tokens == tiny_model.tokens_for_chars(CONTINUATION_CHARS) == CONTINUATION_CHARS
+    assert tiny_model.tokens_for_chars(CONTINUATION_CHARS) == CONTINUATION_CHARS  # a char model: a token a char
+    assert CONTINUATION_CHARS <= answer.usage.completion_tokens <= CONTINUATION_CHARS + 3  # + a character's end
     assert tiny_model.continuation("The", sampling=None).text == answer.choices[0].text
 
 
