@@ -27,6 +27,7 @@ _SIGNED = ("candidate", "hidden")  # squashed into (-1, 1); the cell state is no
 
 
 @torch.no_grad()
+@torch.no_grad()  # the server's /v1/inspect and the CLI read values only: no graph of every step
 def trace_lstm(lstm: nn.LSTM, inputs: torch.Tensor) -> list[dict[str, np.ndarray]]:
     """For one stream of `inputs` (T, E) read from a zero state: per layer, each of SHOWN as a (T, H) array."""
     layers = []
