@@ -35,7 +35,7 @@ def add_own_routes(guarded: APIRouter, loaded: LoadedModels) -> None:
         if body.session is not None:
             page = loaded.sessions.get(body.session)
             name, found = page.name, await page.answer(
-                lambda: refusing(page.session.complete, body.prompt, "prompt", completion_options))
+                "complete", lambda: refusing(page.session.complete, body.prompt, "prompt", completion_options))
         else:
             name, model, engine = loaded.pick(body.model)
             found = (await results([submit(engine, model.complete_steps, body.prompt, completion_options)],
@@ -51,7 +51,7 @@ def add_own_routes(guarded: APIRouter, loaded: LoadedModels) -> None:
         if body.session is not None:
             page = loaded.sessions.get(body.session)
             name, text = page.name, await page.answer(
-                lambda: refusing(page.session.suggest, body.prompt, "prompt", max_chars=body.max_chars))
+                "suggest", lambda: refusing(page.session.suggest, body.prompt, "prompt", max_chars=body.max_chars))
         else:
             name, model, engine = loaded.pick(body.model)
             job = submit(engine, model.suggest_steps, body.prompt, max_chars=body.max_chars)

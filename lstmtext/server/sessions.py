@@ -23,15 +23,16 @@ class PageSession:
     def __init__(self, name: str, session: Session) -> None:
         self.name, self.session = name, session
         self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmtext-page")
-        self.latest, self.used = 0, time.monotonic()
+        self.latest: dict[str, int] = {}  # the newest request of each kind
+        self.used = time.monotonic()
 
-    async def answer(self, call: Callable[[], object]) -> object:
-        """`call()` on the session's thread; a 409 if a newer request came before it started."""
-        self.latest += 1
-        ticket, self.used = self.latest, time.monotonic()
+    async def answer(self, kind: str, call: Callable[[], object]) -> object:
+        """`call()` on the session's thread; a 409 if a newer request of the same `kind` came before it started."""
+        ticket = self.latest[kind] = self.latest.get(kind, 0) + 1
+        self.used = time.monotonic()
 
         def unless_stale() -> tuple[bool, object]:
-            return (False, None) if ticket != self.latest else (True, call())
+            return (False, None) if ticket != self.latest[kind] else (True, call())
 
         ran, result = await asyncio.get_running_loop().run_in_executor(self.worker, unless_stale)
         if not ran:

@@ -20,7 +20,12 @@ const page = {
 };
 window.lstmtext = page;
 
-class Refusal extends Error {}
+class Refusal extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
 
 async function api(path, body, signal, method) {
   const headers = {"Content-Type": "application/json"};
@@ -32,13 +37,14 @@ async function api(path, body, signal, method) {
   if (response.status === 401) askForKey();
   let message = response.statusText;
   try { message = (await response.json()).error.message; } catch (_) { /* not JSON: keep the status text */ }
-  throw new Refusal(message);
+  throw new Refusal(message, response.status);
 }
 
 function say(message) { $("status").textContent = message || ""; }
 
 function failed(error) {
-  if (error.name !== "AbortError") say(error.message);
+  // A request a newer one made stale (aborted here, or skipped by the page's session) is no failure.
+  if (error.name !== "AbortError" && error.status !== 409) say(error.message);
 }
 
 function askForKey() {
