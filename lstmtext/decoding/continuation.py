@@ -31,18 +31,14 @@ def continuation_steps(prompt: str, start: tuple[State, torch.Tensor], table: To
     decoder = codecs.getincrementaldecoder("utf-8")("replace")  # nothing to replace: see TokenTable.writable
     watch, text, shown, steps, pending = StopWatch(options.stop), "", 0, [], b""
     free = Draw(options.sampling, Uniforms(generator) if generator is not None else None)
-    first = _draw(free, table, tail, pending)
-    breaking = first.allowed & table.word_breaks
-    if not options.finish_word and prompt[-1:].isalnum() and bool(breaking.any()):
-        first = Draw(first.sampling, first.uniforms, breaking)  # a whole prompt: its last word is not continued
-    stepped = yield StepRequest([], state, [first], logits=logits[None])
+    stepped = yield StepRequest([], state, [_first_draw(free, table, tail, prompt, options)], logits=logits[None])
     while True:
         token_id, log_prob = stepped.tokens[0], stepped.token_log_probs[0]
         log_probs = stepped.log_probs if options.logprobs else None
         tail, added = advance(tail, table.token_bytes[token_id])
         if added:
-            top = _alternatives(table, log_probs[0], options.logprobs) if options.logprobs else ()
-            steps.append(TokenStep(_shown(added), log_prob, top, len(text)))
+            top = alternatives(table, log_probs[0], options.logprobs) if options.logprobs else ()
+            steps.append(TokenStep(shown_bytes(added), log_prob, top, len(text)))
             text += decoder.decode(added)
             pending = decoder.getstate()[0]  # a character begun in byte pieces: finished past max_tokens
         cut = watch.cut(text) if options.stop else None
@@ -68,15 +64,26 @@ def telling_text(on_text: Callable[[str], None], on_piece: OnPiece | None) -> On
     return tell
 
 
+def _first_draw(free: Draw, table: TokenTable, tail: bytes, prompt: str, options: ContinuationOptions) -> Draw:
+    """The first token's draw: a whole prompt's last word is not continued (`finish_word` False)."""
+    first = _draw(free, table, tail, b"")
+    if options.finish_word or not prompt[-1:].isalnum():
+        return first
+    breaking = first.allowed & table.word_breaks
+    return Draw(first.sampling, first.uniforms, breaking) if bool(breaking.any()) else first
+
+
 def _draw(free: Draw, table: TokenTable, tail: bytes, pending: bytes) -> Draw:
     return Draw(free.sampling, free.uniforms, table.drawable(tail, pending))
 
 
-def _alternatives(table: TokenTable, log_probs: torch.Tensor, count: int) -> tuple[TokenScore, ...]:
+def alternatives(table: TokenTable, log_probs: torch.Tensor, count: int) -> tuple[TokenScore, ...]:
+    """The `count` likeliest tokens under `log_probs` (V,), likeliest first."""
     best = torch.topk(log_probs, min(count, log_probs.numel()))
-    return tuple(TokenScore(_shown(table.token_bytes[i]), lp) for lp, i in zip(best.values.tolist(),
-                                                                              best.indices.tolist()))
+    return tuple(TokenScore(shown_bytes(table.token_bytes[i]), lp)
+                 for lp, i in zip(best.values.tolist(), best.indices.tolist()))
 
 
-def _shown(data: bytes) -> str:
+def shown_bytes(data: bytes) -> str:
+    """A token's bytes as text, those that are not whole characters as \\xNN."""
     return data.decode("utf-8", "backslashreplace")

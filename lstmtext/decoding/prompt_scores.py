@@ -7,7 +7,8 @@ import torch
 
 from ..core.model import RecurrentLM
 from ..core.tokenizer import Tokenizer
-from ..results import TokenScore, TokenStep
+from ..results import TokenStep
+from .continuation import alternatives, shown_bytes
 from .healing import TokenTable
 from .reading import LINE_START, reading_context
 
@@ -43,11 +44,5 @@ def _step(text: str, table: TokenTable, piece: bytes, end: int, context_bytes: i
     own = piece[max(0, len(piece) - (end - context_bytes)):]  # without the context's part
     start = end - context_bytes - len(own)
     offset = len(text.encode()[:start].decode("utf-8", "ignore"))
-    best = torch.topk(log_probs, min(top, log_probs.numel())) if top else None
-    alternatives = () if best is None else tuple(
-        TokenScore(_shown(table.token_bytes[i]), lp) for lp, i in zip(best.values.tolist(), best.indices.tolist()))
-    return TokenStep(_shown(own), float(log_probs[token_id]), alternatives, offset)
-
-
-def _shown(data: bytes) -> str:
-    return data.decode("utf-8", "backslashreplace")
+    likeliest = alternatives(table, log_probs, top) if top else ()
+    return TokenStep(shown_bytes(own), float(log_probs[token_id]), likeliest, offset)

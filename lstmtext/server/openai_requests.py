@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..options import MAX_SEED, ContinuationOptions, Sampling, ServeOptions
-from .requests import ApiError, Strict, as_api_error, check, given
+from .requests import ApiError, Strict, as_api_error, check, check_length, given
 
 
 class StreamOptions(Strict):
@@ -95,8 +95,7 @@ def continuation_options(body: OpenAIBody, limits: ServeOptions, default_max_tok
     """The length asked for (default: about `CONTINUATION_CHARS` characters) and each choice's options."""
     body.refuse_unimplemented()
     for prompt in prompts:
-        check(len(prompt) <= limits.max_prompt_chars, f"prompt is {len(prompt):,} characters long",
-              f"send {limits.max_prompt_chars:,} or fewer (the model reads only the end of a long one)", "prompt")
+        check_length(prompt, limits, "prompt")
     check(1 <= body.n and body.n * len(prompts) <= limits.max_n, f"n × prompts is {body.n * len(prompts)}",
           f"ask for 1 to {limits.max_n} completions in one request", "n")
     max_tokens = min(default_max_tokens, limits.max_tokens) if body.max_tokens is None else body.max_tokens

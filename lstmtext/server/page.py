@@ -4,6 +4,7 @@ to this server, so text the model or the user writes can never run as code."""
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 
 from fastapi import FastAPI
@@ -39,5 +40,10 @@ def add_page(app: FastAPI) -> None:
 
 
 def _file(name: str) -> Response:
-    content = resources.files(__package__).joinpath("page", name).read_bytes()
-    return Response(content, media_type=_FILES[name], headers=_HEADERS)
+    return Response(_content(name), media_type=_FILES[name], headers=_HEADERS)
+
+
+@functools.cache
+def _content(name: str) -> bytes:
+    """A page file's bytes, read from the package once."""
+    return resources.files(__package__).joinpath("page", name).read_bytes()

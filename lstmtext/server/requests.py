@@ -131,8 +131,7 @@ def parse(body_type: type[Strict], body: bytes) -> Strict:
 
 
 def complete_request(body: CompleteBody, limits: ServeOptions) -> CompletionOptions:
-    check(len(body.prompt) <= limits.max_prompt_chars, f"prompt is {len(body.prompt):,} characters long",
-           f"send {limits.max_prompt_chars:,} or fewer", "prompt")
+    check_length(body.prompt, limits, "prompt")
     check(body.max_tokens <= limits.max_tokens, f"max_tokens {body.max_tokens} is over {limits.max_tokens}",
            f"ask for {limits.max_tokens} or fewer (the server's limit: serve --max-tokens)", "max_tokens")
     check(body.n <= limits.max_n, f"n {body.n} is over {limits.max_n}", f"ask for {limits.max_n} or fewer", "n")
@@ -144,15 +143,13 @@ def complete_request(body: CompleteBody, limits: ServeOptions) -> CompletionOpti
 
 
 def inspect_request(body: InspectBody, limits: ServeOptions) -> InspectOptions:
-    check(len(body.text) <= limits.max_prompt_chars, f"text is {len(body.text):,} characters long",
-          f"send {limits.max_prompt_chars:,} or fewer", "text")
+    check_length(body.text, limits, "text")
     with as_api_error():
         return InspectOptions(body.show, body.layer, tuple(body.units), body.count)
 
 
 def suggest_request(body: SuggestBody, limits: ServeOptions) -> None:
-    check(len(body.prompt) <= limits.max_prompt_chars, f"prompt is {len(body.prompt):,} characters long",
-          f"send {limits.max_prompt_chars:,} or fewer", "prompt")
+    check_length(body.prompt, limits, "prompt")
     check(1 <= body.max_chars <= MAX_SUGGESTION_CHARS, f"max_chars {body.max_chars} is outside 1 to "
           f"{MAX_SUGGESTION_CHARS}", f"ask for 1 to {MAX_SUGGESTION_CHARS} characters of ghost text", "max_chars")
 
@@ -160,6 +157,13 @@ def suggest_request(body: SuggestBody, limits: ServeOptions) -> None:
 def given(**values: object) -> dict[str, object]:
     """The values the body set (its fields default to None)."""
     return {name: value for name, value in values.items() if value is not None}
+
+
+def check_length(text: str, limits: ServeOptions, param: str) -> None:
+    """Refuse a prompt or text longer than the server takes (`ServeOptions.max_prompt_chars`)."""
+    reads_end = " (the model reads only the end of a long one)" if param == "prompt" else ""
+    check(len(text) <= limits.max_prompt_chars, f"{param} is {len(text):,} characters long",
+          f"send {limits.max_prompt_chars:,} or fewer{reads_end}", param)
 
 
 def check(condition: bool, problem: str, fix: str, param: str | None) -> None:
